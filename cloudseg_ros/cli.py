@@ -1,0 +1,75 @@
+"""The `cloudseg` command: one entry point, one sub-command per module in
+`cloudseg_ros.commands`.
+
+Each command module defines ``register(subparsers)``, which adds its parser and
+sets ``func`` to a function taking the parsed arguments and returning an exit
+code. Command modules import only argparse at module level, so `cloudseg --help`
+stays fast; heavy imports (torch, rclpy, zenoh) happen inside ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from cloudseg_ros import __version__
+from cloudseg_ros.errors import CloudsegError
+
+# Order = order in `cloudseg --help`.
+COMMANDS = (
+    "demo",
+    "synth",
+    "train",
+    "export",
+    "eval",
+    "profile",
+    "netem",
+    "record",
+    "certs",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cloudseg",
+        description="Cloud semantic segmentation over a weak uplink (CloudSeg for ROS 2).",
+    )
+    parser.add_argument("--version", action="version", version=f"cloudseg_ros {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"cloudseg_ros.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cloudseg_ros.commands.{name}":
+                raise
+            continue  # command not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CloudsegError as exc:
+        print(f"cloudseg {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the `cloudseg` CLI (see cloudseg_ros.cli)."""
