@@ -40,6 +40,9 @@ $(STAMPS)/msgs: $(MSGS) CMakeLists.txt package.xml $(STAMPS)/deps
 	  -DBUILD_TESTING=OFF -DCLOUDSEG_INSTALL_PYTHON=OFF > build.log 2>&1 || (cat build.log; exit 1)
 	cmake --build build/cmake -j2 >> build.log 2>&1 || (tail -50 build.log; exit 1)
 	cmake --install build/cmake >> build.log 2>&1 || (tail -50 build.log; exit 1)
+	@# rosidl also registers an egg-info named cloudseg_ros; pip would take it for an older
+	@# install of this package and delete the whole directory, messages included.
+	rm -rf $(VENV)/lib/python3*/site-packages/cloudseg_ros-*.egg-info
 	@rm -f build.log
 	@touch $@
 

@@ -1,0 +1,72 @@
+"""Segmentation accuracy: a confusion matrix accumulated over frames, and mIoU.
+
+mIoU follows the Cityscapes convention: per-class IoU = TP / (TP + FP + FN) over
+all accumulated pixels, ignore-labelled pixels excluded, and the mean taken over
+the classes that occur in the ground truth or the predictions (a class never seen
+in either has no IoU, rather than a free 1.0 or a penalising 0.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cloudseg_ros.scene.labels import CLASS_NAMES, IGNORE_ID, NUM_CLASSES
+
+
+@dataclass
+class ConfusionMatrix:
+    """Accumulates (ground truth, prediction) pixel counts over many frames."""
+
+    num_classes: int = NUM_CLASSES
+    matrix: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    def update(self, truth: np.ndarray, pred: np.ndarray) -> None:
+        """Add one frame. ``truth`` and ``pred`` are (H, W) integer class ids of equal shape."""
+        if truth.shape != pred.shape:
+            raise ValueError(f"shape mismatch: truth {truth.shape} vs prediction {pred.shape}")
+        t = truth.reshape(-1).astype(np.int64)
+        p = pred.reshape(-1).astype(np.int64)
+        valid = (t != IGNORE_ID) & (t < self.num_classes)
+        t, p = t[valid], p[valid]
+        p = np.where(p < self.num_classes, p, 0)  # out-of-range predictions count as wrong
+        self.matrix += np.bincount(t * self.num_classes + p, minlength=self.num_classes**2).reshape(
+            self.num_classes, self.num_classes
+        )
+
+    def merge(self, other: ConfusionMatrix) -> None:
+        self.matrix += other.matrix
+
+    @property
+    def pixels(self) -> int:
+        return int(self.matrix.sum())
+
+    def iou(self) -> np.ndarray:
+        """Per-class IoU; NaN for classes absent from both ground truth and predictions."""
+        tp = np.diag(self.matrix).astype(np.float64)
+        union = self.matrix.sum(0) + self.matrix.sum(1) - tp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, tp / union, np.nan)
+
+    def present(self) -> np.ndarray:
+        """Classes that occur in the ground truth."""
+        return self.matrix.sum(1) > 0
+
+    def miou(self) -> float:
+        """Mean IoU over the classes present in the ground truth (NaN if no pixels)."""
+        iou = self.iou()[self.present()]
+        return float(np.nanmean(iou)) if iou.size else float("nan")
+
+    def pixel_accuracy(self) -> float:
+        total = self.matrix.sum()
+        return float(np.trace(self.matrix) / total) if total else float("nan")
+
+    def per_class(self) -> dict[str, float]:
+        """IoU by class name, for classes present in the ground truth."""
+        iou = self.iou()
+        names = CLASS_NAMES if self.num_classes == NUM_CLASSES else [str(i) for i in range(self.num_classes)]
+        return {names[i]: float(iou[i]) for i in np.flatnonzero(self.present())}
