@@ -1,0 +1,74 @@
+"""Mapping between ROS topic names and zenoh key expressions.
+
+Same rule as zenoh-bridge-ros2dds: the key is the fully qualified topic name
+without its leading ``/`` (``/car1/cloudseg/uplink`` <-> ``car1/cloudseg/uplink``),
+and the payload is the CDR-serialised message. Either end of our bridge can
+therefore be swapped for zenoh-bridge-ros2dds. The robot's namespace is the
+first part of the key, so one cloud tells robots apart by key alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cloudseg_ros.errors import ConfigError
+
+UPLINK = "cloudseg/uplink"
+MASK = "cloudseg/mask"
+FEEDBACK = "cloudseg/feedback"
+# Streams that cross the link, per robot, and the direction each one travels.
+ROBOT_TO_CLOUD = (UPLINK,)
+CLOUD_TO_ROBOT = (MASK, FEEDBACK)
+
+_NAME_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def topic_to_key(topic: str) -> str:
+    """``/car1/cloudseg/uplink`` -> ``car1/cloudseg/uplink``. The topic must be fully qualified."""
+    if not topic.startswith("/") or topic == "/":
+        raise ConfigError(f"topic {topic!r} must be fully qualified (start with '/')")
+    parts = topic[1:].split("/")
+    for part in parts:
+        if not _NAME_TOKEN.match(part):
+            raise ConfigError(f"topic {topic!r}: {part!r} is not a valid ROS name token")
+    return "/".join(parts)
+
+
+def key_to_topic(key: str) -> str:
+    """``car1/cloudseg/uplink`` -> ``/car1/cloudseg/uplink``; rejects wildcards and bad tokens."""
+    topic = "/" + key
+    topic_to_key(topic)  # validates every token (wildcards * and $ are not valid ROS tokens)
+    return topic
+
+
+def robot_key(namespace: str, stream: str) -> str:
+    """Key of one robot's stream: ``robot_key("/car1", UPLINK)`` -> ``car1/cloudseg/uplink``."""
+    ns = namespace.strip("/")
+    return topic_to_key(f"/{ns}/{stream}" if ns else f"/{stream}")
+
+
+def robot_of_key(key: str, stream: str) -> str | None:
+    """The robot namespace of a key (``fleet/car1`` of ``fleet/car1/cloudseg/uplink``), or None
+    when the key is not that stream of some robot or its namespace is not a valid ROS name."""
+    suffix = "/" + stream
+    if not key.endswith(suffix) or len(key) == len(suffix):
+        return None
+    robot = key[: -len(suffix)]
+    try:
+        topic_to_key("/" + robot)
+    except ConfigError:
+        return None
+    return robot
+
+
+def robots_selector(stream: str) -> str:
+    """Key expression matching ``stream`` of every robot, at any namespace depth."""
+    return f"**/{stream}"
+
+
+def validate_robot_id(robot_id: str) -> str:
+    """A robot id is a ROS namespace without the leading slash (``car1``, ``fleet/car1``)."""
+    try:
+        return topic_to_key("/" + robot_id.strip("/")) if robot_id.strip("/") else ""
+    except ConfigError as exc:
+        raise ConfigError(f"robot_id {robot_id!r} is not a valid ROS namespace: {exc}") from exc
