@@ -1,0 +1,322 @@
+"""bridge_node: carries the cloudseg topics between ROS and zenoh, robot or cloud side.
+
+Robot mode (node namespace = robot id, e.g. /car1): ``cloudseg/uplink`` from ROS
+goes to zenoh key ``car1/cloudseg/uplink``; keys ``car1/cloudseg/{mask,feedback}``
+come back to ROS. Cloud mode: every robot's ``*/cloudseg/uplink`` key becomes
+``/<robot>/cloudseg/uplink`` in the cloud's ROS domain, and the cloud node's
+``/<robot>/cloudseg/{mask,feedback}`` go back. Payloads stay CDR bytes end to end
+(never deserialised on the hot path), keys are topic names without the leading
+slash: zenoh-bridge-ros2dds can replace either end.
+
+Every hand-over between threads is a bounded newest-wins queue, and the robot side
+keeps at most ``max_in_flight`` uplink frames unacknowledged by the cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+
+from cloudseg_ros.bridge import keys
+from cloudseg_ros.bridge.flow import InFlightWindow
+from cloudseg_ros.bridge.queue import LatestQueue
+from cloudseg_ros.bridge.session import LinkSession, ZenohSettings
+from cloudseg_ros.msg import EncodedFrame, Feedback, SegmentationMask
+from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.params import Param, ParameterTable
+
+MSG_TYPES = {keys.UPLINK: EncodedFrame, keys.MASK: SegmentationMask, keys.FEEDBACK: Feedback}
+
+PARAMS = (
+    Param("mode", "robot", "Which end of the link this bridge is", choices=("robot", "cloud")),
+    Param("zenoh_mode", "", "zenoh mode; empty = client on the robot, router on the cloud",
+          choices=("", "client", "peer", "router")),
+    Param("connect", [""], "zenoh endpoints to connect to, e.g. tcp/10.0.0.5:7447 (robot: the cloud)"),
+    Param("listen", [""], "zenoh endpoints to listen on, e.g. tcp/0.0.0.0:7447 (cloud)"),
+    Param("zenoh_config_file", "", "Optional zenoh JSON5 config (TLS, access control); fields above override it"),
+    Param("shared_memory", False, "zenoh shared memory; only when both ends share one host and namespace"),
+    Param("queue_depth", 2, "Frames buffered per stream and robot before the oldest is dropped", range=(1, 64)),
+    Param("max_in_flight", 2, "Robot: uplink frames sent and not yet acknowledged by the cloud (0 = no limit)",
+          range=(0, 64)),
+    Param("in_flight_timeout_s", 2.0, "Robot: an unacknowledged frame stops counting after this long [s]",
+          range=(0.05, 60.0)),
+    Param("robot_timeout_s", 30.0, "Cloud: forget a robot silent for this long [s]", range=(1.0, 3600.0)),
+)  # fmt: skip
+
+
+def _strings(values: list[str]) -> list[str]:
+    return [v for v in values if v]
+
+
+@dataclass
+class _Stream:
+    """One direction of one stream: a bounded queue and its counters."""
+
+    queue: LatestQueue[bytes]
+    forwarded: int = 0
+    bytes: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped
+
+
+@dataclass
+class _Robot:
+    """Cloud side: what the bridge holds for one robot."""
+
+    name: str
+    uplink_pub: Any
+    subs: list[Any] = field(default_factory=list)
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+class BridgeNode(Node):
+    def __init__(self) -> None:
+        super().__init__("bridge")
+        self.params = ParameterTable(self, PARAMS, validate=self._validate, on_change=self._on_change)
+        p = self.params
+        self.mode = p["mode"]
+        self._reliable = QoSProfile(depth=p["queue_depth"], reliability=ReliabilityPolicy.RELIABLE)
+        self._zenoh_pubs: dict[str, Any] = {}
+        self._zenoh_subs: list[Any] = []  # zenoh undeclares a subscriber once it is garbage
+        self._pub_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._inbound: dict[tuple[str, str], _Stream] = {}  # (robot, stream) zenoh -> ROS
+        self._inbound_lock = threading.Lock()
+        self._wake = self.create_guard_condition(self._drain_inbound)
+        settings = ZenohSettings(
+            mode=p["zenoh_mode"] or ("client" if self.mode == "robot" else "router"),
+            connect=_strings(p["connect"]),
+            listen=_strings(p["listen"]),
+            config_file=p["zenoh_config_file"],
+            shared_memory=p["shared_memory"],
+        )
+        if self.mode == "robot":
+            self._setup_robot()
+        else:
+            self._robots: dict[str, _Robot] = {}
+            self.create_timer(1.0, self._forget_silent_robots)
+        self.link = LinkSession(
+            settings, on_open=self._on_open, on_link=self._on_link, logger=self.get_logger()
+        )
+        self.link.start()
+        where = ", ".join(settings.listen or settings.connect) or "scouting"
+        self.get_logger().info(f"{self.mode} bridge, zenoh {settings.mode} on {where}")
+
+    # ---------------------------------------------------------------- parameters
+    def _validate(self, values: dict[str, Any]) -> str | None:
+        if values["mode"] == "robot" and not self.get_namespace().strip("/"):
+            return "robot mode needs the robot id as node namespace (e.g. --ros-args -r __ns:=/car1)"
+        return None
+
+    def _on_change(self, changed: dict[str, Any]) -> None:
+        if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
+            self.window.configure(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
+        if "queue_depth" in changed:
+            for stream in self._inbound.values():
+                stream.queue.resize(changed["queue_depth"])
+            if self.mode == "robot":
+                self.outbound.queue.resize(changed["queue_depth"])
+        restart_only = {"mode", "zenoh_mode", "connect", "listen", "zenoh_config_file", "shared_memory"}
+        if restart_only & changed.keys():
+            self.get_logger().warn(f"{sorted(restart_only & changed.keys())} take effect after a restart")
+
+    # ---------------------------------------------------------------- robot side
+    def _setup_robot(self) -> None:
+        ns = self.get_namespace()
+        self.robot = keys.validate_robot_id(ns)
+        self.window = InFlightWindow(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
+        self.outbound = _Stream(LatestQueue(self.params["queue_depth"]))
+        self.create_subscription(EncodedFrame, keys.UPLINK, self._on_uplink, self._reliable, raw=True)
+        self._ros_pubs = {
+            stream: self.create_publisher(MSG_TYPES[stream], stream, self._reliable)
+            for stream in keys.CLOUD_TO_ROBOT
+        }
+        self._sender = threading.Thread(target=self._send_uplink, name="uplink-sender", daemon=True)
+        self._sender.start()
+
+    def _on_uplink(self, data: bytes) -> None:
+        self.outbound.queue.put(data)
+
+    def _send_uplink(self) -> None:
+        key = keys.robot_key(self.robot, keys.UPLINK)
+        while not self._stop.is_set():
+            if not self.window.wait_for_room(timeout=0.2):
+                continue
+            data = self.outbound.queue.get(timeout=0.2)
+            if data is None:
+                continue
+            if not self._put(key, data):
+                continue
+            self.outbound.forwarded += 1
+            self.outbound.bytes += len(data)
+            with contextlib.suppress(Exception):  # malformed: not ours to judge, the cloud counts it
+                self.window.sent(deserialize_message(data, EncodedFrame).seq)
+
+    # ---------------------------------------------------------------- cloud side
+    def _robot_entry(self, robot: str) -> _Robot:
+        entry = self._robots.get(robot)
+        if entry is None:
+            topic = f"/{robot}/{keys.UPLINK}"
+            entry = _Robot(robot, self.create_publisher(EncodedFrame, topic, self._reliable))
+            for stream in keys.CLOUD_TO_ROBOT:
+                key = keys.robot_key(robot, stream)
+                entry.subs.append(
+                    self.create_subscription(
+                        MSG_TYPES[stream],
+                        f"/{robot}/{stream}",
+                        self._forwarder(key),
+                        self._reliable,
+                        raw=True,
+                    )
+                )
+            self._robots[robot] = entry
+            self.get_logger().info(f"robot {robot!r} appeared")
+        entry.last_seen = time.monotonic()
+        return entry
+
+    def _forwarder(self, key: str) -> Callable[[bytes], None]:
+        def forward(data: bytes) -> None:
+            self._put(key, data)
+
+        return forward
+
+    def _forget_silent_robots(self) -> None:
+        now = time.monotonic()
+        for name, entry in list(self._robots.items()):
+            if now - entry.last_seen > self.params["robot_timeout_s"]:
+                for sub in entry.subs:
+                    self.destroy_subscription(sub)
+                self.destroy_publisher(entry.uplink_pub)
+                with self._pub_lock:
+                    for stream in keys.CLOUD_TO_ROBOT:
+                        pub = self._zenoh_pubs.pop(keys.robot_key(name, stream), None)
+                        if pub is not None:
+                            pub.undeclare()
+                with self._inbound_lock:
+                    self._inbound.pop((name, keys.UPLINK), None)
+                del self._robots[name]
+                self.get_logger().info(
+                    f"robot {name!r} silent for {self.params['robot_timeout_s']:g} s: forgotten"
+                )
+
+    # ---------------------------------------------------------------- zenoh
+    def _on_open(self, session: Any) -> None:
+        if self.mode == "robot":
+            for stream in keys.CLOUD_TO_ROBOT:
+                key = keys.robot_key(self.robot, stream)
+                self._zenoh_subs.append(
+                    session.declare_subscriber(key, self._inbound_handler(self.robot, stream))
+                )
+        else:
+            selector = keys.robots_selector(keys.UPLINK)
+            self._zenoh_subs.append(session.declare_subscriber(selector, self._on_zenoh_uplink))
+
+    def _on_link(self, up: bool) -> None:
+        peer = "cloud" if self.mode == "robot" else "a robot"
+        if up:
+            self.get_logger().info(f"zenoh link to {peer} is up")
+        else:
+            self.get_logger().warn(f"zenoh link to {peer} is down; will resume when it returns")
+            if self.mode == "robot":
+                self.window.reset()  # nothing sent before the cut will be acknowledged
+
+    def _inbound_handler(self, robot: str, stream: str) -> Callable[[Any], None]:
+        def handle(sample: Any) -> None:
+            self._enqueue_inbound(robot, stream, sample.payload.to_bytes())
+
+        return handle
+
+    def _on_zenoh_uplink(self, sample: Any) -> None:
+        robot = keys.robot_of_key(str(sample.key_expr), keys.UPLINK)
+        if robot is None:
+            self.get_logger().warn(
+                f"ignoring zenoh key {sample.key_expr}: not <robot>/{keys.UPLINK}", once=True
+            )
+            return
+        self._enqueue_inbound(robot, keys.UPLINK, sample.payload.to_bytes())
+
+    def _enqueue_inbound(self, robot: str, stream: str, data: bytes) -> None:
+        with self._inbound_lock:
+            entry = self._inbound.get((robot, stream))
+            if entry is None:
+                entry = self._inbound[(robot, stream)] = _Stream(LatestQueue(self.params["queue_depth"]))
+        entry.queue.put(data)
+        self._wake.trigger()
+
+    def _drain_inbound(self) -> None:
+        """Runs in the executor: publish what zenoh delivered (ROS entities stay on one thread)."""
+        with self._inbound_lock:
+            items = list(self._inbound.items())
+        for (robot, stream), entry in items:
+            while (data := entry.queue.get_nowait()) is not None:
+                if self.mode == "robot":
+                    pub = self._ros_pubs[stream]
+                    if stream == keys.FEEDBACK:
+                        self._acknowledge(data)
+                else:
+                    pub = self._robot_entry(robot).uplink_pub
+                pub.publish(data)
+                entry.forwarded += 1
+                entry.bytes += len(data)
+
+    def _acknowledge(self, data: bytes) -> None:
+        try:
+            self.window.acknowledge(deserialize_message(data, Feedback).last_seq)
+        except Exception as exc:
+            self.get_logger().warn(f"undecodable feedback from the cloud: {exc}", throttle_duration_sec=5.0)
+
+    def _put(self, key: str, data: bytes) -> bool:
+        session = self.link.session
+        if session is None:
+            return False
+        with self._pub_lock:
+            pub = self._zenoh_pubs.get(key)
+            if pub is None:
+                import zenoh
+
+                pub = self._zenoh_pubs[key] = session.declare_publisher(
+                    key, congestion_control=zenoh.CongestionControl.BLOCK, express=True
+                )
+        try:
+            pub.put(data)
+        except Exception as exc:
+            self.get_logger().warn(f"zenoh put on {key} failed: {exc}", throttle_duration_sec=5.0)
+            return False
+        return True
+
+    # ---------------------------------------------------------------- stats / shutdown
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"link_up": self.link.link_up}
+        if self.mode == "robot":
+            out.update(
+                uplink_forwarded=self.outbound.forwarded,
+                uplink_bytes=self.outbound.bytes,
+                uplink_dropped=self.outbound.dropped,
+                in_flight=self.window.in_flight(),
+            )
+        for (robot, stream), entry in list(self._inbound.items()):
+            out[f"{robot}/{stream}"] = {"forwarded": entry.forwarded, "dropped": entry.dropped}
+        return out
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self.link.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(BridgeNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

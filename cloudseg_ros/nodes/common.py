@@ -1,0 +1,41 @@
+"""What every node executable shares: start-up, spinning, and a clean exit.
+
+A node that cannot start (a missing camera file, a parameter out of range, a bad
+model file) logs one clear line naming the cause and exits with status 2, instead
+of a traceback. SIGINT and SIGTERM end the spin and destroy the node, so launch
+and the demo can stop a graph without leaving anything behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+
+from cloudseg_ros.errors import CloudsegError
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads: int = 1) -> int:
+    """Create the node with ``factory`` and spin it until shutdown; returns the exit status."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node: Node | None = None
+    status = 0
+    try:
+        node = factory()
+        executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
+        executor.add_node(node)
+        executor.spin()
+    except CloudsegError as exc:
+        name = getattr(factory, "__name__", "node")
+        print(f"[{name}] error: {exc}", file=sys.stderr, flush=True)
+        status = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return status

@@ -1,0 +1,85 @@
+"""Test helpers: a real rclpy node in a chosen ROS domain, spun in a background thread.
+
+Tests use it to publish into and listen to the node graphs they start as separate
+processes (robot and cloud in different domains), exactly as another ROS node would.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+SENSOR = qos_profile_sensor_data
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class Probe:
+    """A node in ``domain_id`` that records what arrives on the topics it listens to."""
+
+    def __init__(self, domain_id: int, name: str = "probe") -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[Any]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # context shut down under us
+                return
+
+    def listen(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE, raw: bool = False) -> None:
+        def store(msg: Any) -> None:
+            with self._lock:
+                self.received[topic].append(msg)
+
+        self.node.create_subscription(msg_type, topic, store, qos, raw=raw)
+
+    def publisher(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> Any:
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def messages(self, topic: str) -> list[Any]:
+        with self._lock:
+            return list(self.received[topic])
+
+    def wait_for(self, topic: str, count: int = 1, timeout: float = 20.0) -> list[Any]:
+        wait_until(lambda: len(self.messages(topic)) >= count, timeout)
+        return self.messages(topic)
+
+    def topics(self) -> set[str]:
+        return {name for name, _ in self.node.get_topic_names_and_types()}
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=2.0)
