@@ -16,6 +16,7 @@ from cloudseg_ros.errors import ConfigError
 UPLINK = "cloudseg/uplink"
 MASK = "cloudseg/mask"
 FEEDBACK = "cloudseg/feedback"
+SKIPPED = "cloudseg/skipped"  # robot-local: headers of camera frames the edge did not send
 # Streams that cross the link, per robot, and the direction each one travels.
 ROBOT_TO_CLOUD = (UPLINK,)
 CLOUD_TO_ROBOT = (MASK, FEEDBACK)

@@ -1,0 +1,205 @@
+"""Where camera frames come from: the embedded scene, a video file, an image folder,
+a V4L2 device. No ROS here; the camera node publishes whatever a source yields.
+
+Every source yields RGB uint8 frames of one size (``width`` x ``height`` when asked,
+else the source's own), plus ground-truth labels when the source has them (the
+synthetic scene; a Cityscapes-layout folder), so accuracy can be measured live.
+A source that cannot be opened raises ConfigError naming the device or file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.imaging.resize import resize_labels_nearest
+
+KINDS = ("synthetic", "video", "folder", "v4l2")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass
+class CameraFrame:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    labels: np.ndarray | None = None  # (H, W) uint8 train ids, when the source knows them
+    index: int = 0
+
+
+class FrameSource:
+    """Base class: ``frames()`` yields :class:`CameraFrame` until the source ends."""
+
+    def __init__(self, width: int = 0, height: int = 0) -> None:
+        self.width, self.height = width, height
+        self.focal_px: float | None = None  # known for the synthetic scene
+
+    def frames(self) -> Iterator[CameraFrame]:
+        raise NotImplementedError
+
+    def _fit(self, frame: CameraFrame) -> CameraFrame:
+        """Resize to the requested size (area for pixels, nearest for labels)."""
+        h, w = frame.image.shape[:2]
+        if not self.width or not self.height or (w, h) == (self.width, self.height):
+            return frame
+        image = cv2.resize(frame.image, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        labels = (
+            None if frame.labels is None else resize_labels_nearest(frame.labels, self.width, self.height)
+        )
+        return CameraFrame(image, labels, frame.index)
+
+    def close(self) -> None:
+        pass
+
+
+class SyntheticSource(FrameSource):
+    """The embedded procedural driving scene, with ground-truth labels."""
+
+    def __init__(
+        self, width: int, height: int, seed: int = 0, variant: str = "default", start: int = 0
+    ) -> None:
+        super().__init__(width, height)
+        from cloudseg_ros.scene import DrivingScene
+
+        try:
+            self.scene = DrivingScene(seed=seed, width=width, height=height, variant=variant)
+        except ValueError as exc:
+            raise ConfigError(f"synthetic camera: {exc}") from exc
+        self.focal_px = getattr(self.scene, "focal_px", None)
+        self.start = start
+
+    def frames(self) -> Iterator[CameraFrame]:
+        index = self.start
+        while True:
+            frame = self.scene.render(index)
+            yield CameraFrame(frame.image, frame.labels, index)
+            index += 1
+
+
+class VideoSource(FrameSource):
+    """A video file decoded with PyAV; loops when ``loop`` is set."""
+
+    def __init__(self, path: str, width: int = 0, height: int = 0, loop: bool = True) -> None:
+        super().__init__(width, height)
+        if not Path(path).is_file():
+            raise ConfigError(f"video file not found: {path!r} (parameter 'uri')")
+        import av
+
+        try:
+            av.open(path).close()
+        except av.FFmpegError as exc:
+            raise ConfigError(f"cannot open video file {path!r}: {exc}") from exc
+        self.path, self.loop = path, loop
+
+    def frames(self) -> Iterator[CameraFrame]:
+        import av
+
+        index = 0
+        while True:
+            with av.open(self.path) as container:
+                for frame in container.decode(video=0):
+                    yield self._fit(CameraFrame(frame.to_ndarray(format="rgb24"), None, index))
+                    index += 1
+            if not self.loop or index == 0:
+                return
+
+
+class FolderSource(FrameSource):
+    """Images of a folder in name order; a Cityscapes-layout root also yields its labels."""
+
+    def __init__(
+        self, path: str, width: int = 0, height: int = 0, loop: bool = True, split: str = "val"
+    ) -> None:
+        super().__init__(width, height)
+        root = Path(path)
+        if not root.is_dir():
+            raise ConfigError(f"image folder not found: {path!r} (parameter 'uri')")
+        self.loop = loop
+        self.dataset = None
+        if (root / "leftImg8bit").is_dir():
+            from cloudseg_ros.scene import CityscapesDataset
+
+            self.dataset = CityscapesDataset(root, split=split)
+            count = len(self.dataset)
+        else:
+            self.files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            count = len(self.files)
+        if count == 0:
+            raise ConfigError(
+                f"no images in {path!r} (looked for {', '.join(IMAGE_SUFFIXES)} or Cityscapes layout)"
+            )
+        self.count = count
+
+    def _read(self, i: int) -> CameraFrame:
+        if self.dataset is not None:
+            item = self.dataset[i]
+            return CameraFrame(item.image, item.labels, i)
+        bgr = cv2.imread(str(self.files[i]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ConfigError(f"cannot read image {self.files[i]}")
+        return CameraFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, i)
+
+    def frames(self) -> Iterator[CameraFrame]:
+        while True:
+            for i in range(self.count):
+                yield self._fit(self._read(i))
+            if not self.loop:
+                return
+
+
+class V4L2Source(FrameSource):
+    """A V4L2 camera (``/dev/videoN`` or its index) through OpenCV."""
+
+    def __init__(self, device: str, width: int = 0, height: int = 0) -> None:
+        super().__init__(width, height)
+        target: str | int = int(device) if device.isdigit() else device
+        if isinstance(target, str) and not Path(target).exists():
+            raise ConfigError(f"V4L2 device not found: {device!r} (parameter 'uri')")
+        self.capture = cv2.VideoCapture(target, cv2.CAP_V4L2)
+        if not self.capture.isOpened():
+            raise ConfigError(f"cannot open V4L2 device {device!r}")
+        if width and height:
+            self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self.device = device
+
+    def frames(self) -> Iterator[CameraFrame]:
+        index = 0
+        while True:
+            ok, bgr = self.capture.read()
+            if not ok:
+                raise ConfigError(f"V4L2 device {self.device!r} stopped delivering frames")
+            yield self._fit(CameraFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, index))
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def open_source(
+    kind: str,
+    uri: str = "",
+    width: int = 0,
+    height: int = 0,
+    seed: int = 0,
+    variant: str = "default",
+    loop: bool = True,
+    start: int = 0,
+) -> FrameSource:
+    """The source of ``kind`` (one of KINDS); ConfigError with the reason if it cannot open."""
+    if kind == "synthetic":
+        if width <= 0 or height <= 0:
+            raise ConfigError("synthetic camera needs width and height > 0")
+        return SyntheticSource(width, height, seed=seed, variant=variant, start=start)
+    if kind in ("video", "folder", "v4l2") and not uri:
+        raise ConfigError(f"camera source {kind!r} needs 'uri' (a file, folder or device)")
+    if kind == "video":
+        return VideoSource(uri, width, height, loop)
+    if kind == "folder":
+        return FolderSource(uri, width, height, loop)
+    if kind == "v4l2":
+        return V4L2Source(uri, width, height)
+    raise ConfigError(f"camera source {kind!r}: must be one of: {', '.join(KINDS)}")

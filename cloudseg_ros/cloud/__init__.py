@@ -1,0 +1,1 @@
+"""The cloud side: serving many robots (no ROS imports)."""

@@ -1,0 +1,332 @@
+"""The cloud's work for many robots: check, decode, super-resolve, segment, answer.
+
+Every received frame is decoded at once, in arrival order, by that robot's own
+decoder: an H.264 stream cannot skip a frame, so nothing is dropped before
+decoding. Decoded frames wait in a small per-robot newest-wins queue, and one
+inference worker serves the robots round-robin, so a robot that sends too much
+only loses its own stale frames. Every received frame gets exactly one feedback:
+when its mask is out, when it was superseded by a newer frame, or when it was
+rejected; a rejected or out-of-sequence frame also asks the robot for a key frame.
+
+No ROS here: frames come in as any object with the EncodedFrame fields, results go
+out through two callbacks, so the same logic runs under the cloud node, in tests
+and in benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cloudseg_ros.bridge.queue import LatestQueue
+from cloudseg_ros.codec import PayloadLimits, make_decoder, validate_frame_header
+from cloudseg_ros.errors import PayloadError
+from cloudseg_ros.logutil import BurstLog
+from cloudseg_ros.mask.codec import encode_mask
+
+log = logging.getLogger(__name__)
+INTER_CODECS = ("h264", "h265")  # codecs whose frames depend on earlier frames
+
+
+@dataclass
+class MaskOut:
+    """A finished mask for one frame, ready to be sent to its robot."""
+
+    robot: str
+    frame: Any  # the received frame (header, seq, ... are copied into the mask message)
+    data: bytes  # PNG of class ids
+    width: int
+    height: int
+    sr_model: str
+    segmenter: str
+    engine: str
+    reused_key_features: bool
+    decode_ms: float
+    sr_ms: float
+    segment_ms: float
+    encode_ms: float
+    total_ms: float
+
+
+@dataclass
+class FeedbackOut:
+    """The fate of one received frame, and the robot's counters at that moment."""
+
+    robot: str
+    seq: int
+    send_stamp: Any
+    frame_size: int
+    receive_ns: int  # cloud wall clock at arrival
+    frames_received: int
+    frames_lost: int
+    decode_errors: int
+    request_idr: bool
+    error: str
+    server_ms: float
+
+
+@dataclass
+class _Decoded:
+    frame: Any
+    rgb: np.ndarray
+    receive_ns: int
+    receive_mono: float
+    decode_ms: float
+
+
+@dataclass
+class RobotState:
+    """What the cloud keeps per robot: its decoder, sequence tracking and counters."""
+
+    name: str
+    queue: LatestQueue[_Decoded]
+    decoder: Any = None
+    codec: str = ""
+    stream_id: int = -1
+    last_seq: int | None = None
+    needs_key: bool = True
+    frames_received: int = 0
+    frames_lost: int = 0
+    decode_errors: int = 0
+    superseded: int = 0
+    masks_sent: int = 0
+    last_error: str = ""
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+class CloudService:
+    """Serves robots' uplink frames with one inference worker, fairly."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        emit_mask: Callable[[MaskOut], None],
+        emit_feedback: Callable[[FeedbackOut], None],
+        limits: PayloadLimits | None = None,
+        queue_depth: int = 2,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.limits = limits or PayloadLimits()
+        self.queue_depth = queue_depth
+        self._emit_mask = emit_mask
+        self._emit_feedback = emit_feedback
+        self._log = logger or log
+        self._bursts = BurstLog.for_logger(self._log)
+        self.robots: dict[str, RobotState] = {}
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._order: list[str] = []
+        self._next = 0
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._serve, name="inference", daemon=True)
+        self.inference_errors = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> CloudService:
+        self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._work:
+            self._work.notify_all()
+        if self._worker.is_alive():
+            self._worker.join(timeout=10.0)
+
+    def forget(self, robot: str) -> None:
+        """Free everything held for ``robot`` (decoder, queue, key-frame features)."""
+        with self._lock:
+            state = self.robots.pop(robot, None)
+            if robot in self._order:
+                self._order.remove(robot)
+        if state is not None:
+            state.queue.close()
+            self.pipeline.forget(robot)
+
+    def forget_silent(self, timeout_s: float) -> list[str]:
+        now = time.monotonic()
+        silent = [name for name, s in list(self.robots.items()) if now - s.last_seen > timeout_s]
+        for name in silent:
+            self.forget(name)
+        return silent
+
+    # ------------------------------------------------------------------ receiving
+    def _state(self, robot: str) -> RobotState:
+        with self._lock:
+            state = self.robots.get(robot)
+            if state is None:
+                state = self.robots[robot] = RobotState(robot, LatestQueue(self.queue_depth))
+                self._order.append(robot)
+                self._log.info(f"serving robot {robot!r}")
+            return state
+
+    def receive(self, robot: str, frame: Any) -> None:
+        """Take one uplink frame of ``robot``: decode it now, queue it for inference."""
+        receive_ns, receive_mono = time.time_ns(), time.monotonic()
+        state = self._state(robot)
+        state.last_seen = receive_mono
+        state.frames_received += 1
+        gap = self._track_sequence(state, frame)
+        try:
+            rgb, decode_ms = self._decode(state, frame, gap)
+        except PayloadError as exc:
+            state.decode_errors += 1
+            state.last_error = str(exc)
+            state.needs_key = True
+            self._bursts.failure(robot, f"frame {frame.seq} rejected: {exc}")
+            self._feedback(state, frame, receive_ns, receive_mono, error=str(exc))
+            return
+        self._bursts.success(robot)
+        decoded = _Decoded(frame, rgb, receive_ns, receive_mono, decode_ms)
+        superseded = state.queue.put(decoded)
+        if superseded is not None:
+            state.superseded += 1
+            self._feedback(
+                state, superseded.frame, superseded.receive_ns, superseded.receive_mono, "superseded"
+            )
+        with self._work:
+            self._work.notify()
+
+    def _track_sequence(self, state: RobotState, frame: Any) -> bool:
+        """Count lost frames; True when frames are missing right before this one."""
+        seq = int(frame.seq)
+        gap = False
+        if state.last_seq is not None and seq > state.last_seq + 1:
+            state.frames_lost += seq - state.last_seq - 1
+            gap = True
+        if state.last_seq is None or seq > state.last_seq:
+            state.last_seq = seq
+        return gap
+
+    def _decode(self, state: RobotState, frame: Any, gap: bool) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        data = bytes(frame.data)
+        validate_frame_header(
+            frame.codec,
+            int(frame.width),
+            int(frame.height),
+            len(data),
+            int(frame.original_width),
+            int(frame.original_height),
+            self.limits,
+        )
+        if int(frame.encoded_size) != len(data):
+            raise PayloadError(f"encoded_size {frame.encoded_size} but {len(data)} bytes of payload")
+        if frame.codec != state.codec or int(frame.stream_id) != state.stream_id:
+            # A new stream (codec or size changed, or the robot restarted): fresh decoder state.
+            state.decoder = make_decoder(frame.codec)
+            state.codec, state.stream_id = frame.codec, int(frame.stream_id)
+            state.needs_key = True
+        if gap and frame.codec in INTER_CODECS:
+            state.needs_key = True
+            state.decoder.reset()
+        if state.needs_key and not frame.key_frame and frame.codec in INTER_CODECS:
+            raise PayloadError("waiting for a key frame")
+        rgb = state.decoder.decode(data, int(frame.width), int(frame.height))
+        state.needs_key = False
+        return rgb, (time.perf_counter() - t0) * 1e3
+
+    # ------------------------------------------------------------------ inference
+    def _next_frame(self) -> tuple[RobotState, _Decoded] | None:
+        """Round-robin over robots: the next robot after the last one served that has a frame."""
+        with self._work:
+            while not self._stop.is_set():
+                n = len(self._order)
+                for i in range(n):
+                    name = self._order[(self._next + i) % n]
+                    state = self.robots[name]
+                    item = state.queue.get_nowait()
+                    if item is not None:
+                        self._next = (self._next + i + 1) % max(n, 1)
+                        return state, item
+                self._work.wait(0.5)
+        return None
+
+    def _serve(self) -> None:
+        while (job := self._next_frame()) is not None:
+            state, item = job
+            try:
+                self._infer(state, item)
+            except Exception as exc:  # a model failure must not kill the service
+                self.inference_errors += 1
+                self._log.error(f"{state.name}: inference failed on frame {item.frame.seq}: {exc}")
+                self._feedback(
+                    state, item.frame, item.receive_ns, item.receive_mono, f"inference failed: {exc}"
+                )
+
+    def _infer(self, state: RobotState, item: _Decoded) -> None:
+        frame = item.frame
+        selection = "useful" if int(frame.selection) == 1 else "key"
+        res = self.pipeline.process(
+            item.rgb,
+            int(frame.original_width),
+            int(frame.original_height),
+            selection=selection,
+            robot_id=state.name,
+        )
+        t0 = time.perf_counter()
+        png = encode_mask(np.ascontiguousarray(res.class_ids, dtype=np.uint8))
+        encode_ms = (time.perf_counter() - t0) * 1e3
+        total_ms = (time.monotonic() - item.receive_mono) * 1e3
+        h, w = res.class_ids.shape
+        self._emit_mask(
+            MaskOut(
+                robot=state.name,
+                frame=frame,
+                data=png,
+                width=w,
+                height=h,
+                sr_model=res.sr_model,
+                segmenter=res.segmenter,
+                engine=res.engine,
+                reused_key_features=bool(res.reused_key_features),
+                decode_ms=item.decode_ms,
+                sr_ms=res.sr_ms,
+                segment_ms=res.segment_ms,
+                encode_ms=encode_ms,
+                total_ms=total_ms,
+            )
+        )
+        state.masks_sent += 1
+        self._feedback(state, frame, item.receive_ns, item.receive_mono)
+
+    def _feedback(
+        self, state: RobotState, frame: Any, receive_ns: int, receive_mono: float, error: str = ""
+    ) -> None:
+        self._emit_feedback(
+            FeedbackOut(
+                robot=state.name,
+                seq=int(frame.seq),
+                send_stamp=frame.send_stamp,
+                frame_size=len(frame.data),
+                receive_ns=receive_ns,
+                frames_received=state.frames_received,
+                frames_lost=state.frames_lost,
+                decode_errors=state.decode_errors,
+                request_idr=state.needs_key,
+                error=error,
+                server_ms=(time.monotonic() - receive_mono) * 1e3,
+            )
+        )
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {
+                "frames_received": s.frames_received,
+                "frames_lost": s.frames_lost,
+                "decode_errors": s.decode_errors,
+                "superseded": s.superseded,
+                "masks_sent": s.masks_sent,
+                "queued": len(s.queue),
+                "last_error": s.last_error,
+            }
+            for name, s in list(self.robots.items())
+        }

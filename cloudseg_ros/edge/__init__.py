@@ -1,0 +1,1 @@
+"""The robot side of the uplink: selection, downscaling, encoding (no ROS imports)."""

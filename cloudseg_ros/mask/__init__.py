@@ -1,0 +1,1 @@
+"""Masks on the downlink: lossless compression, restoring camera resolution, colouring."""

@@ -1,0 +1,145 @@
+"""camera_node: publishes ``camera/image_raw`` + ``camera/camera_info`` at a set rate.
+
+Sources: the embedded synthetic driving scene (default; no hardware needed, like
+image_tools' burger mode), a video file, an image folder (Cityscapes layout
+included), or a V4L2 device. When the source knows the ground truth (synthetic
+scene, Cityscapes folder) it is published on ``camera/labels`` (mono8 train ids,
+same header as the image) so accuracy can be measured downstream.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+
+from cloudseg_ros.camera.sources import KINDS, CameraFrame, FrameSource, open_source
+from cloudseg_ros.errors import CloudsegError
+from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.diagnostics import ERROR, OK, Diagnostics, Status
+from cloudseg_ros.nodes.image_conv import array_to_image
+from cloudseg_ros.nodes.params import Param, ParameterTable
+
+PARAMS = (
+    Param("source", "synthetic", "Where frames come from", choices=KINDS, read_only=True),
+    Param("uri", "", "Video file, image folder or V4L2 device (/dev/video0) for those sources", read_only=True),
+    Param("width", 1024, "Published width; 0 = the source's own [px]", range=(0, 8192), read_only=True),
+    Param("height", 512, "Published height; 0 = the source's own [px]", range=(0, 8192), read_only=True),
+    Param("fps", 10.0, "Publishing rate [Hz]", range=(0.1, 240.0)),
+    Param("seed", 0, "Synthetic scene: seed (layout, lighting, traffic)", range=(0, 2**31 - 1), read_only=True),
+    Param("variant", "default", "Synthetic scene: motion", choices=("default", "static", "fast"), read_only=True),
+    Param("start_index", 0, "Synthetic scene: first frame index", range=(0, 2**31 - 1), read_only=True),
+    Param("loop", True, "Restart a video or folder at its end", read_only=True),
+    Param("max_frames", 0, "Stop after this many frames; 0 = never", range=(0, 2**31 - 1)),
+    Param("frame_id", "camera", "frame_id of the published headers"),
+    Param("publish_labels", True, "Publish ground-truth labels when the source has them"),
+)  # fmt: skip
+
+
+class CameraNode(Node):
+    def __init__(self) -> None:
+        super().__init__("camera")
+        self.params = ParameterTable(self, PARAMS, on_change=self._on_change)
+        p = self.params
+        self.source: FrameSource = open_source(
+            p["source"],
+            p["uri"],
+            p["width"],
+            p["height"],
+            p["seed"],
+            p["variant"],
+            p["loop"],
+            p["start_index"],
+        )
+        self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
+        self.labels_pub = self.create_publisher(Image, "camera/labels", qos_profile_sensor_data)
+        self._frames: queue.Queue[CameraFrame | None] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self.published = 0
+        self.late_ticks = 0
+        self.error = ""
+        self._reader = threading.Thread(target=self._read, name="camera-reader", daemon=True)
+        self._reader.start()
+        self._timer = self.create_timer(1.0 / p["fps"], self._tick)
+        Diagnostics(self, self._diagnostics)
+        self.get_logger().info(f"camera: {p['source']} {p['uri'] or ''} at {p['fps']:g} Hz")
+
+    def _on_change(self, changed: dict) -> None:
+        if "fps" in changed:
+            self._timer.cancel()
+            self._timer = self.create_timer(1.0 / changed["fps"], self._tick)
+
+    def _read(self) -> None:
+        """Reads ahead of the timer (rendering or decoding may take part of a period)."""
+        try:
+            for frame in self.source.frames():
+                while not self._stop.is_set():
+                    try:
+                        self._frames.put(frame, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except CloudsegError as exc:
+            self.error = str(exc)
+            self.get_logger().error(f"camera source failed: {exc}")
+        self._frames.put(None)  # end of stream
+
+    def _tick(self) -> None:
+        limit = self.params["max_frames"]
+        if limit and self.published >= limit:
+            return
+        try:
+            frame = self._frames.get_nowait()
+        except queue.Empty:
+            self.late_ticks += 1
+            return
+        if frame is None:
+            self.get_logger().info(f"source ended after {self.published} frames")
+            self._timer.cancel()
+            return
+        image = array_to_image(frame.image, "rgb8")
+        image.header.stamp = self.get_clock().now().to_msg()
+        image.header.frame_id = self.params["frame_id"]
+        self.image_pub.publish(image)
+        self.info_pub.publish(self._camera_info(image))
+        if frame.labels is not None and self.params["publish_labels"]:
+            self.labels_pub.publish(array_to_image(frame.labels, "mono8", image.header))
+        self.published += 1
+
+    def _camera_info(self, image: Image) -> CameraInfo:
+        info = CameraInfo(header=image.header, width=image.width, height=image.height)
+        info.distortion_model = "plumb_bob"
+        info.d = [0.0] * 5
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        f = self.source.focal_px
+        if f:  # all-zero K means "uncalibrated" in sensor_msgs/CameraInfo
+            cx, cy = (image.width - 1) / 2.0, (image.height - 1) / 2.0
+            info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
+            info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    def _diagnostics(self) -> list[Status]:
+        values = {"published": self.published, "late_ticks": self.late_ticks}
+        if self.error:
+            return [Status("source", ERROR, self.error, values)]
+        return [Status("source", OK, self.params["source"], values)]
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._reader.join(timeout=2.0)
+        self.source.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(CameraNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

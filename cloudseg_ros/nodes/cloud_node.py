@@ -1,0 +1,184 @@
+"""cloud_node: segments every robot's uplink frames and answers with masks and feedback.
+
+Robots are discovered from the ROS graph: any ``/<robot>/cloudseg/uplink`` topic of
+type cloudseg_ros/msg/EncodedFrame (as the cloud bridge, or zenoh-bridge-ros2dds,
+creates them) is served, and ``/<robot>/cloudseg/{mask,feedback}`` answer it. The
+work itself is :class:`cloudseg_ros.cloud.service.CloudService`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from cloudseg_ros.bridge import keys
+from cloudseg_ros.cloud.service import CloudService, FeedbackOut, MaskOut
+from cloudseg_ros.codec import PayloadLimits
+from cloudseg_ros.mask.codec import ENCODING
+from cloudseg_ros.msg import EncodedFrame, Feedback, SegmentationMask
+from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.diagnostics import ERROR, OK, WARN, Diagnostics, Status
+from cloudseg_ros.nodes.params import Param, ParameterTable
+from cloudseg_ros.scene.labels import NUM_CLASSES
+
+UPLINK_TYPE = "cloudseg_ros/msg/EncodedFrame"
+UPLINK_TOPIC = re.compile(rf"^/(.+)/{keys.UPLINK}$")
+
+PARAMS = (
+    Param("sr_model", "bilinear", "Upscaler from the received frame to camera resolution",
+          choices=("bilinear", "bicubic", "espcn", "carn_m", "cloudseg")),
+    Param("segmenter", "icnet", "Segmentation model name (shipped weights) ", choices=("icnet",)),
+    Param("engine", "auto", "Inference engine; auto = TensorRT, then ONNX Runtime CUDA/CPU, then torch",
+          choices=("auto", "tensorrt", "onnxruntime", "torch")),
+    Param("weights_dir", "", "Folder with model files; empty = the weights shipped in the package"),
+    Param("num_threads", 2, "CPU threads per inference engine", range=(1, 64)),
+    Param("queue_depth", 2, "Decoded frames waiting per robot; older ones are superseded", range=(1, 16)),
+    Param("discovery_period_s", 1.0, "How often to look for new robots' uplink topics [s]", range=(0.1, 60.0)),
+    Param("robot_timeout_s", 30.0, "Forget a robot (decoder, features) silent for this long [s]", range=(1.0, 3600.0)),
+    Param("max_width", 4096, "Largest frame or camera width accepted [px]", range=(16, 16384)),
+    Param("max_height", 4096, "Largest frame or camera height accepted [px]", range=(16, 16384)),
+    Param("max_bytes", 8_000_000, "Largest encoded frame accepted [bytes]", range=(1024, 256_000_000)),
+)  # fmt: skip
+RESTART_ONLY = {"sr_model", "segmenter", "engine", "weights_dir", "num_threads"}
+
+
+class CloudNode(Node):
+    def __init__(self) -> None:
+        super().__init__("cloud")
+        self.params = ParameterTable(self, PARAMS, on_change=self._on_change)
+        p = self.params
+        from cloudseg_ros.segmenter import CloudPipeline
+
+        self.pipeline = CloudPipeline(
+            sr_model=p["sr_model"],
+            segmenter=p["segmenter"],
+            engine=p["engine"],
+            num_threads=p["num_threads"],
+            weights_dir=p["weights_dir"] or None,
+        )
+        self.service = CloudService(
+            self.pipeline,
+            emit_mask=self._publish_mask,
+            emit_feedback=self._publish_feedback,
+            limits=self._limits(),
+            queue_depth=p["queue_depth"],
+            logger=self.get_logger(),
+        ).start()
+        self._qos = QoSProfile(depth=p["queue_depth"] + 2, reliability=ReliabilityPolicy.RELIABLE)
+        self._robots: dict[str, dict[str, Any]] = {}  # robot -> {"sub", "mask", "feedback"}
+        self._discover_timer = self.create_timer(p["discovery_period_s"], self._discover)
+        self.create_timer(5.0, self._forget_silent)
+        Diagnostics(self, self._diagnostics)
+        self._discover()
+        self.get_logger().info(
+            f"serving with sr_model={p['sr_model']} segmenter={p['segmenter']} engine={self._engine_name()}"
+        )
+
+    def _limits(self) -> PayloadLimits:
+        p = self.params
+        return PayloadLimits(max_width=p["max_width"], max_height=p["max_height"], max_bytes=p["max_bytes"])
+
+    def _engine_name(self) -> str:
+        return str(getattr(self.pipeline, "engine_name", self.params["engine"]))
+
+    def _on_change(self, changed: dict[str, Any]) -> None:
+        if {"max_width", "max_height", "max_bytes"} & changed.keys():
+            self.service.limits = self._limits()
+        if "queue_depth" in changed:
+            self.service.queue_depth = changed["queue_depth"]
+            for state in self.service.robots.values():
+                state.queue.resize(changed["queue_depth"])
+        if "discovery_period_s" in changed:
+            self._discover_timer.cancel()
+            self._discover_timer = self.create_timer(changed["discovery_period_s"], self._discover)
+        if RESTART_ONLY & changed.keys():
+            self.get_logger().warn(f"{sorted(RESTART_ONLY & changed.keys())} take effect after a restart")
+
+    # ------------------------------------------------------------------ robots
+    def _discover(self) -> None:
+        for topic, types in self.get_topic_names_and_types():
+            match = UPLINK_TOPIC.match(topic)
+            if not match or UPLINK_TYPE not in types or match.group(1) in self._robots:
+                continue
+            robot = match.group(1)
+            self._robots[robot] = {
+                "sub": self.create_subscription(
+                    EncodedFrame, topic, lambda msg, r=robot: self.service.receive(r, msg), self._qos
+                ),
+                "mask": self.create_publisher(SegmentationMask, f"/{robot}/{keys.MASK}", self._qos),
+                "feedback": self.create_publisher(Feedback, f"/{robot}/{keys.FEEDBACK}", self._qos),
+            }
+            self.get_logger().info(f"found robot {robot!r} on {topic}")
+
+    def _forget_silent(self) -> None:
+        for robot in self.service.forget_silent(self.params["robot_timeout_s"]):
+            entities = self._robots.pop(robot, None)
+            if entities:
+                self.destroy_subscription(entities["sub"])
+                self.destroy_publisher(entities["mask"])
+                self.destroy_publisher(entities["feedback"])
+            self.get_logger().info(f"robot {robot!r} silent: forgotten")
+
+    # ------------------------------------------------------------------ output
+    def _publish_mask(self, out: MaskOut) -> None:
+        entities = self._robots.get(out.robot)
+        if entities is None:
+            return
+        msg = SegmentationMask()
+        msg.header = out.frame.header
+        msg.robot_id = out.robot
+        msg.seq = out.frame.seq
+        msg.width, msg.height = out.width, out.height
+        msg.encoding = ENCODING
+        msg.num_classes = NUM_CLASSES
+        msg.sr_model, msg.segmenter, msg.engine = out.sr_model, out.segmenter, out.engine
+        msg.reused_key_features = out.reused_key_features
+        msg.decode_ms, msg.sr_ms, msg.segment_ms = out.decode_ms, out.sr_ms, out.segment_ms
+        msg.encode_ms, msg.total_ms = out.encode_ms, out.total_ms
+        msg.data = out.data
+        entities["mask"].publish(msg)
+
+    def _publish_feedback(self, out: FeedbackOut) -> None:
+        entities = self._robots.get(out.robot)
+        if entities is None:
+            return
+        msg = Feedback()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(out.receive_ns, 1_000_000_000)
+        msg.robot_id = out.robot
+        msg.last_seq = out.seq
+        msg.send_stamp = out.send_stamp
+        msg.frame_size = out.frame_size
+        msg.frames_received = out.frames_received
+        msg.frames_lost = out.frames_lost
+        msg.decode_errors = out.decode_errors
+        msg.request_idr = out.request_idr
+        msg.error = out.error
+        msg.server_ms = float(out.server_ms)
+        entities["feedback"].publish(msg)
+
+    # ------------------------------------------------------------------ diagnostics
+    def _diagnostics(self) -> list[Status]:
+        stats = self.service.stats()
+        engine = Status("engine", OK if self.service.inference_errors == 0 else ERROR,
+                        self._engine_name(), {"inference_errors": self.service.inference_errors})  # fmt: skip
+        out = [engine]
+        for robot, s in stats.items():
+            level = WARN if s["decode_errors"] or s["frames_lost"] else OK
+            message = s["last_error"] or "serving"
+            out.append(Status(f"robot {robot}", level, message, s))
+        return out
+
+    def destroy_node(self) -> None:
+        self.service.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(CloudNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

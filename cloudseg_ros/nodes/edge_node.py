@@ -1,0 +1,173 @@
+"""edge_node: decides which camera frames go to the cloud, and how.
+
+Subscribes ``camera/image_raw``; publishes ``cloudseg/uplink`` (EncodedFrame) and,
+when the codec is JPEG, ``camera/image_lr/compressed`` (sensor_msgs/CompressedImage,
+as compressed_image_transport writes it). Listens to ``cloudseg/feedback`` for
+acknowledgements (frames in flight) and IDR requests. Every knob is a parameter
+with a range, live: a controller or ``ros2 param set`` changes it between frames.
+The logic is :class:`cloudseg_ros.edge.pipeline.EdgePipeline`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from cloudseg_ros.bridge import keys
+from cloudseg_ros.bridge.flow import InFlightWindow
+from cloudseg_ros.codec import CODECS
+from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline, Sent
+from cloudseg_ros.errors import PayloadError
+from cloudseg_ros.logutil import BurstLog
+from cloudseg_ros.msg import EncodedFrame, Feedback
+from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
+from cloudseg_ros.nodes.image_conv import image_to_rgb
+from cloudseg_ros.nodes.params import Param, ParameterTable
+
+D = EdgeKnobs()
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
+PARAMS = (
+    Param("downscale", D.downscale, "Camera size / sent size (each side)", range=(1, 16)),
+    Param("codec", D.codec, "Uplink codec", choices=CODECS),
+    Param("bitrate_kbps", D.bitrate_kbps, "H.264/H.265 target and VBV max rate [kbit/s]", range=(10, 200_000)),
+    Param("jpeg_quality", D.jpeg_quality, "JPEG quality", range=(1, 100)),
+    Param("gop", D.gop, "Frames between periodic IDRs (H.264/H.265)", range=(1, 10_000)),
+    Param("preset", D.preset, "x264/x265 speed preset", choices=PRESETS),
+    Param("fps_cap", D.fps_cap, "Max frames sent per second; 0 = no cap [Hz]", range=(0.0, 240.0)),
+    Param("key_threshold", D.key_threshold, "Deviation from the last KEY frame that makes a new KEY", range=(0.0, 1.0)),
+    Param("useful_threshold", D.useful_threshold, "Deviation that makes a frame USEFUL; below it is skipped",
+          range=(0.0, 1.0)),
+    Param("max_key_interval", D.max_key_interval, "Frames after which a KEY is forced", range=(1, 10_000)),
+    Param("max_in_flight", 2, "Frames sent and not yet acknowledged by the cloud; 0 = no limit", range=(0, 64)),
+    Param("in_flight_timeout_s", 2.0, "An unacknowledged frame stops counting after this long [s]",
+          range=(0.05, 60.0)),
+    Param("camera_fps", 10.0, "Nominal camera rate, the encoder's time base [Hz]", range=(0.1, 240.0)),
+)  # fmt: skip
+KNOBS = {f.name for f in fields(EdgeKnobs)}
+
+
+def _validate(values: dict[str, Any]) -> str | None:
+    if values["useful_threshold"] > values["key_threshold"]:
+        return f"useful_threshold ({values['useful_threshold']}) must not exceed key_threshold ({values['key_threshold']})"
+    return None
+
+
+class EdgeNode(Node):
+    def __init__(self) -> None:
+        super().__init__("edge")
+        self.params = ParameterTable(self, PARAMS, validate=_validate, on_change=self._on_change)
+        p = self.params
+        self.robot_id = keys.validate_robot_id(self.get_namespace())
+        knobs = EdgeKnobs(**{k: p[k] for k in KNOBS})
+        self.pipeline = EdgePipeline(
+            knobs, InFlightWindow(p["max_in_flight"], p["in_flight_timeout_s"]), fps=p["camera_fps"]
+        )
+        reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self.uplink = self.create_publisher(EncodedFrame, keys.UPLINK, reliable)
+        self.skipped = self.create_publisher(Header, keys.SKIPPED, QoSProfile(depth=20))
+        self.compressed = self.create_publisher(
+            CompressedImage, "camera/image_lr/compressed", qos_profile_sensor_data
+        )
+        self.create_subscription(Image, "camera/image_raw", self._on_image, QoSProfile(
+            depth=2, reliability=qos_profile_sensor_data.reliability))  # fmt: skip
+        self.create_subscription(Feedback, keys.FEEDBACK, self._on_feedback, QoSProfile(depth=10))
+        self._bursts = BurstLog.for_logger(self.get_logger())
+        self.feedback_count = 0
+        self.rejected_images = 0
+        self.last_error = ""
+        Diagnostics(self, self._diagnostics)
+        self.get_logger().info(f"robot {self.robot_id!r}: {knobs}")
+
+    def _on_change(self, changed: dict[str, Any]) -> None:
+        knob_changes = {k: v for k, v in changed.items() if k in KNOBS}
+        if knob_changes:
+            self.pipeline.update(**knob_changes)
+        if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
+            self.pipeline.window.configure(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
+
+    def _on_feedback(self, msg: Feedback) -> None:
+        self.feedback_count += 1
+        self.pipeline.acknowledge(msg.last_seq)
+        if msg.request_idr:
+            self.pipeline.request_key(about_seq=msg.last_seq)
+        if msg.error and msg.error != "superseded":
+            self.last_error = msg.error
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            rgb = image_to_rgb(msg)
+        except PayloadError as exc:
+            self.rejected_images += 1
+            self._bursts.failure("camera/image_raw", f"image refused: {exc}")
+            return
+        self._bursts.success("camera/image_raw")
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        sent, _ = self.pipeline.process(rgb, stamp)
+        if sent is not None:
+            self._publish(msg, sent)
+        else:
+            self.skipped.publish(msg.header)
+
+    def _publish(self, image: Image, sent: Sent) -> None:
+        out = EncodedFrame()
+        out.header = image.header
+        out.robot_id = self.robot_id
+        out.seq = sent.seq
+        out.camera_seq = self.pipeline.stats.frames_in
+        out.stream_id = sent.stream_id
+        out.codec = sent.packet.codec
+        out.key_frame = sent.packet.key_frame
+        out.selection = int(sent.decision.selection)
+        out.selector_score = float(sent.decision.score)
+        out.width, out.height = sent.width, sent.height
+        out.original_width, out.original_height = sent.original_width, sent.original_height
+        out.encoded_size = len(sent.packet.data)
+        out.original_size = sent.original_width * sent.original_height * 3
+        out.encode_ms = float(sent.encode_ms)
+        out.send_stamp = self.get_clock().now().to_msg()
+        out.data = sent.packet.data
+        self.uplink.publish(out)
+        if sent.packet.codec == "jpeg" and self.compressed.get_subscription_count() > 0:
+            c = CompressedImage(header=image.header, format="rgb8; jpeg compressed bgr8")
+            c.data = sent.packet.data
+            self.compressed.publish(c)
+
+    def _diagnostics(self) -> list[Status]:
+        s = self.pipeline.stats
+        values = {
+            "frames_in": s.frames_in,
+            "sent": s.sent,
+            "key_frames": s.key_frames,
+            "bytes_sent": s.bytes_sent,
+            "in_flight": self.pipeline.window.in_flight(),
+            "restarts": s.restarts,
+            "rejected_images": self.rejected_images,
+            **{f"skipped_{k}": v for k, v in s.skipped.items()},
+        }
+        level = WARN if self.rejected_images or (s.frames_in > 20 and s.sent == 0) else OK
+        return [
+            Status(
+                "uplink",
+                level,
+                self.last_error or f"{self.pipeline.knobs.codec} x{self.pipeline.knobs.downscale}",
+                values,
+            )
+        ]
+
+    def destroy_node(self) -> None:
+        self.pipeline.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(EdgeNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
