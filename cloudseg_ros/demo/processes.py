@@ -38,6 +38,16 @@ def executable(name: str) -> str:
     return found
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the starting process dies, even by SIGKILL (Linux only),
+    so a crashed demo or test run leaves no node behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def ros_env(domain_id: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment of a node process in ``domain_id``, discovering peers on this host only."""
     env = dict(os.environ)
@@ -110,6 +120,7 @@ class ProcessGroup:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: stop() reaches its children too
+            preexec_fn=_die_with_parent,
         )
         self.procs[label], self._logs[label] = proc, log
         return proc

@@ -18,6 +18,11 @@ class LatencyWindow:
         self._samples.append(float(ms))
         self.count += 1
 
+    def merge(self, other: LatencyWindow) -> None:
+        for v in other._samples:
+            self._samples.append(v)
+        self.count += other.count
+
     def percentile(self, q: float) -> float:
         return float(np.percentile(self._samples, q)) if self._samples else float("nan")
 

@@ -1,7 +1,8 @@
-"""Test helpers: a real rclpy node in a chosen ROS domain, spun in a background thread.
+"""A real rclpy node in a chosen ROS domain, spun in a background thread.
 
-Tests use it to publish into and listen to the node graphs they start as separate
-processes (robot and cloud in different domains), exactly as another ROS node would.
+The demo's recorder and the tests use it to listen to and publish into node graphs
+running as separate processes (robot and cloud in different ROS domains), exactly
+as any other ROS node would. Several can live in one process, one per domain.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 SENSOR = qos_profile_sensor_data
@@ -36,12 +38,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05
     return predicate()
 
 
-class Probe:
+class DomainNode:
     """A node in ``domain_id`` that records what arrives on the topics it listens to."""
 
-    def __init__(self, domain_id: int, name: str = "probe") -> None:
+    def __init__(self, domain_id: int, name: str = "observer") -> None:
         self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
+        # No rclpy signal handlers: Ctrl-C must reach the owner (the demo cleans up its graph).
+        rclpy.init(context=self.context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -57,10 +60,26 @@ class Probe:
             except Exception:  # context shut down under us
                 return
 
-    def listen(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE, raw: bool = False) -> None:
+    def listen(
+        self,
+        msg_type: Any,
+        topic: str,
+        qos: QoSProfile = RELIABLE,
+        raw: bool = False,
+        callback: Callable[[Any], None] | None = None,
+        keep: int = 10_000,
+    ) -> None:
+        """Record what arrives on ``topic`` (the last ``keep`` messages), or hand it to ``callback``."""
+
         def store(msg: Any) -> None:
+            if callback is not None:
+                callback(msg)
+                return
             with self._lock:
-                self.received[topic].append(msg)
+                box = self.received[topic]
+                box.append(msg)
+                if len(box) > keep:
+                    del box[: len(box) - keep]
 
         self.node.create_subscription(msg_type, topic, store, qos, raw=raw)
 

@@ -1,0 +1,61 @@
+"""`cloudseg demo`: robot and cloud graphs on this machine, linked only by zenoh."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1024x512, got {text!r}") from None
+    return w, h
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run robot and cloud graphs on the embedded scene and write a report",
+        description="Starts the cloud graph and N robot graphs as separate processes in different ROS "
+        "domains, connected only through zenoh on loopback, plays the embedded driving scene, and writes "
+        "DIR/report.json, snapshot PNGs and an overlay video.",
+    )
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to record (default 60)")
+    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
+    p.add_argument("--hr-size", type=_size, default=(1024, 512), help="camera size WxH (default 1024x512)")
+    p.add_argument("--fps", type=float, default=10.0, help="camera rate (default 10)")
+    p.add_argument("--robots", type=int, default=1, help="number of robots (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed of the first robot (default 0)")
+    p.add_argument("--variant", choices=("default", "static", "fast"), default="default")
+    p.add_argument("--codec", choices=("h264", "h265", "jpeg"), help="uplink codec (default: config)")
+    p.add_argument("--downscale", type=int, help="camera size / sent size (default: config, 4)")
+    p.add_argument("--bitrate", type=int, help="H.264/H.265 bitrate in kbit/s (default: config)")
+    p.add_argument("--sr-model", help="cloud upscaler (default: config)")
+    p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"), help="inference engine")
+    p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the first mask")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cloudseg_ros.demo.run import DemoOptions, run_demo
+
+    edge = {k: v for k, v in (("codec", args.codec), ("downscale", args.downscale),
+                              ("bitrate_kbps", args.bitrate)) if v is not None}  # fmt: skip
+    cloud = {k: v for k, v in (("sr_model", args.sr_model), ("engine", args.engine)) if v is not None}
+    run_demo(
+        DemoOptions(
+            out=args.out,
+            duration_s=args.duration,
+            hr_size=args.hr_size,
+            fps=args.fps,
+            robots=args.robots,
+            seed=args.seed,
+            variant=args.variant,
+            startup_timeout_s=args.startup_timeout,
+            edge=edge,
+            cloud=cloud,
+        )
+    )
+    return 0

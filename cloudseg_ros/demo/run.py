@@ -1,0 +1,154 @@
+"""`cloudseg demo`: the whole loop on one machine, through the real nodes.
+
+The cloud graph (bridge + cloud node) and each robot graph (camera, edge, bridge,
+mask) run as separate processes in DIFFERENT ROS domains, so DDS cannot carry the
+data between them: only zenoh (on loopback, on a free port) can. The embedded scene
+plays for the requested time; a recorder measures what came back and writes the
+report, snapshots and an overlay video. Every process is stopped at the end, on
+error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloudseg_ros.demo.graph import cloud_specs, robot_specs
+from cloudseg_ros.demo.observer import free_port
+from cloudseg_ros.demo.processes import ProcessGroup
+from cloudseg_ros.demo.report import build_report, summary_table
+from cloudseg_ros.errors import CloudsegError, ConfigError
+
+
+@dataclass
+class DemoOptions:
+    out: Path
+    duration_s: float = 60.0
+    hr_size: tuple[int, int] = (1024, 512)
+    fps: float = 10.0
+    robots: int = 1
+    seed: int = 0
+    variant: str = "default"
+    startup_timeout_s: float = 120.0
+    edge: dict[str, Any] = field(default_factory=dict)  # edge parameter overrides
+    cloud: dict[str, Any] = field(default_factory=dict)  # cloud node parameter overrides
+
+    def validate(self) -> None:
+        w, h = self.hr_size
+        if w < 64 or h < 32 or w > 4096 or h > 4096:
+            raise ConfigError(f"--hr-size {w}x{h} out of range (64x32 .. 4096x4096)")
+        if self.duration_s <= 0 or self.fps <= 0 or not 1 <= self.robots <= 32:
+            raise ConfigError("--duration and --fps must be > 0, --robots within 1..32")
+
+
+def pick_domains() -> tuple[int, int]:
+    """Two distinct ROS domain ids, random per run so parallel runs on one host rarely meet."""
+    rng = random.Random(os.getpid() ^ time.time_ns())
+    robot = rng.randrange(1, 100)
+    return robot, robot + 100
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def _fail(group: ProcessGroup, what: str) -> CloudsegError:
+    dead = group.failed()
+    details = []
+    for label, code in dead.items():
+        tail = group.log_text(label).strip().splitlines()[-6:]
+        details.append(f"  {label} exited with {code}:\n    " + "\n    ".join(tail))
+    logs = f"logs in {group.log_dir}"
+    return CloudsegError(
+        f"{what}\n" + "\n".join(details) + f"\n  ({logs})" if details else f"{what} ({logs})"
+    )
+
+
+def run_demo(opts: DemoOptions) -> dict[str, Any]:
+    """Run the demo; returns the report (also written to ``opts.out/report.json``)."""
+    opts.validate()
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("snapshot_*.png"):
+        old.unlink()
+    robot_domain, cloud_domain = pick_domains()
+    port = free_port()
+    robots = [f"car{i + 1}" for i in range(opts.robots)]
+    width, height = opts.hr_size
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    group = ProcessGroup(out / "logs")
+    recorder = None
+    try:
+        for spec in cloud_specs(cloud_domain, f"tcp/127.0.0.1:{port}", {"cloud": opts.cloud}):
+            group.start(spec, f"cloud.{spec.name}")
+        for i, robot in enumerate(robots):
+            camera = {"width": width, "height": height, "fps": opts.fps, "seed": opts.seed + i,
+                      "variant": opts.variant}  # fmt: skip
+            edge = {"camera_fps": opts.fps, **opts.edge}
+            for spec in robot_specs(
+                robot, robot_domain, f"tcp/127.0.0.1:{port}", {"camera": camera, "edge": edge}
+            ):
+                group.start(spec)
+        from cloudseg_ros.demo.recorder import Recorder
+
+        recorder = Recorder(robot_domain, cloud_domain, robots, out, video_fps=opts.fps)
+        print(f"started {len(group.procs)} node processes (robot domain {robot_domain}, cloud domain "
+              f"{cloud_domain}, zenoh tcp/127.0.0.1:{port}); waiting for the first mask...", flush=True)  # fmt: skip
+        t0 = time.monotonic()
+        while not recorder.any_mask():
+            if group.failed():
+                raise _fail(group, "a node stopped during start-up")
+            if time.monotonic() - t0 > opts.startup_timeout_s:
+                raise _fail(group, f"no mask came back within {opts.startup_timeout_s:.0f} s")
+            time.sleep(0.2)
+        startup_s = time.monotonic() - t0
+        print(f"first mask after {startup_s:.1f} s; recording {opts.duration_s:.0f} s", flush=True)
+        recorder.start(expected_frames=int(opts.duration_s * opts.fps))
+        t_start = time.monotonic()
+        next_note = t_start + 10.0
+        while (now := time.monotonic()) - t_start < opts.duration_s:
+            if group.failed():
+                raise _fail(group, "a node stopped during the run")
+            if now >= next_note:
+                done = sum(r.masks_received for r in recorder.records.values())
+                print(f"  {now - t_start:4.0f} s: {done} masks", flush=True)
+                next_note += 10.0
+            time.sleep(0.1)
+        duration = time.monotonic() - t_start
+        # Stop the cameras first, give frames in flight a moment to come back, then close the window.
+        for label in [label for label in group.procs if label.endswith(".camera")]:
+            group.stop_one(label)
+        time.sleep(1.5)
+        recorder.stop()
+        leaked = sorted(t for t in recorder.cloud_topics() if "/camera/" in t or "/segmentation/" in t)
+        extra = {
+            "startup_s": startup_s,
+            "domains": {"robot": robot_domain, "cloud": cloud_domain, "robot_topics_seen_in_cloud": leaked},
+            "snapshots": [p.name for p in recorder.snapshots],
+            "video": recorder.video_path.name if recorder.video_path else None,
+            "logs": "logs/",
+        }
+        report = build_report(list(recorder.records.values()), duration, extra)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(summary_table(report))
+        print(f"report: {out / 'report.json'}")
+        if report["masks_received"] == 0:
+            raise _fail(group, "no mask came back during the run")
+        return report
+    except _Terminated:
+        raise KeyboardInterrupt from None
+    finally:
+        if recorder is not None:
+            recorder.close()
+        group.close()
+        signal.signal(signal.SIGTERM, previous)

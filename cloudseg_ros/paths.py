@@ -1,0 +1,41 @@
+"""Where the package's installed files are: config, launch, shipped weights.
+
+Works the same in a plain venv (``<venv>/share/cloudseg_ros``), on a ROS install
+(the ament index), and in a source checkout (``config/`` beside the package).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from cloudseg_ros.errors import ConfigError
+
+PACKAGE = "cloudseg_ros"
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def share_dir() -> Path:
+    """The package's share directory (holds config/ and launch/)."""
+    candidates = [Path(sys.prefix) / "share" / PACKAGE]
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        if prefix:
+            candidates.append(Path(prefix) / "share" / PACKAGE)
+    candidates.append(_SOURCE_ROOT)  # a checkout: config/ and launch/ at the top
+    for c in candidates:
+        if (c / "config").is_dir():
+            return c
+    raise ConfigError(f"cannot find the {PACKAGE} config folder (looked in {', '.join(map(str, candidates))})")
+
+
+def config_file(name: str) -> Path:
+    path = share_dir() / "config" / name
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    return path
+
+
+def weights_dir() -> Path:
+    """The model files shipped inside the Python package."""
+    return Path(__file__).resolve().parent / "weights"
