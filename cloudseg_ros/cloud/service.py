@@ -221,7 +221,7 @@ class CloudService:
             raise PayloadError(f"encoded_size {frame.encoded_size} but {len(data)} bytes of payload")
         if frame.codec != state.codec or int(frame.stream_id) != state.stream_id:
             # A new stream (codec or size changed, or the robot restarted): fresh decoder state.
-            state.decoder = make_decoder(frame.codec)
+            state.decoder = make_decoder(frame.codec, self.limits)
             state.codec, state.stream_id = frame.codec, int(frame.stream_id)
             state.needs_key = True
         if gap and frame.codec in INTER_CODECS:

@@ -1,0 +1,131 @@
+"""Pure logic of the bridge: topic <-> key mapping, the newest-wins queue, the in-flight window.
+
+Verifies: the zenoh-bridge-ros2dds key rule on a table of names, rejection of bad names,
+robot extraction from keys; queue bounds and drop counting across threads; credit
+accounting, cumulative acknowledgement and expiry. Does not open zenoh sessions (see
+test_graph.py for the real two-process bridge).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cloudseg_ros.bridge import keys
+from cloudseg_ros.bridge.flow import InFlightWindow
+from cloudseg_ros.bridge.queue import LatestQueue
+from cloudseg_ros.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("topic", "key"),
+    [
+        ("/car1/cloudseg/uplink", "car1/cloudseg/uplink"),
+        ("/fleet/car_2/cloudseg/mask", "fleet/car_2/cloudseg/mask"),
+        ("/chatter", "chatter"),
+    ],
+)
+def test_topic_key_round_trip(topic: str, key: str) -> None:
+    assert keys.topic_to_key(topic) == key
+    assert keys.key_to_topic(key) == topic
+
+
+@pytest.mark.parametrize(
+    "bad", ["car1/cloudseg/uplink", "/", "/car 1/x", "/1car/x", "/a//b", "/a/*/b", "/a/$b"]
+)
+def test_bad_topics_refused(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        keys.topic_to_key(bad)
+
+
+@pytest.mark.parametrize("bad_key", ["*/cloudseg/uplink", "**/x", "a/$*/b", ""])
+def test_wildcard_keys_are_not_topics(bad_key: str) -> None:
+    with pytest.raises(ConfigError):
+        keys.key_to_topic(bad_key)
+
+
+def test_robot_of_key() -> None:
+    assert keys.robot_of_key("car1/cloudseg/uplink", keys.UPLINK) == "car1"
+    assert keys.robot_of_key("fleet/car1/cloudseg/uplink", keys.UPLINK) == "fleet/car1"
+    assert keys.robot_of_key("cloudseg/uplink", keys.UPLINK) is None  # no robot namespace
+    assert keys.robot_of_key("car1/cloudseg/mask", keys.UPLINK) is None
+    assert keys.robot_of_key("9car/cloudseg/uplink", keys.UPLINK) is None
+    assert keys.robot_key("/car1/", keys.FEEDBACK) == "car1/cloudseg/feedback"
+    assert keys.robots_selector(keys.UPLINK) == "**/cloudseg/uplink"
+
+
+def test_latest_queue_keeps_newest_and_counts_drops() -> None:
+    q: LatestQueue[int] = LatestQueue(2)
+    assert q.put(1) is None and q.put(2) is None
+    assert q.put(3) == 1  # oldest out
+    assert q.dropped == 1 and len(q) == 2
+    assert [q.get_nowait(), q.get_nowait(), q.get_nowait()] == [2, 3, None]
+    q.put(4)
+    q.resize(1)
+    q.put(5)
+    assert q.get_nowait() == 5 and q.dropped == 2
+
+
+def test_latest_queue_bounded_under_a_flood() -> None:
+    q: LatestQueue[int] = LatestQueue(4)
+    got: list[int] = []
+    done = threading.Event()
+
+    def consume() -> None:
+        while not done.is_set() or len(q):
+            item = q.get(timeout=0.01)
+            if item is not None:
+                got.append(item)
+                time.sleep(0.001)  # slower than the producer
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(5000):
+        q.put(i)
+        assert len(q) <= 4
+    done.set()
+    t.join(5)
+    assert got[-1] == 4999  # the newest always arrives
+    assert q.dropped + len(got) == 5000
+    assert got == sorted(got)  # FIFO among survivors
+
+
+def test_latest_queue_close_wakes_consumer() -> None:
+    q: LatestQueue[int] = LatestQueue(1)
+    result: list[object] = []
+    t = threading.Thread(target=lambda: result.append(q.get(timeout=10)))
+    t.start()
+    time.sleep(0.05)
+    q.close()
+    t.join(2)
+    assert result == [None] and not t.is_alive()
+
+
+def test_window_limits_and_cumulative_ack() -> None:
+    w = InFlightWindow(2, timeout_s=10)
+    assert w.has_room()
+    w.sent(1)
+    w.sent(2)
+    assert not w.has_room() and w.in_flight() == 2
+    assert w.acknowledge(1) == 1 and w.has_room()
+    w.sent(3)
+    assert w.acknowledge(3) == 2  # acknowledges 2 as well
+    assert w.in_flight() == 0
+
+
+def test_window_expiry_and_wait() -> None:
+    w = InFlightWindow(1, timeout_s=0.2)
+    w.sent(7, now=time.monotonic())
+    assert not w.has_room()
+    t0 = time.monotonic()
+    assert w.wait_for_room(timeout=2.0)
+    assert 0.1 < time.monotonic() - t0 < 1.5
+    assert w.expired == 1
+    w.sent(8)
+    assert not w.wait_for_room(timeout=0.05)  # no ack, no expiry yet
+    w.configure(0, 0.2)
+    assert w.has_room()  # 0 = unlimited
+    with pytest.raises(ValueError):
+        w.configure(-1, 1.0)

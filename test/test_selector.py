@@ -1,0 +1,59 @@
+"""Frame selector logic on real frames of the embedded scene.
+
+Verifies: identical frames are skipped, strong changes make KEY frames, forced and
+interval KEYs, threshold validation. Accuracy/bandwidth trade-offs of thresholds are
+measured in bench/selector.py, not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cloudseg_ros.scene import DrivingScene
+from cloudseg_ros.selector import FrameSelector, Selection
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    scene = DrivingScene(seed=3, width=256, height=128, variant="fast")
+    return [scene.render(i).image for i in range(0, 40, 4)]
+
+
+def test_first_frame_is_key_and_repeat_is_skipped(frames: list[np.ndarray]) -> None:
+    sel = FrameSelector(key_threshold=0.3, useful_threshold=0.05, max_key_interval=100)
+    assert sel.select(frames[0]).selection == Selection.KEY
+    d = sel.select(frames[0].copy())
+    assert d.selection == Selection.SKIP and d.score < 0.05
+
+
+def test_large_change_is_key(frames: list[np.ndarray]) -> None:
+    sel = FrameSelector(key_threshold=0.2, useful_threshold=0.02, max_key_interval=100)
+    sel.select(frames[0])
+    other = np.ascontiguousarray(frames[0][:, ::-1])  # mirrored: outlines all move
+    d = sel.select(other)
+    assert d.selection == Selection.KEY and d.score >= 0.2
+
+
+def test_scores_grow_with_distance_from_key(frames: list[np.ndarray]) -> None:
+    sel = FrameSelector(key_threshold=1.0, useful_threshold=0.0, max_key_interval=1000)
+    sel.select(frames[0])
+    scores = [sel.select(f).score for f in frames[1:6]]
+    assert scores[-1] > scores[0]
+
+
+def test_forced_and_interval_keys(frames: list[np.ndarray]) -> None:
+    sel = FrameSelector(key_threshold=1.0, useful_threshold=1.0, max_key_interval=3)
+    sel.select(frames[0])
+    kinds = [sel.select(frames[0]).selection for _ in range(3)]
+    assert kinds == [Selection.SKIP, Selection.SKIP, Selection.KEY]
+    sel.force_key()
+    d = sel.select(frames[0])
+    assert d.selection == Selection.KEY and d.reason == "forced"
+
+
+def test_thresholds_validated() -> None:
+    with pytest.raises(ValueError):
+        FrameSelector(key_threshold=0.1, useful_threshold=0.2)
+    with pytest.raises(ValueError):
+        FrameSelector(max_key_interval=0)
