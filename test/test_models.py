@@ -9,23 +9,10 @@ import torch
 
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.models import MODEL_REGISTRY, build_model
+from cloudseg_ros.models.tiny import TINY_CONFIGS
 
-TINY_ICNET = {
-    "type": "icnet",
-    "low_widths": [8, 8, 16],
-    "low_blocks": [1, 1],
-    "pool_windows": [2],
-    "mid_widths": [4, 8, 8],
-    "high_widths": [4, 8, 8],
-    "fuse_width": 8,
-    "detail_width": 8,
-}
-TINY_SR = {
-    "carn_m": {"type": "carn_m", "width": 8, "groups": 2, "blocks": 2, "units": 2},
-    "espcn": {"type": "espcn", "widths": [8, 8]},
-    "bilinear": {"type": "bilinear"},
-    "bicubic": {"type": "bicubic"},
-}
+TINY_ICNET = TINY_CONFIGS["icnet"]
+TINY_SR = {k: v for k, v in TINY_CONFIGS.items() if k != "icnet"}
 
 
 def test_registry_knows_every_architecture() -> None:

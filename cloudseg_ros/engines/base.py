@@ -1,0 +1,39 @@
+"""What every inference engine offers: named float/int arrays in, named arrays out.
+
+Engines run exported graphs (ONNX files, or the torch modules they came from), so the
+pipeline does not care whether TensorRT, ONNX Runtime or torch serves a model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GraphSource:
+    """One exported graph: its ONNX file, and how to rebuild it in torch (for the torch
+    engine and the equivalence tests). ``profile`` gives TensorRT's dynamic-shape range
+    per input as (min, opt, max) shapes."""
+
+    onnx_path: Path
+    build_torch: Callable[[], object] | None = None
+    profile: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.onnx_path.stem
+
+
+class Engine(ABC):
+    """A loaded graph ready to run. ``name`` is what the mask message reports."""
+
+    name: str = "engine"
+
+    @abstractmethod
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the graph on host arrays; returns host arrays keyed by output name."""

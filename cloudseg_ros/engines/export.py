@@ -1,0 +1,132 @@
+"""Export checkpoints to ONNX (single file, dynamic H/W) and locate the exported graphs.
+
+``cloudseg export`` calls :func:`export_model` for each checkpoint in a weights directory:
+a segmenter gives ``<name>.onnx`` (key frames) and ``<name>_decode.onnx`` (useful frames),
+an SR model gives ``<name>.onnx``; the metadata JSON gains each file's sha256.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from cloudseg_ros.engines.base import GraphSource
+from cloudseg_ros.engines.graphs import DECODE_IO, FUSED_IO, SEGMENTER_IO, SR_IO
+from cloudseg_ros.engines.tensorrt_engine import file_sha256
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.models.checkpoint import load_checkpoint, read_metadata, write_metadata
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+# HR frame size range that TensorRT profiles cover (the ONNX files themselves are unbounded).
+HR_MIN, HR_OPT, HR_MAX = (128, 256), (512, 1024), (1024, 2048)
+DYNAMIC = {
+    "hr": {2: "H", 3: "W"},
+    "sr": {2: "H", 3: "W"},
+    "ids": {1: "H", 2: "W"},
+    "lr": {2: "h", 3: "w"},
+    "low": {2: "h32", 3: "w32"},
+}
+
+
+def export_onnx(
+    module: Any, inputs: tuple[Any, ...], io: tuple[tuple[str, ...], tuple[str, ...]], path: Path
+) -> Path:
+    """Trace ``module`` once and write a self-contained ONNX file with dynamic H/W axes."""
+    import torch
+
+    names_in, names_out = io
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(
+            module.eval(),
+            inputs,
+            str(path),
+            dynamo=False,
+            external_data=False,
+            input_names=list(names_in),
+            output_names=list(names_out),
+            dynamic_axes={n: DYNAMIC[n] for n in (*names_in, *names_out)},
+            opset_version=OPSET,
+        )
+    return path
+
+
+def _example(height: int = 256, width: int = 512) -> tuple[Any, Any]:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    hr = torch.rand(1, 3, height, width, generator=generator)
+    return hr, torch.nn.functional.avg_pool2d(hr, 4)
+
+
+def graph_files(name: str, role: str) -> dict[str, str]:
+    """Exported file per graph kind of a checkpoint ``name`` with ``role``."""
+    if role == "segmenter":
+        return {"segmenter": f"{name}.onnx", "decode": f"{name}_decode.onnx"}
+    if role == "sr":
+        return {"sr": f"{name}.onnx"}
+    raise ConfigError(f"unknown model role {role!r} for {name}")
+
+
+def export_model(directory: Path, name: str) -> list[Path]:
+    """Export ``<directory>/<name>.pt`` to ONNX; record hashes in ``<name>.json``."""
+    from cloudseg_ros.engines.graphs import DecodeGraph, SegmenterGraph
+
+    meta = read_metadata(directory, name)
+    model = load_checkpoint(Path(directory) / f"{name}.pt")
+    hr, lr = _example()
+    files = graph_files(name, meta["role"])
+    written = []
+    if meta["role"] == "segmenter":
+        low = model.encode_low(lr).detach()
+        written.append(
+            export_onnx(SegmenterGraph(model), (hr, lr), SEGMENTER_IO, directory / files["segmenter"])
+        )
+        written.append(export_onnx(DecodeGraph(model), (hr, low), DECODE_IO, directory / files["decode"]))
+    else:
+        written.append(export_onnx(model, (lr,), SR_IO, directory / files["sr"]))
+    meta["files"] = {**files, "state_dict": f"{name}.pt"}
+    meta["sha256"] = {p.name: file_sha256(p) for p in [*written, Path(directory) / f"{name}.pt"]}
+    write_metadata(directory, name, meta)
+    for p in written:
+        log.info("wrote %s (%.2f MB)", p, p.stat().st_size / 1e6)
+    return written
+
+
+def export_fused(directory: Path, sr_name: str, seg_name: str, out: Path) -> Path:
+    """SR + segmenter in one graph (lr) -> (ids, low), to measure fusing against two calls."""
+    from cloudseg_ros.engines.graphs import FusedGraph
+
+    sr = load_checkpoint(Path(directory) / f"{sr_name}.pt")
+    seg = load_checkpoint(Path(directory) / f"{seg_name}.pt")
+    _, lr = _example()
+    return export_onnx(FusedGraph(sr, seg), (lr,), FUSED_IO, out)
+
+
+def graph_source(directory: Path, name: str, graph: str) -> GraphSource:
+    """The exported ``graph`` ("segmenter", "decode", "sr") of checkpoint ``name``, with a
+    torch rebuild (when the .pt is there) and TensorRT shape profiles."""
+    from cloudseg_ros.engines.graphs import DecodeGraph, SegmenterGraph
+
+    directory = Path(directory)
+    meta = read_metadata(directory, name)
+    files = graph_files(name, meta["role"])
+    if graph not in files:
+        raise ConfigError(f"{name} ({meta['role']}) has no {graph!r} graph")
+    pt = directory / f"{name}.pt"
+    wrap = {"segmenter": SegmenterGraph, "decode": DecodeGraph, "sr": lambda m: m}[graph]
+
+    def build() -> Any:
+        return wrap(load_checkpoint(pt))
+
+    low_channels = int(meta.get("low_channels", 0))
+    profile = {}
+    for name_in in {"segmenter": SEGMENTER_IO, "decode": DECODE_IO, "sr": SR_IO}[graph][0]:
+        div, ch = {"hr": (1, 3), "lr": (4, 3), "low": (32, low_channels)}[name_in]
+        profile[name_in] = tuple((1, ch, h // div, w // div) for h, w in (HR_MIN, HR_OPT, HR_MAX))
+    return GraphSource(directory / files[graph], build if pt.is_file() else None, profile)

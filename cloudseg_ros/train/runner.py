@@ -1,0 +1,79 @@
+"""Run one training step end to end: config -> trained model -> ``<out>/<name>.pt`` and
+``<out>/<name>.json`` (model config, command, config, seed, data seeds, metrics)."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.models.checkpoint import read_metadata, save_model
+from cloudseg_ros.train.data import FrameBank, FrameSpec
+from cloudseg_ros.train.loop import seed_everything
+
+log = logging.getLogger(__name__)
+
+
+def run_step(step: str, cfg: dict[str, Any], seed: int, out: Path, command: str) -> dict[str, Any]:
+    """Train ``step`` ("seg", "sr", "finetune") with ``cfg``; returns the metadata written."""
+    import torch
+
+    from cloudseg_ros.evaluation.torch_eval import validate
+
+    seed_everything(seed)
+    start = time.monotonic()
+    name = cfg.get("name") or step
+    if step == "seg":
+        from cloudseg_ros.train.seg import train_segmenter
+
+        model, summary = train_segmenter(cfg, seed)
+        val_models = (model, None)
+    elif step == "sr":
+        from cloudseg_ros.train.sr import train_sr
+
+        model, summary = train_sr(cfg, seed)
+        val_models = (None, model)
+    elif step == "finetune":
+        from cloudseg_ros.train.finetune import finetune_sr
+
+        model, segmenter, summary = finetune_sr(cfg, seed, out)
+        val_models = (segmenter, model)
+    else:
+        raise ConfigError(f"unknown training step {step!r}")
+    metrics = {}
+    if cfg.get("val"):
+        metrics = validate(*val_models, FrameBank(FrameSpec.from_config(cfg["val"]), progress=False))
+        log.info("%s validation: %s", name, {k: v for k, v in metrics.items() if k != "per_class"})
+    training = {
+        "step": step,
+        "command": command,
+        "config": cfg,
+        "seed": seed,
+        "data_seeds": _seed_summary(cfg),
+        "summary": summary,
+        "validation": metrics,
+        "duration_s": round(time.monotonic() - start, 1),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }
+    role = cfg.get("role", "segmenter" if step == "seg" else "sr")
+    save_model(out, name, role, cfg["model"], model, training=training)
+    log.info("wrote %s and %s", out / f"{name}.pt", out / f"{name}.json")
+    return read_metadata(out, name)
+
+
+def _seed_summary(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Which scene seeds and frame indices each data section used (for the record)."""
+    out = {}
+    for key in ("data", "val"):
+        if cfg.get(key):
+            spec = FrameSpec.from_config(cfg[key])
+            out[key] = {
+                "seeds": [min(spec.seeds), max(spec.seeds)],
+                "count": len(spec.seeds),
+                "frames": spec.frames,
+            }
+    return out

@@ -1,0 +1,152 @@
+"""Engines: every engine present gives the torch masks; bad files fail clearly; the
+TensorRT cache key logic works without TensorRT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cloudseg_ros.engines import create_engine
+from cloudseg_ros.engines.export import graph_source
+from cloudseg_ros.engines.select import onnxruntime_status, tensorrt_status
+from cloudseg_ros.engines.tensorrt_engine import engine_cache_key, engine_cache_path
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.models.tiny import write_tiny_weights
+
+# Masks: argmax may flip where two logits tie to ~1e-6 (engines sum in another order);
+# at most this fraction of pixels may differ. Float outputs: absolute tolerance.
+MASK_TOLERANCE = 0.002
+FLOAT_ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("weights")
+    write_tiny_weights(directory)
+    return directory
+
+
+def _engines_here() -> list[str]:
+    kinds = ["torch"]
+    if onnxruntime_status("cpu") is None or onnxruntime_status("cuda") is None:
+        kinds.append("onnxruntime")
+    if tensorrt_status() is None:
+        kinds.append("tensorrt")
+    return kinds
+
+
+@pytest.mark.parametrize("kind", _engines_here())
+def test_engine_masks_match_torch(weights: Path, kind: str) -> None:
+    rng = np.random.default_rng(1)
+    hr = rng.random((1, 3, 128, 192), dtype=np.float32)
+    lr = torch.nn.functional.avg_pool2d(torch.from_numpy(hr), 4).numpy()
+    ref = create_engine(graph_source(weights, "icnet", "segmenter"), "torch", output_names=["ids", "low"])
+    eng = create_engine(graph_source(weights, "icnet", "segmenter"), kind, output_names=["ids", "low"])
+    want, got = ref.run({"hr": hr, "lr": lr}), eng.run({"hr": hr, "lr": lr})
+    assert got["ids"].shape == (1, 128, 192)
+    assert np.mean(got["ids"] != want["ids"]) <= MASK_TOLERANCE
+    np.testing.assert_allclose(
+        got["low"], want["low"], atol=FLOAT_ATOL * 10 if "tensorrt" in eng.name else FLOAT_ATOL
+    )
+    dec = create_engine(graph_source(weights, "icnet", "decode"), kind, output_names=["ids"])
+    assert np.mean(dec.run({"hr": hr, "low": want["low"]})["ids"] != want["ids"]) <= MASK_TOLERANCE
+
+
+@pytest.mark.parametrize("kind", _engines_here())
+def test_engine_sr_matches_torch(weights: Path, kind: str) -> None:
+    lr = np.random.default_rng(2).random((1, 3, 24, 40), dtype=np.float32)
+    ref = create_engine(graph_source(weights, "carn_m", "sr"), "torch", output_names=["sr"]).run({"lr": lr})
+    got = create_engine(graph_source(weights, "carn_m", "sr"), kind, output_names=["sr"]).run({"lr": lr})
+    assert got["sr"].shape == (1, 3, 96, 160)
+    np.testing.assert_allclose(got["sr"], ref["sr"], atol=2e-3 if kind == "tensorrt" else FLOAT_ATOL)
+
+
+def test_onnx_has_dynamic_size(weights: Path) -> None:
+    """One exported file serves every frame size (multiples of 32)."""
+    if onnxruntime_status("cpu") is not None:
+        pytest.skip("onnxruntime not available")
+    eng = create_engine(
+        graph_source(weights, "icnet", "segmenter"), "onnxruntime", output_names=["ids", "low"]
+    )
+    for h, w in ((64, 64), (256, 512)):
+        out = eng.run(
+            {"hr": np.zeros((1, 3, h, w), np.float32), "lr": np.zeros((1, 3, h // 4, w // 4), np.float32)}
+        )
+        assert out["ids"].shape == (1, h, w) and out["ids"].dtype == np.uint8
+
+
+def test_corrupt_model_file_names_the_file(weights: Path, tmp_path: Path) -> None:
+    if onnxruntime_status("cpu") is not None:
+        pytest.skip("onnxruntime not available")
+    for f in weights.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    bad = tmp_path / "icnet.onnx"
+    bad.write_bytes(b"this is not a protobuf" * 10)
+    with pytest.raises(ConfigError, match=r"icnet\.onnx"):
+        create_engine(graph_source(tmp_path, "icnet", "segmenter"), "onnxruntime")
+    bad.unlink()
+    with pytest.raises(ConfigError, match=r"not found: .*icnet\.onnx"):
+        create_engine(graph_source(tmp_path, "icnet", "segmenter"), "onnxruntime")
+
+
+def test_corrupt_checkpoint_names_the_file(weights: Path, tmp_path: Path) -> None:
+    for f in weights.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "icnet.pt").write_bytes(b"\x00garbage")
+    source = graph_source(tmp_path, "icnet", "segmenter")
+    with pytest.raises(ConfigError, match=r"icnet\.pt"):
+        create_engine(source, "torch", output_names=["ids", "low"])
+
+
+def test_unknown_or_unavailable_engine_is_a_config_error(weights: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown engine"):
+        create_engine(graph_source(weights, "icnet", "segmenter"), "openvino")
+    if tensorrt_status() is not None:
+        with pytest.raises(ConfigError, match="tensorrt"):
+            create_engine(graph_source(weights, "icnet", "segmenter"), "tensorrt")
+
+
+def test_auto_picks_the_fastest_available(weights: Path) -> None:
+    eng = create_engine(graph_source(weights, "carn_m", "sr"), "auto", output_names=["sr"])
+    if tensorrt_status() is None:
+        assert eng.name.startswith("tensorrt")
+    elif onnxruntime_status("cuda") is None:
+        assert eng.name == "onnxruntime-cuda"
+    elif onnxruntime_status("cpu") is None:
+        assert eng.name == "onnxruntime-cpu"
+    else:
+        assert eng.name.startswith("torch")
+
+
+def test_tensorrt_cache_key_changes_with_each_input() -> None:
+    base = engine_cache_key("a" * 64, "10.3.0", "NVIDIA H100", True)
+    assert base == engine_cache_key("a" * 64, "10.3.0", "NVIDIA H100", True)
+    variants = {
+        engine_cache_key("b" * 64, "10.3.0", "NVIDIA H100", True),
+        engine_cache_key("a" * 64, "10.4.0", "NVIDIA H100", True),
+        engine_cache_key("a" * 64, "10.3.0", "Tesla V100", True),
+        engine_cache_key("a" * 64, "10.3.0", "NVIDIA H100", False),
+    }
+    assert base not in variants and len(variants) == 4
+
+
+def test_tensorrt_cache_path_follows_model_bytes(tmp_path: Path) -> None:
+    model = tmp_path / "icnet.onnx"
+    model.write_bytes(b"one")
+    first = engine_cache_path(tmp_path / "cache", model, "10.3.0", "GPU", True)
+    assert (
+        first.parent == tmp_path / "cache" and first.name.startswith("icnet-") and first.suffix == ".engine"
+    )
+    assert first == engine_cache_path(tmp_path / "cache", model, "10.3.0", "GPU", True)
+    model.write_bytes(b"two")  # retrained model: a new engine, never the stale one
+    assert engine_cache_path(tmp_path / "cache", model, "10.3.0", "GPU", True) != first
+
+
+def test_profiles_cover_demo_and_paper_sizes(weights: Path) -> None:
+    profile = graph_source(weights, "icnet", "decode").profile
+    lo, opt, hi = profile["hr"]
+    assert lo[2:] <= (256, 512) and opt[2:] == (512, 1024) and hi[2:] >= (1024, 2048)
+    assert profile["low"][2] == (1, 16, 32, 64)

@@ -1,0 +1,117 @@
+"""CloudPipeline: the API the cloud node calls (shapes, names, sizes, key-frame reuse)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.models.checkpoint import load_checkpoint
+from cloudseg_ros.models.tiny import write_tiny_weights
+from cloudseg_ros.segmenter import CloudPipeline, PipelineResult
+from cloudseg_ros.train.data import to_nchw
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("weights")
+    write_tiny_weights(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def pipe(weights: Path) -> CloudPipeline:
+    return CloudPipeline(
+        sr_model="bilinear", segmenter="icnet", engine="auto", num_threads=2, weights_dir=weights
+    )
+
+
+def _lr(w: int, h: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("size", [(256, 128), (512, 256), (320, 96)])
+def test_process_returns_hr_mask_and_names(pipe: CloudPipeline, size: tuple[int, int]) -> None:
+    w, h = size
+    res = pipe.process(_lr(w // 4, h // 4), w, h, robot_id="shape")
+    assert isinstance(res, PipelineResult)
+    assert res.class_ids.shape == (h, w) and res.class_ids.dtype == np.uint8
+    assert int(res.class_ids.max()) < 19
+    assert (res.sr_model, res.segmenter) == ("bilinear", "icnet")
+    assert res.engine == pipe.engine and res.engine.startswith(("onnxruntime", "tensorrt", "torch"))
+    assert res.sr_ms >= 0 and res.segment_ms > 0 and not res.reused_key_features
+
+
+def test_sizes_not_multiple_of_32_are_refused(pipe: CloudPipeline) -> None:
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        pipe.process(_lr(250, 125), 1000, 500)
+    with pytest.raises(ConfigError, match="uint8"):
+        pipe.process(_lr(64, 32).astype(np.float32), 256, 128)
+    with pytest.raises(ConfigError, match="selection"):
+        pipe.process(_lr(64, 32), 256, 128, selection="skip")
+
+
+def test_useful_frame_reuses_the_key_frame_features_of_its_robot(pipe: CloudPipeline) -> None:
+    key = pipe.process(_lr(64, 32, 1), 256, 128, selection="key", robot_id="car1")
+    useful = pipe.process(_lr(64, 32, 2), 256, 128, selection="useful", robot_id="car1")
+    assert useful.reused_key_features
+    assert useful.key_frame_features is key.key_frame_features
+    # Reusing features of the SAME frame gives the key-frame mask exactly.
+    same = pipe.process(_lr(64, 32, 1), 256, 128, selection="useful", robot_id="car1")
+    np.testing.assert_array_equal(same.class_ids, key.class_ids)
+    # Another robot has no key frame yet: its useful frame is processed in full.
+    assert not pipe.process(_lr(64, 32, 2), 256, 128, selection="useful", robot_id="car2").reused_key_features
+    # A size change invalidates the stored features.
+    assert not pipe.process(_lr(128, 64), 512, 256, selection="useful", robot_id="car1").reused_key_features
+
+
+def test_forget_drops_robot_state(pipe: CloudPipeline) -> None:
+    pipe.process(_lr(64, 32), 256, 128, selection="key", robot_id="gone")
+    assert "gone" in pipe.robots()
+    pipe.forget("gone")
+    pipe.forget("never-seen")
+    assert "gone" not in pipe.robots()
+    assert not pipe.process(_lr(64, 32), 256, 128, selection="useful", robot_id="gone").reused_key_features
+
+
+def test_explicit_state_overrides_robot_state(pipe: CloudPipeline) -> None:
+    a = pipe.process(_lr(64, 32, 3), 256, 128, selection="key", robot_id="x")
+    pipe.process(_lr(64, 32, 4), 256, 128, selection="key", robot_id="x")
+    res = pipe.process(_lr(64, 32, 3), 256, 128, key_frame_features=a.key_frame_features, selection="useful")
+    np.testing.assert_array_equal(res.class_ids, a.class_ids)
+
+
+def test_mask_matches_the_torch_segmenter(pipe: CloudPipeline, weights: Path) -> None:
+    lr = _lr(64, 32, 5)
+    res = pipe.process(lr, 256, 128, robot_id="ref")
+    import cv2
+
+    hr = to_nchw(cv2.resize(lr, (256, 128), interpolation=cv2.INTER_LINEAR))
+    with torch.no_grad():
+        want = load_checkpoint(weights / "icnet.pt").predict(
+            torch.from_numpy(hr), torch.from_numpy(to_nchw(lr))
+        )
+    assert np.mean(res.class_ids != want[0].numpy()) < 0.002
+
+
+@pytest.mark.parametrize("sr_model", ["cloudseg", "sr", "espcn", "bicubic"])
+def test_learned_and_classical_sr(weights: Path, sr_model: str) -> None:
+    pipe = CloudPipeline(sr_model=sr_model, weights_dir=weights)
+    res = pipe.process(_lr(64, 32), 256, 128)
+    expected = {"cloudseg": "carn_m_cloudseg", "sr": "carn_m"}.get(sr_model, sr_model)
+    assert res.sr_model == expected and res.class_ids.shape == (128, 256)
+    # x2 or full-resolution frames (the controller may send them) fall back honestly.
+    assert pipe.process(_lr(128, 64), 256, 128).sr_model in ("bilinear", "bicubic")
+    assert pipe.process(_lr(256, 128), 256, 128).sr_model == "none"
+
+
+def test_bad_names_and_missing_weights(weights: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="sr_model"):
+        CloudPipeline(sr_model="waifu2x", weights_dir=weights)
+    with pytest.raises(ConfigError, match="metadata not found"):
+        CloudPipeline(segmenter="pspnet", weights_dir=weights)
+    with pytest.raises(ConfigError, match="not found"):
+        CloudPipeline(weights_dir=tmp_path / "nowhere")

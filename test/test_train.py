@@ -1,0 +1,120 @@
+"""Training: data alignment, losses, schedule, configs, and the CLI train -> export path
+on tiny toy frames (the scene renderer is swapped for a toy one to stay fast)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cloudseg_ros.cli import main
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.train import data as data_module
+from cloudseg_ros.train.config import apply_override, load_config
+from cloudseg_ros.train.data import CropSampler, FrameBank, check_disjoint, downscale
+from cloudseg_ros.train.loop import LoopConfig, lr_factor
+from cloudseg_ros.train.seg import enet_class_weights, segmentation_loss, subsample_labels
+from cloudseg_ros.train.toy import toy_frame
+
+
+def _bank(n: int = 2, w: int = 128, h: int = 64) -> FrameBank:
+    frames = [toy_frame(0, i, w, h) for i in range(n)]
+    return FrameBank.from_arrays([f[0] for f in frames], [f[1] for f in frames])
+
+
+def test_crops_keep_lr_equal_to_the_robots_downscale() -> None:
+    """An aligned LR crop is exactly what the robot would send for that HR crop."""
+    sampler = CropSampler(_bank(), (64, 32), batch_size=1, seed=3)
+    for _ in range(5):
+        hr, lr, labels = sampler.sample()
+        assert hr.shape == (32, 64, 3) and labels.shape == (32, 64) and lr.shape == (8, 16, 3)
+        np.testing.assert_array_equal(lr, downscale(np.ascontiguousarray(hr), 4))
+
+
+def test_crop_must_be_scale_aligned() -> None:
+    with pytest.raises(ValueError, match="multiple"):
+        CropSampler(_bank(), (62, 32), 1, 0)
+
+
+def test_eval_seeds_must_not_overlap_training() -> None:
+    check_disjoint(range(200), [1000, 1001])
+    with pytest.raises(ConfigError, match="used for training"):
+        check_disjoint(range(200), [5, 1000])
+
+
+def test_class_weights_favour_rare_classes() -> None:
+    freq = np.array([0.6, 0.3, 0.09, 0.01, 0.0])
+    w = enet_class_weights(freq, cap=10.0)
+    assert w[0] < w[1] < w[2] < w[3]
+    assert np.isclose(w[freq > 0].mean(), 1.0)
+
+
+def test_subsampled_labels_take_pixel_centres() -> None:
+    labels = torch.arange(64).view(1, 8, 8)
+    sub = subsample_labels(labels, torch.Size([2, 2]))
+    assert sub.tolist() == [[[18, 22], [50, 54]]]
+
+
+def test_loss_ignores_255_and_weights_aux() -> None:
+    logits = {"out": torch.zeros(1, 3, 4, 4), "aux_low": torch.zeros(1, 3, 2, 2)}
+    labels = torch.full((1, 8, 8), 255, dtype=torch.long)
+    labels[0, 0, 0] = 1
+    loss = segmentation_loss(logits, labels, None, aux_weight=0.0)
+    assert np.isclose(float(loss), np.log(3), atol=1e-5)
+
+
+def test_schedule_warms_up_then_decays() -> None:
+    cfg = LoopConfig(iters=100, warmup=10, min_lr_ratio=0.1)
+    values = [lr_factor(i, cfg) for i in range(100)]
+    assert values[0] < values[9] == 1.0
+    assert values[10] > values[50] > values[99] >= 0.1
+
+
+def test_configs_are_data() -> None:
+    for step in ("seg", "sr", "finetune"):
+        cfg = load_config(step)
+        assert cfg["data"]["seeds"]["stop"] <= 1000  # training seeds never reach the eval range
+    cfg = {"optim": {"iters": 5}}
+    apply_override(cfg, "optim.iters=7")
+    apply_override(cfg, "lam=0.5")
+    assert cfg == {"optim": {"iters": 7}, "lam": 0.5}
+    with pytest.raises(ConfigError):
+        apply_override(cfg, "no-equals-sign")
+    with pytest.raises(ConfigError, match="unknown optim keys"):
+        LoopConfig.from_config({"iters": 1, "momentum": 0.9})
+
+
+def test_cli_trains_all_steps_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data_module, "render", toy_frame)
+    common = [
+        "--out", str(tmp_path), "--iters", "2",
+        "--set", "data.width=128", "--set", "data.height=64", "--set", "data.seeds=[0, 1]",
+        "--set", "val.width=128", "--set", "val.height=64", "--set", "val.seeds=[900]",
+        "--set", "batch_size=2",
+    ]  # fmt: skip
+    tiny = json.dumps({"type": "icnet", "low_widths": [8, 8, 16], "mid_widths": [4, 8, 8]})
+    assert main(["train", "seg", *common, "--set", "crop=[64, 32]", "--set", f"model={tiny}"]) == 0
+    assert main(["train", "sr", *common, "--set", "crop=[32, 32]", "--set", "model.width=8"]) == 0
+    assert main(["train", "finetune", *common, "--set", "crop=[64, 32]", "--set", "lam=0.5"]) == 0
+    assert main(["export", "--weights", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / "carn_m_cloudseg.json").read_text())
+    assert meta["training"]["summary"]["lam"] == 0.5 and meta["training"]["seed"] == 0
+    assert "cloudseg train finetune" in meta["training"]["command"] or meta["training"]["command"]
+    assert meta["model"]["width"] == 8  # the fine-tuned model is the base architecture
+    for name in ("icnet", "icnet_decode", "carn_m", "carn_m_cloudseg"):
+        path = tmp_path / f"{name}.onnx"
+        owner = json.loads((tmp_path / f"{name.replace('_decode', '')}.json").read_text())
+        assert owner["sha256"][path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+    seg = json.loads((tmp_path / "icnet.json").read_text())
+    assert (
+        seg["training"]["data_seeds"]["data"]["seeds"] == [0, 1] and "miou" in seg["training"]["validation"]
+    )
+
+
+def test_finetune_needs_its_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data_module, "render", toy_frame)
+    assert main(["train", "finetune", "--out", str(tmp_path), "--iters", "1"]) == 1
