@@ -1,0 +1,44 @@
+"""Cloud graph: bridge (cloud mode) and cloud node, serving every robot that connects.
+
+ros2 launch cloudseg_ros cloud.launch.py listen:=tcp/0.0.0.0:7447 engine:=auto
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "cloudseg_ros"
+
+
+def _nodes(context):
+    listen = [e.strip() for e in LaunchConfiguration("listen").perform(context).split(",") if e.strip()]
+    params_file = LaunchConfiguration("params_file").perform(context)
+    chosen = {name: LaunchConfiguration(name).perform(context) for name in ("engine", "sr_model")}
+    cloud = {name: value for name, value in chosen.items() if value}  # empty: keep the params file's
+    return [
+        Node(package=PACKAGE, executable="bridge_node", name="bridge",
+             parameters=[params_file, {"listen": listen}], output="screen", emulate_tty=True),
+        Node(package=PACKAGE, executable="cloud_node", name="cloud",
+             parameters=[params_file, cloud], output="screen", emulate_tty=True),
+    ]  # fmt: skip
+
+
+def generate_launch_description():
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("listen", default_value="tcp/0.0.0.0:7447",
+                                  description="zenoh endpoint(s) robots connect to, comma-separated"),
+            DeclareLaunchArgument("engine", default_value="",
+                                  description="Inference engine: auto, tensorrt, onnxruntime or torch "
+                                              "(empty: from params_file)"),
+            DeclareLaunchArgument("sr_model", default_value="",
+                                  description="Upscaler: cloudseg (fine-tuned SR), carn_m, espcn, bicubic, bilinear "
+                                              "(empty: from params_file)"),
+            DeclareLaunchArgument("params_file",
+                                  default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "cloud.yaml"]),
+                                  description="Parameters of the cloud nodes"),
+            OpaqueFunction(function=_nodes),
+        ]
+    )  # fmt: skip

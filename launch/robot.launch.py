@@ -1,0 +1,58 @@
+"""Robot graph: camera, edge, bridge (robot mode) and mask nodes in the robot's namespace.
+
+    ros2 launch cloudseg_ros robot.launch.py robot_id:=car1 cloud:=tcp/1.2.3.4:7447
+
+All parameters come from config/robot.yaml (or params_file:=...); the launch
+arguments set only what differs per robot.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "cloudseg_ros"
+NODES = (("camera_node", "camera"), ("edge_node", "edge"), ("bridge_node", "bridge"), ("mask_node", "mask"))
+
+
+def _nodes(context):
+    robot_id = LaunchConfiguration("robot_id").perform(context)
+    cloud = [e.strip() for e in LaunchConfiguration("cloud").perform(context).split(",") if e.strip()]
+    params_file = LaunchConfiguration("params_file").perform(context)
+    overrides = {
+        "bridge": {"connect": cloud},
+        "camera": {"source": LaunchConfiguration("source").perform(context),
+                   "uri": LaunchConfiguration("uri").perform(context)},
+    }  # fmt: skip
+    return [
+        Node(
+            package=PACKAGE,
+            executable=executable,
+            name=name,
+            namespace=robot_id,
+            parameters=[params_file, overrides.get(name, {})],
+            output="screen",
+            emulate_tty=True,
+        )
+        for executable, name in NODES
+    ]
+
+
+def generate_launch_description():
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("robot_id", default_value="car1",
+                                  description="Robot name: ROS namespace and zenoh key prefix"),
+            DeclareLaunchArgument("cloud", default_value="tcp/127.0.0.1:7447",
+                                  description="The cloud's zenoh endpoint(s), comma-separated"),
+            DeclareLaunchArgument("source", default_value="synthetic",
+                                  description="Camera source: synthetic, video, folder or v4l2"),
+            DeclareLaunchArgument("uri", default_value="",
+                                  description="Video file, image folder or /dev/videoN for the camera source"),
+            DeclareLaunchArgument("params_file",
+                                  default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "robot.yaml"]),
+                                  description="Parameters of the robot nodes"),
+            OpaqueFunction(function=_nodes),
+        ]
+    )  # fmt: skip

@@ -1,0 +1,104 @@
+"""Launch files and configuration, checked statically (ros2 launch cannot run without a ROS install).
+
+Verifies: each launch file is valid Python with generate_launch_description; every
+executable it names is a node entry point of setup.py and CMakeLists.txt and its module
+exists; every launch argument has a description; config files they name exist; every
+parameter in config/*.yaml is declared by the node it configures, with a value of the
+declared type inside its range/choices; the RViz layout shows image_raw, overlay, color.
+The same node graph runs for real in test_graph.py and test_demo.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LAUNCH = sorted((ROOT / "launch").glob("*.launch.py"))
+NODE_MODULES = {
+    "camera": "camera_node",
+    "edge": "edge_node",
+    "bridge": "bridge_node",
+    "mask": "mask_node",
+    "cloud": "cloud_node",
+}
+
+
+def calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == name
+    ]
+
+
+def node_executables(tree: ast.AST) -> set[str]:
+    """Executables named in Node(...) calls, directly or through a module-level table."""
+    names: set[str] = set()
+    for call in calls(tree, "Node"):
+        for kw in call.keywords:
+            if kw.arg == "executable" and isinstance(kw.value, ast.Constant):
+                names.add(kw.value.value)
+    for node in ast.walk(tree):  # NODES = (("camera_node", "camera"), ...)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("_node"):
+            names.add(node.value)
+    return names
+
+
+def test_there_are_three_launch_files() -> None:
+    assert {p.name for p in LAUNCH} == {"robot.launch.py", "cloud.launch.py", "demo.launch.py"}
+
+
+@pytest.mark.parametrize("path", LAUNCH, ids=lambda p: p.name)
+def test_launch_file_parses_and_names_real_things(path: Path) -> None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert "generate_launch_description" in functions
+    setup_py = (ROOT / "setup.py").read_text()
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    for exe in node_executables(tree):
+        assert f'"{exe}"' in setup_py, f"{exe} is not an entry point in setup.py"
+        assert exe in cmake, f"{exe} is not installed by CMakeLists.txt"
+        assert (ROOT / "cloudseg_ros" / "nodes" / f"{exe}.py").is_file()
+    for call in calls(tree, "DeclareLaunchArgument"):
+        described = [kw for kw in call.keywords if kw.arg == "description"]
+        assert described, f"{path.name}: launch argument without description"
+    for const in (n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)):
+        if re.fullmatch(r"[\w.-]+\.(yaml|rviz)", const):
+            assert (ROOT / "config" / const).is_file(), const
+        if re.fullmatch(r"[\w.-]+\.launch\.py", const):
+            assert (ROOT / "launch" / const).is_file(), const
+
+
+def declared(node: str) -> dict:
+    module = importlib.import_module(f"cloudseg_ros.nodes.{NODE_MODULES[node]}")
+    return {p.name: p for p in module.PARAMS}
+
+
+@pytest.mark.parametrize("config", ["robot.yaml", "cloud.yaml"])
+def test_config_values_are_declared_and_valid(config: str) -> None:
+    data = yaml.safe_load((ROOT / "config" / config).read_text())
+    assert data, config
+    for section, body in data.items():
+        node = section.split("/")[-1]
+        params = declared(node)
+        for name, value in body["ros__parameters"].items():
+            assert name in params, f"{config}: {node}.{name} is not a declared parameter"
+            spec = params[name]
+            assert type(value) is type(spec.default) or (
+                isinstance(spec.default, float) and isinstance(value, int)
+            ), f"{config}: {node}.{name}={value!r} has the wrong type"
+            assert spec.check(value) is None, f"{config}: {node}.{name}={value!r}"
+            if spec.range is not None:
+                assert spec.range[0] <= value <= spec.range[1], f"{config}: {node}.{name}={value!r} out of range"
+
+
+def test_rviz_layout_shows_the_outputs() -> None:
+    rviz = yaml.safe_load((ROOT / "config" / "cloudseg.rviz").read_text())
+    topics = {d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]}
+    assert {"/car1/camera/image_raw", "/car1/segmentation/overlay", "/car1/segmentation/color"} <= topics

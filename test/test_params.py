@@ -1,0 +1,89 @@
+"""Parameter tables on a real rclpy node: descriptors, ranges, choices, refusals with reasons.
+
+Verifies through the node's own parameter API (what `ros2 param set` and the
+controller's set_parameters service end in): out-of-range, wrong-type and
+not-a-choice values are refused with a reason and change nothing; accepted changes
+reach the node's callback; a bad value at start-up fails with a message naming the
+parameter. The service round trip itself is exercised in test_graph.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import rclpy
+from rclpy.parameter import Parameter
+
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.nodes.params import Param, ParameterTable
+
+TABLE = (
+    Param("codec", "h264", "codec", choices=("h264", "jpeg")),
+    Param("downscale", 4, "factor", range=(1, 8)),
+    Param("threshold", 0.5, "thr", range=(0.0, 1.0)),
+    Param("low", 0.1, "low", range=(0.0, 1.0)),
+)
+
+
+@pytest.fixture
+def context():
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=201)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+def make_node(context, overrides=None, changes=None):
+    node = rclpy.create_node(
+        "params_test",
+        context=context,
+        parameter_overrides=[Parameter(k, value=v) for k, v in (overrides or {}).items()],
+    )
+
+    def validate(v):
+        return "low must not exceed threshold" if v["low"] > v["threshold"] else None
+
+    table = ParameterTable(node, TABLE, validate=validate, on_change=(changes.update if changes is not None else None))
+    return node, table
+
+
+def test_descriptors_carry_ranges_and_choices(context) -> None:
+    node, _ = make_node(context)
+    d = node.describe_parameter("downscale")
+    assert d.integer_range[0].from_value == 1 and d.integer_range[0].to_value == 8
+    assert "Must be one of: h264, jpeg" in node.describe_parameter("codec").additional_constraints
+    assert node.describe_parameter("threshold").floating_point_range[0].to_value == 1.0
+    node.destroy_node()
+
+
+def test_refusals_have_reasons_and_change_nothing(context) -> None:
+    changes: dict = {}
+    node, table = make_node(context, changes=changes)
+    cases = [
+        Parameter("downscale", value=9),  # out of range
+        Parameter("downscale", value="4"),  # wrong type
+        Parameter("codec", value="vp9"),  # not a choice
+        Parameter("low", value=0.9),  # cross-check against threshold
+    ]
+    for p in cases:
+        (result,) = node.set_parameters([p])
+        assert not result.successful, p.name
+        assert result.reason, p.name
+    assert "must be one of" in node.set_parameters([Parameter("codec", value="vp9")])[0].reason
+    assert table["downscale"] == 4 and table["codec"] == "h264" and changes == {}
+    node.destroy_node()
+
+
+def test_accepted_change_reaches_the_node(context) -> None:
+    changes: dict = {}
+    node, table = make_node(context, changes=changes)
+    (result,) = node.set_parameters([Parameter("codec", value="jpeg")])
+    assert result.successful
+    assert table["codec"] == "jpeg" and changes == {"codec": "jpeg"}
+    node.destroy_node()
+
+
+def test_bad_start_value_names_the_parameter(context) -> None:
+    with pytest.raises(ConfigError, match="downscale"):
+        make_node(context, overrides={"downscale": 40})
+    with pytest.raises(ConfigError, match="codec"):
+        make_node(context, overrides={"codec": "mpeg2"})
