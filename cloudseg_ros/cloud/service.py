@@ -34,6 +34,23 @@ log = logging.getLogger(__name__)
 INTER_CODECS = ("h264", "h265")  # codecs whose frames depend on earlier frames
 
 
+def pad_to_multiple(lr: np.ndarray, width: int, height: int, multiple: int) -> tuple[np.ndarray, int, int]:
+    """Pad a received frame so that its camera size becomes a multiple of ``multiple``.
+
+    The segmenter needs sizes divisible by its output stride; a camera of any size is
+    served by padding (edge pixels repeated) and cropping the mask back afterwards.
+    Returns the padded frame and the padded camera size.
+    """
+    padded_w = -(-width // multiple) * multiple
+    padded_h = -(-height // multiple) * multiple
+    if (padded_w, padded_h) == (width, height):
+        return lr, width, height
+    h, w = lr.shape[:2]
+    pad_x = round((padded_w - width) * w / width)
+    pad_y = round((padded_h - height) * h / height)
+    return np.pad(lr, ((0, pad_y), (0, pad_x), (0, 0)), mode="edge"), padded_w, padded_h
+
+
 @dataclass
 class MaskOut:
     """A finished mask for one frame, ready to be sent to its robot."""
@@ -194,6 +211,17 @@ class CloudService:
         with self._work:
             self._work.notify()
 
+    def reject(self, robot: str, reason: str) -> None:
+        """Count a payload that never became a frame (e.g. malformed CDR). There is no sequence
+        number to acknowledge, so no feedback; the next good frame carries the counters."""
+        state = self._state(robot)
+        state.last_seen = time.monotonic()
+        state.frames_received += 1
+        state.decode_errors += 1
+        state.last_error = reason
+        state.needs_key = True
+        self._bursts.failure(robot, reason)
+
     def _track_sequence(self, state: RobotState, frame: Any) -> bool:
         """Count lost frames; True when frames are missing right before this one."""
         seq = int(frame.seq)
@@ -264,18 +292,16 @@ class CloudService:
     def _infer(self, state: RobotState, item: _Decoded) -> None:
         frame = item.frame
         selection = "useful" if int(frame.selection) == 1 else "key"
-        res = self.pipeline.process(
-            item.rgb,
-            int(frame.original_width),
-            int(frame.original_height),
-            selection=selection,
-            robot_id=state.name,
+        width, height = int(frame.original_width), int(frame.original_height)
+        lr, padded_w, padded_h = pad_to_multiple(
+            item.rgb, width, height, getattr(self.pipeline, "multiple", 1)
         )
+        res = self.pipeline.process(lr, padded_w, padded_h, selection=selection, robot_id=state.name)
         t0 = time.perf_counter()
-        png = encode_mask(np.ascontiguousarray(res.class_ids, dtype=np.uint8))
+        png = encode_mask(np.ascontiguousarray(res.class_ids[:height, :width], dtype=np.uint8))
         encode_ms = (time.perf_counter() - t0) * 1e3
         total_ms = (time.monotonic() - item.receive_mono) * 1e3
-        h, w = res.class_ids.shape
+        h, w = min(res.class_ids.shape[0], height), min(res.class_ids.shape[1], width)
         self._emit_mask(
             MaskOut(
                 robot=state.name,

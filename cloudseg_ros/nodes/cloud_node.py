@@ -19,7 +19,7 @@ from cloudseg_ros.cloud.service import CloudService, FeedbackOut, MaskOut
 from cloudseg_ros.codec import PayloadLimits
 from cloudseg_ros.mask.codec import ENCODING
 from cloudseg_ros.msg import EncodedFrame, Feedback, SegmentationMask
-from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.common import CheckedSubscription, run_node
 from cloudseg_ros.nodes.diagnostics import ERROR, OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.params import Param, ParameterTable
 from cloudseg_ros.scene.labels import NUM_CLASSES
@@ -82,7 +82,7 @@ class CloudNode(Node):
         return PayloadLimits(max_width=p["max_width"], max_height=p["max_height"], max_bytes=p["max_bytes"])
 
     def _engine_name(self) -> str:
-        return str(getattr(self.pipeline, "engine_name", self.params["engine"]))
+        return str(self.pipeline.engine)
 
     def _on_change(self, changed: dict[str, Any]) -> None:
         if {"max_width", "max_height", "max_bytes"} & changed.keys():
@@ -105,8 +105,13 @@ class CloudNode(Node):
                 continue
             robot = match.group(1)
             self._robots[robot] = {
-                "sub": self.create_subscription(
-                    EncodedFrame, topic, lambda msg, r=robot: self.service.receive(r, msg), self._qos
+                "sub": CheckedSubscription(
+                    self,
+                    EncodedFrame,
+                    topic,
+                    lambda msg, r=robot: self.service.receive(r, msg),
+                    self._qos,
+                    on_error=lambda reason, r=robot: self.service.reject(r, reason),
                 ),
                 "mask": self.create_publisher(SegmentationMask, f"/{robot}/{keys.MASK}", self._qos),
                 "feedback": self.create_publisher(Feedback, f"/{robot}/{keys.FEEDBACK}", self._qos),
@@ -117,7 +122,7 @@ class CloudNode(Node):
         for robot in self.service.forget_silent(self.params["robot_timeout_s"]):
             entities = self._robots.pop(robot, None)
             if entities:
-                self.destroy_subscription(entities["sub"])
+                self.destroy_subscription(entities["sub"].subscription)
                 self.destroy_publisher(entities["mask"])
                 self.destroy_publisher(entities["feedback"])
             self.get_logger().info(f"robot {robot!r} silent: forgotten")

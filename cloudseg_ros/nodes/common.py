@@ -39,3 +39,35 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
             node.destroy_node()
         rclpy.try_shutdown()
     return status
+
+
+class CheckedSubscription:
+    """A subscription that deserialises itself, so that a malformed CDR payload (a hostile or
+    broken peer behind the bridge) is counted and reported instead of raising inside the
+    executor and taking the node down."""
+
+    def __init__(
+        self,
+        node: Node,
+        msg_type: type,
+        topic: str,
+        callback: Callable[[object], None],
+        qos: object,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        from rclpy.serialization import deserialize_message
+
+        self.malformed = 0
+        self._deserialize = deserialize_message
+        self._type, self._callback, self._on_error, self.topic = msg_type, callback, on_error, topic
+        self.subscription = node.create_subscription(msg_type, topic, self._receive, qos, raw=True)
+
+    def _receive(self, data: bytes) -> None:
+        try:
+            msg = self._deserialize(data, self._type)
+        except Exception as exc:  # rclpy raises various types for bad CDR
+            self.malformed += 1
+            if self._on_error:
+                self._on_error(f"malformed {self._type.__name__} on {self.topic} ({len(data)} bytes): {exc}")
+            return
+        self._callback(msg)

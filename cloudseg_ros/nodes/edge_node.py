@@ -25,7 +25,7 @@ from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline, Sent
 from cloudseg_ros.errors import PayloadError
 from cloudseg_ros.logutil import BurstLog
 from cloudseg_ros.msg import EncodedFrame, Feedback
-from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.common import CheckedSubscription, run_node
 from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.image_conv import image_to_rgb
 from cloudseg_ros.nodes.params import Param, ParameterTable
@@ -76,8 +76,15 @@ class EdgeNode(Node):
         )
         self.create_subscription(Image, "camera/image_raw", self._on_image, QoSProfile(
             depth=2, reliability=qos_profile_sensor_data.reliability))  # fmt: skip
-        self.create_subscription(Feedback, keys.FEEDBACK, self._on_feedback, QoSProfile(depth=10))
         self._bursts = BurstLog.for_logger(self.get_logger())
+        self.feedback_sub = CheckedSubscription(
+            self,
+            Feedback,
+            keys.FEEDBACK,
+            self._on_feedback,
+            QoSProfile(depth=10),
+            on_error=lambda reason: self._bursts.failure(keys.FEEDBACK, reason),
+        )
         self.feedback_count = 0
         self.rejected_images = 0
         self.last_error = ""

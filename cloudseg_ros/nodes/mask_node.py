@@ -26,7 +26,7 @@ from cloudseg_ros.mask.codec import ENCODING, decode_mask
 from cloudseg_ros.mask.render import colorize, overlay, restore
 from cloudseg_ros.metrics.latency import LatencyWindow
 from cloudseg_ros.msg import MaskInfo, SegmentationMask
-from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.common import CheckedSubscription, run_node
 from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.image_conv import array_to_image, image_to_rgb
 from cloudseg_ros.nodes.params import Param, ParameterTable
@@ -62,7 +62,9 @@ class MaskNode(Node):
         self.pub_overlay = self.create_publisher(Image, "segmentation/overlay", out)
         self.pub_info = self.create_publisher(MaskInfo, "segmentation/info", out)
         self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data)
-        self.create_subscription(SegmentationMask, keys.MASK, self._on_mask, QoSProfile(depth=5))
+        self.mask_sub = CheckedSubscription(
+            self, SegmentationMask, keys.MASK, self._on_mask, QoSProfile(depth=5), on_error=self._refuse
+        )
         self.create_subscription(Header, keys.SKIPPED, self._on_skipped, QoSProfile(depth=20))
         Diagnostics(self, self._diagnostics)
 
@@ -77,8 +79,7 @@ class MaskNode(Node):
                 raise PayloadError(f"mask encoding {msg.encoding!r}, expected {ENCODING!r}")
             ids = decode_mask(bytes(msg.data), msg.width, msg.height, self.params["max_mask_pixels"])
         except PayloadError as exc:
-            self.rejected += 1
-            self._bursts.failure(keys.MASK, f"mask {msg.seq} refused: {exc}")
+            self._refuse(f"mask {msg.seq} refused: {exc}")
             return
         self._bursts.success(keys.MASK)
         image = self._images.get(_stamp_ns(msg.header))
@@ -90,6 +91,10 @@ class MaskNode(Node):
         self.fresh += 1
         self._latest = (msg.header, msg.seq, ids)
         self._publish(msg.header, ids, image, msg.seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
+
+    def _refuse(self, reason: str) -> None:
+        self.rejected += 1
+        self._bursts.failure(keys.MASK, reason)
 
     def _on_skipped(self, header: Header) -> None:
         if not self.params["republish_stale"] or self._latest is None:
