@@ -68,7 +68,9 @@ def test_launch_file_parses_and_names_real_things(path: Path) -> None:
     for call in calls(tree, "DeclareLaunchArgument"):
         described = [kw for kw in call.keywords if kw.arg == "description"]
         assert described, f"{path.name}: launch argument without description"
-    for const in (n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)):
+    for const in (
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ):
         if re.fullmatch(r"[\w.-]+\.(yaml|rviz)", const):
             assert (ROOT / "config" / const).is_file(), const
         if re.fullmatch(r"[\w.-]+\.launch\.py", const):
@@ -95,7 +97,9 @@ def test_config_values_are_declared_and_valid(config: str) -> None:
             ), f"{config}: {node}.{name}={value!r} has the wrong type"
             assert spec.check(value) is None, f"{config}: {node}.{name}={value!r}"
             if spec.range is not None:
-                assert spec.range[0] <= value <= spec.range[1], f"{config}: {node}.{name}={value!r} out of range"
+                assert spec.range[0] <= value <= spec.range[1], (
+                    f"{config}: {node}.{name}={value!r} out of range"
+                )
 
 
 def test_rviz_layout_shows_the_outputs() -> None:

@@ -42,7 +42,9 @@ def make_node(context, overrides=None, changes=None):
     def validate(v):
         return "low must not exceed threshold" if v["low"] > v["threshold"] else None
 
-    table = ParameterTable(node, TABLE, validate=validate, on_change=(changes.update if changes is not None else None))
+    table = ParameterTable(
+        node, TABLE, validate=validate, on_change=(changes.update if changes is not None else None)
+    )
     return node, table
 
 

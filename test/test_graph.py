@@ -1,0 +1,245 @@
+"""The real node graph across processes and ROS domains, joined only by zenoh on loopback.
+
+Verifies, with the node executables started as `cloudseg demo` and launch start them:
+masks come back across domains; the cloud domain never sees the robot's camera or
+segmentation topics (and the robot domain never sees the cloud node); every fresh mask
+carries its source image's header; hostile payloads (malformed CDR, absurd dimensions,
+truncated H.264, wrong codec) put straight onto the zenoh link are counted while the good
+robot keeps being served; parameter services refuse bad values with a reason; a missing
+camera file stops the camera with a message naming it; the robot keeps running while the
+cloud is away, says so once, and is served again after the cloud restarts.
+
+Small frames (256x128) keep it fast; throughput and accuracy are measured by the demo.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+
+import pytest
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Image
+
+from cloudseg_ros.demo.graph import cloud_specs, robot_specs
+from cloudseg_ros.demo.observer import RELIABLE, SENSOR, DomainNode, free_port, wait_until
+from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
+from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo
+
+SIZE = {"width": 256, "height": 128, "fps": 10.0}
+
+
+def domains() -> tuple[int, int]:
+    robot = random.randrange(120, 160)
+    return robot, robot + 40
+
+
+class Graph:
+    """One cloud and one robot (car1) graph, plus an observer node in each domain."""
+
+    def __init__(self, start_cloud: bool = True) -> None:
+        self.robot_domain, self.cloud_domain = domains()
+        self.port = free_port()
+        self.endpoint = f"tcp/127.0.0.1:{self.port}"
+        self.group = ProcessGroup()
+        if start_cloud:
+            self.start_cloud()
+        for spec in robot_specs("car1", self.robot_domain, self.endpoint, {"camera": SIZE}):
+            self.group.start(spec)
+        self.robot = DomainNode(self.robot_domain, "test_robot_observer")
+        self.cloud = DomainNode(self.cloud_domain, "test_cloud_observer")
+
+    def start_cloud(self) -> None:
+        for spec in cloud_specs(self.cloud_domain, self.endpoint):
+            self.group.start(spec, f"cloud.{spec.name}")
+
+    def stop_cloud(self) -> None:
+        for label in ("cloud.bridge", "cloud.cloud"):
+            self.group.stop_one(label)
+
+    def close(self) -> None:
+        self.robot.close()
+        self.cloud.close()
+        self.group.close()
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[Graph]:
+    g = Graph()
+    g.robot.listen(Image, "/car1/camera/image_raw", SENSOR)
+    g.robot.listen(Image, "/car1/segmentation/mask", RELIABLE)
+    g.robot.listen(MaskInfo, "/car1/segmentation/info", RELIABLE)
+    g.robot.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
+    masks = g.robot.wait_for("/car1/segmentation/mask", count=5, timeout=90)
+    if len(masks) < 5:
+        logs = {label: g.group.log_text(label)[-1500:] for label in g.group.procs}
+        g.close()
+        pytest.fail("no masks came back:\n" + json.dumps(logs, indent=1))
+    yield g
+    g.close()
+
+
+def test_masks_come_back_across_domains(graph: Graph) -> None:
+    masks = graph.robot.wait_for("/car1/segmentation/mask", count=10, timeout=30)
+    assert len(masks) >= 10
+    m = masks[-1]
+    assert (m.width, m.height, m.encoding) == (256, 128, "mono8")
+    assert not graph.group.failed()
+
+
+def test_domains_are_isolated(graph: Graph) -> None:
+    cloud_topics = graph.cloud.topics()
+    robot_topics = graph.robot.topics()
+    assert "/car1/cloudseg/uplink" in cloud_topics  # made by the cloud bridge from zenoh
+    leaked = [t for t in cloud_topics if t.startswith("/car1/camera") or t.startswith("/car1/segmentation")]
+    assert leaked == []
+    assert "/car1/camera/image_raw" in robot_topics
+    assert "cloud" not in graph.robot.node.get_node_names()
+    assert "camera" not in graph.cloud.node.get_node_names()
+
+
+def test_mask_header_is_the_source_header(graph: Graph) -> None:
+    graph.robot.wait_for("/car1/segmentation/info", count=10, timeout=30)
+    images = {(m.header.stamp.sec, m.header.stamp.nanosec): m.header for m in graph.robot.messages(
+        "/car1/camera/image_raw")}  # fmt: skip
+    fresh = [i for i in graph.robot.messages("/car1/segmentation/info") if not i.stale]
+    assert fresh
+    matched = 0
+    for info in fresh:
+        key = (info.header.stamp.sec, info.header.stamp.nanosec)
+        if key in images:
+            assert images[key].frame_id == info.header.frame_id == "camera"
+            matched += 1
+    assert matched >= len(fresh) // 2  # the rest predate our subscription's first image
+    for m in graph.robot.messages("/car1/segmentation/mask"):
+        key = (m.header.stamp.sec, m.header.stamp.nanosec)
+        assert key in images or key < min(images), "mask with a header no camera image had"
+
+
+def _hostile_frames() -> list[bytes]:
+    from rclpy.serialization import serialize_message
+
+    def frame(**fields) -> EncodedFrame:
+        f = EncodedFrame()
+        f.robot_id, f.codec, f.width, f.height = "car9", "h264", 64, 32
+        f.original_width, f.original_height, f.key_frame = 256, 128, True
+        for k, v in fields.items():
+            setattr(f, k, v)
+        f.encoded_size = len(f.data)
+        return f
+
+    bad = [
+        frame(
+            seq=1,
+            width=100000,
+            height=100000,
+            original_width=400000,
+            original_height=400000,
+            data=b"\x00" * 64,
+        ),
+        frame(seq=2, data=b"\x00\x00\x00\x01\x67" + bytes(20)),  # truncated SPS
+        frame(seq=3, codec="mpeg2", data=b"xyz"),
+        frame(seq=4, codec="jpeg", data=b"\xff\xd8\xff" + bytes(40)),
+        frame(seq=5, data=b""),
+    ]
+    lying = frame(seq=6, data=b"\x00\x00\x00\x01" + bytes(100))
+    lying.encoded_size = 10
+    return [b"\x00\x01\x00\x00garbage-cdr", *[serialize_message(f) for f in bad], serialize_message(lying)]
+
+
+def test_hostile_payloads_counted_good_robot_unaffected(graph: Graph) -> None:
+    import zenoh
+
+    from cloudseg_ros.bridge.session import ZenohSettings, build_config
+
+    graph.cloud.listen(Feedback, "/car9/cloudseg/feedback", RELIABLE)
+    before = len(graph.robot.messages("/car1/segmentation/mask"))
+    session = zenoh.open(build_config(ZenohSettings(mode="client", connect=[graph.endpoint])))
+    try:
+        pub = session.declare_publisher("car9/cloudseg/uplink")
+        time.sleep(0.5)
+        payloads = _hostile_frames()
+        for _ in range(3):  # the cloud discovers car9 on the first ones
+            for p in payloads:
+                pub.put(p)
+                time.sleep(0.05)
+            time.sleep(1.0)
+        wait_until(
+            lambda: any(f.decode_errors >= 6 for f in graph.cloud.messages("/car9/cloudseg/feedback")), 15
+        )
+    finally:
+        session.close()
+    feedback = graph.cloud.messages("/car9/cloudseg/feedback")
+    assert feedback, "the cloud answered no hostile frame"
+    assert max(f.decode_errors for f in feedback) >= 6
+    assert all(f.request_idr for f in feedback)
+    assert any(f.error for f in feedback)
+    assert not graph.group.failed()
+    after = graph.robot.wait_for("/car1/segmentation/mask", count=before + 10, timeout=30)
+    assert len(after) >= before + 10
+
+
+def _set(graph: Graph, node: str, name: str, value) -> tuple[bool, str]:
+    client = graph.robot.node.create_client(SetParameters, f"/car1/{node}/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
+    p = ParameterMsg(name=name)
+    if isinstance(value, str):
+        p.value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
+    else:
+        p.value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    future = client.call_async(SetParameters.Request(parameters=[p]))
+    assert wait_until(future.done, 10)
+    result = future.result().results[0]
+    graph.robot.node.destroy_client(client)
+    return result.successful, result.reason
+
+
+def test_parameter_service_refuses_with_reason(graph: Graph) -> None:
+    ok, reason = _set(graph, "edge", "downscale", 99)
+    assert not ok and reason
+    ok, reason = _set(graph, "edge", "codec", "vp9")
+    assert not ok and "must be one of" in reason
+    ok, _ = _set(graph, "edge", "codec", "jpeg")
+    assert ok
+    seen = graph.robot.messages("/car1/segmentation/mask")
+    graph.robot.wait_for("/car1/segmentation/mask", count=len(seen) + 5, timeout=20)
+    ok, _ = _set(graph, "edge", "codec", "h264")
+    assert ok
+    graph.robot.wait_for("/car1/segmentation/mask", count=len(seen) + 10, timeout=20)
+    assert len(graph.robot.messages("/car1/segmentation/mask")) >= len(seen) + 10
+
+
+def test_missing_camera_file_names_it() -> None:
+    with ProcessGroup() as group:
+        spec = NodeSpec(
+            "camera_node", "camera", 199, "car1", params={"source": "video", "uri": "/nonexistent/a.mp4"}
+        )
+        proc = group.start(spec, "camera")
+        proc.wait(30)
+        assert proc.returncode == 2
+        assert "/nonexistent/a.mp4" in group.log_text("camera")
+
+
+def test_robot_survives_absent_cloud_then_reconnects() -> None:
+    g = Graph(start_cloud=False)
+    try:
+        g.robot.listen(Image, "/car1/segmentation/mask", RELIABLE)
+        time.sleep(4.0)
+        assert not g.group.failed()
+        log = g.group.log_text("car1.bridge")
+        assert log.count("cloud not reachable") == 1, log
+        g.start_cloud()
+        assert len(g.robot.wait_for("/car1/segmentation/mask", count=3, timeout=60)) >= 3
+        # The cloud process dies and comes back: the robot resumes without a restart.
+        g.stop_cloud()
+        time.sleep(2.0)
+        count = len(g.robot.messages("/car1/segmentation/mask"))
+        g.start_cloud()
+        assert len(g.robot.wait_for("/car1/segmentation/mask", count=count + 3, timeout=60)) >= count + 3
+        assert all(label.startswith("cloud") for label in g.group.failed())  # robot processes never exited
+    finally:
+        g.close()
