@@ -115,3 +115,34 @@ def test_bad_names_and_missing_weights(weights: Path, tmp_path: Path) -> None:
         CloudPipeline(segmenter="pspnet", weights_dir=weights)
     with pytest.raises(ConfigError, match="not found"):
         CloudPipeline(weights_dir=tmp_path / "nowhere")
+
+
+def test_bandwidth_to_reach_interpolates_on_the_frontier() -> None:
+    from cloudseg_ros.evaluation.bandwidth import Point, bandwidth_to_reach, frontier
+
+    pts = [Point("hr", 8, 8, b, k, m, None) for b, k, m in ((1, 100, 0.5), (2, 200, 0.45), (3, 400, 0.7))]
+    assert [p.kbps for p in frontier(pts)] == [100, 400]  # the dominated point is dropped
+    assert bandwidth_to_reach(pts, 0.4) == 100
+    assert bandwidth_to_reach(pts, 0.7) == pytest.approx(400)
+    assert 100 < bandwidth_to_reach(pts, 0.6) < 400
+    assert bandwidth_to_reach(pts, 0.9) is None
+
+
+def test_targets_read_the_numbers() -> None:
+    from cloudseg_ros.evaluation.report import check_targets
+
+    def row(miou: float, person: float, psnr: float | None) -> dict:
+        return {"miou": miou, "per_class": {"person": person, "road": 0.9}, "psnr": psnr}
+
+    t1 = {"hr": row(0.70, 0.6, None), "bilinear": row(0.60, 0.3, 30.0), "sr": row(0.64, 0.4, 31.0)}
+    t1["cloudseg"] = row(0.68, 0.55, 30.8)
+    spreads = {"sr": {"miou": {"spread": 0.01}}, "cloudseg": {"miou": {"spread": 0.01}}}
+    bw = {"miou_hr_minus_margin": {"ratios": {"hr_over_cloudseg": 12.0, "awstream_over_cloudseg": 3.0}}}
+    t = check_targets(t1, spreads, bw)
+    assert t["cloudseg_gt_sr_gt_bilinear"]["met"] and t["cloudseg_within_0.03_of_hr"]["met"]
+    assert t["person_gains_most"]["met"] and t["psnr_within_0.5db"]["met"]
+    assert (
+        t["bandwidth_hr_over_cloudseg_ge_10"]["met"] and not t["bandwidth_awstream_over_cloudseg_ge_4"]["met"]
+    )
+    spreads["sr"]["miou"]["spread"] = 0.05  # seed noise larger than the margin: not shown
+    assert not check_targets(t1, spreads, bw)["cloudseg_gt_sr_gt_bilinear"]["met"]

@@ -77,6 +77,7 @@ def export_model(directory: Path, name: str) -> list[Path]:
     """Export ``<directory>/<name>.pt`` to ONNX; record hashes in ``<name>.json``."""
     from cloudseg_ros.engines.graphs import DecodeGraph, SegmenterGraph
 
+    directory = Path(directory)
     meta = read_metadata(directory, name)
     model = load_checkpoint(Path(directory) / f"{name}.pt")
     hr, lr = _example()

@@ -112,9 +112,11 @@ class CloudPipeline:
         start = time.perf_counter()
         lr_nchw = to_nchw(lr_rgb)
         hr, sr_name = self.upscaler.upscale(lr_rgb, lr_nchw, hr_width, hr_height)
-        low_in = (
-            lr_nchw if lr_rgb.shape[:2] == (hr_height // SCALE, hr_width // SCALE) else self._low_input(hr)
-        )
+        low_size = (hr_width // SCALE, hr_height // SCALE)
+        if lr_rgb.shape[1::-1] == low_size:
+            low_in = lr_nchw  # data reuse: the received frame IS the low branch's input
+        else:  # another ratio (a controller knob): what the robot's x4 downscale would give
+            low_in = to_nchw(cv2.resize(lr_rgb, low_size, interpolation=cv2.INTER_AREA))
         mid = time.perf_counter()
         state = key_frame_features
         if state is None and selection == "useful":
@@ -140,14 +142,6 @@ class CloudPipeline:
             reused_key_features=reuse,
             key_frame_features=state,
         )
-
-    @staticmethod
-    def _low_input(hr: np.ndarray) -> np.ndarray:
-        """The LR frame the robot would have sent (INTER_AREA /4), when it sent another size."""
-        image = hr[0].transpose(1, 2, 0)
-        h, w = image.shape[:2]
-        small = cv2.resize(image, (w // SCALE, h // SCALE), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(small.transpose(2, 0, 1)[None], dtype=np.float32)
 
     def forget(self, robot_id: str) -> None:
         """Drop the robot's key-frame state (robot left, stream restarted)."""

@@ -38,18 +38,18 @@ class Upscaler:
         scale: int = 4,
         **engine_options: object,
     ) -> None:
-        if name not in SR_NAMES:
-            raise ConfigError(f"unknown sr_model {name!r}; must be one of {', '.join(SR_NAMES)}")
         self.scale = scale
         self.engine: Engine | None = None
         if name in INTERPOLATIONS:
             self.name = name
-        else:
-            self.name = LEARNED[name]
-            if weights is None:
-                raise ConfigError("a learned sr_model needs a weights directory")
-            source = graph_source(weights, self.name, "sr")
-            self.engine = create_engine(source, engine, num_threads, output_names=["sr"], **engine_options)
+            return
+        self.name = LEARNED.get(name, name)  # any other SR checkpoint in ``weights`` works too
+        if weights is None or not (Path(weights) / f"{self.name}.json").is_file():
+            raise ConfigError(
+                f"unknown sr_model {name!r} (no {self.name}.json in {weights}); known: {', '.join(SR_NAMES)}"
+            )
+        source = graph_source(weights, self.name, "sr")
+        self.engine = create_engine(source, engine, num_threads, output_names=["sr"], **engine_options)
 
     def upscale(self, lr: np.ndarray, lr_nchw: np.ndarray, width: int, height: int) -> tuple[np.ndarray, str]:
         h, w = lr.shape[:2]
