@@ -15,7 +15,8 @@ What it measures, per source size (LR = source / 4, the CloudSeg uplink):
 Times are medians over frames (the machine is shared and noisy); the key frame is included in
 every average (one per GOP, and the sequence is one GOP long).
 
-The sequence is synthetic: a textured world (1/f noise, sky, facades with windows, road with
+Frames: the embedded driving scene (``cloudseg_ros.scene.DrivingScene``) when it imports, else
+(or with ``--scene numpy``) a numpy street: a textured world (1/f noise, sky, facades with windows, road with
 lane marks) seen by a camera that pans and zooms with sub-pixel motion, three textured objects
 moving on their own, and sensor noise (``--noise``, sigma 1.5 by default). Pure translation would
 flatter H.264; sensor noise and zoom cost it bits, as a real camera would. Noise is fresh every
@@ -108,6 +109,34 @@ def moving_sequence(
             f[y0 : y0 + oh, x0 : x0 + ow] = np.clip(120 + tex, 0, 255).astype(np.uint8)[..., None]
         out.append(np.clip(f + rng.normal(0, noise, f.shape), 0, 255).astype(np.uint8) if noise else f)
     return out
+
+
+def driving_sequence(width: int, height: int, frames: int, seed: int = 0) -> list[np.ndarray]:
+    """Frames of the embedded driving scene (cloudseg_ros.scene), when that module provides it."""
+    from cloudseg_ros.scene import DrivingScene
+
+    scene = DrivingScene(seed, width=width, height=height)
+    return [np.ascontiguousarray(scene.render(i).image) for i in range(frames)]
+
+
+def make_sequence(
+    kind: str, width: int, height: int, frames: int, noise: float
+) -> tuple[list[np.ndarray], str]:
+    """The frames and a word on what they are; ``auto`` prefers the driving scene if it imports."""
+    if kind in ("auto", "driving"):
+        try:
+            return driving_sequence(width, height, frames), "driving scene"
+        except ImportError as exc:
+            if kind == "driving":
+                raise
+            why = f"numpy (no DrivingScene: {exc})"
+        except (TypeError, AttributeError) as exc:  # its API is not the one assumed here
+            if kind == "driving":
+                raise
+            why = f"numpy (DrivingScene unusable: {exc})"
+    else:
+        why = "numpy"
+    return moving_sequence(width, height, frames, noise=noise), why
 
 
 # -- measurements -------------------------------------------------------------------------------
@@ -219,7 +248,7 @@ def edge_path(hr: list[np.ndarray]) -> dict:
     }
 
 
-def run(quick: bool, noise: float = 1.5) -> dict:
+def run(quick: bool, noise: float = 1.5, scene: str = "auto") -> dict:
     frames = 20 if quick else 60
     report: dict = {
         "machine": {
@@ -239,7 +268,7 @@ def run(quick: bool, noise: float = 1.5) -> dict:
         "sizes": [],
     }
     for width, height in SIZES:
-        hr = moving_sequence(width, height, frames, noise=noise)
+        hr, report["settings"]["scene"] = make_sequence(scene, width, height, frames, noise)
         lr, ds_t = timed(lambda f: downscale(f, FACTOR), hr)
         lw, lh = lr[0].shape[1], lr[0].shape[0]
         kbps = h264_kbps(lw, lh, 0.57)  # CloudSeg's 750 kbps at 512x256, 10 fps, scaled by pixels
@@ -260,7 +289,8 @@ def run(quick: bool, noise: float = 1.5) -> dict:
 
 def table(report: dict) -> str:
     lines = [
-        f"{'source':>10} {'lr':>8} {'codec':>5} {'setting':>18} {'enc ms':>7} {'dec ms':>7} {'bytes':>9} {'PSNR':>6}"
+        f"scene: {report['settings']['scene']}",
+        f"{'source':>10} {'lr':>8} {'codec':>5} {'setting':>18} {'enc ms':>7} {'dec ms':>7} {'bytes':>9} {'PSNR':>6}",
     ]
     for entry in report["sizes"]:
         for r in entry["codecs"]:
@@ -290,10 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 frames, no full-resolution sweep")
     parser.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument(
-        "--noise", type=float, default=1.5, help="sensor noise sigma, 8-bit levels (default 1.5)"
+        "--noise", type=float, default=1.5, help="numpy scene: sensor noise sigma (default 1.5)"
+    )
+    parser.add_argument(
+        "--scene",
+        choices=("auto", "driving", "numpy"),
+        default="auto",
+        help="frames: the embedded driving scene, the numpy street, or the first that works (default)",
     )
     args = parser.parse_args(argv)
-    report = run(args.quick, args.noise)
+    report = run(args.quick, args.noise, args.scene)
     print(table(report), file=sys.stderr)
     text = json.dumps(report, indent=1)
     print(text)
