@@ -1,0 +1,277 @@
+"""The embedded driving scene: ``DrivingScene(seed, width, height, variant).render(index)``.
+
+A frame is composed from world state at time ``index / fps`` only:
+
+1. the camera pose from the ego path (camera.py),
+2. sky (sky.py), ground by per-row ray casting (ground.py), facades by per-column
+   ray casting (facades.py),
+3. shadows of buildings and objects (shadows.py), then shading and haze,
+4. objects far to near with shared image/label polygons (objects.py, painter.py),
+5. the ego hood and the sensor (sensor.py).
+
+Labels are Cityscapes train ids from the same geometry as the pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.scene.camera import HORIZON, NEAR, Camera, EgoPath, pixel_centres
+from cloudseg_ros.scene.facades import cast, render_facades
+from cloudseg_ros.scene.ground import render_ground
+from cloudseg_ros.scene.labels import IGNORE_ID, TRAIN_ID
+from cloudseg_ros.scene.objects import DRAW
+from cloudseg_ros.scene.painter import Painter
+from cloudseg_ros.scene.rng import stream
+from cloudseg_ros.scene.sensor import develop
+from cloudseg_ros.scene.shadows import shadow_masks, sunlit
+from cloudseg_ros.scene.sky import sky_image
+from cloudseg_ros.scene.style import CityStyle, city_style
+from cloudseg_ros.scene.things import Thing
+from cloudseg_ros.scene.traffic import Stream, moving_things, streams
+from cloudseg_ros.scene.world import segments_between
+
+OBJECT_FAR = 230.0  # metres: objects beyond are below a pixel or lost in haze
+FACADE_FAR = 900.0
+MIN_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the ego and traffic behave: ``speed`` scales the seed's cruise speed."""
+
+    speed: float
+    density: float
+    moving: bool
+    shake: float
+    sway: float
+    surge: float
+
+
+VARIANTS = {
+    "default": Variant(speed=1.0, density=1.0, moving=True, shake=0.003, sway=0.12, surge=2.0),
+    "static": Variant(speed=0.0, density=1.0, moving=False, shake=0.0, sway=0.0, surge=0.0),
+    "fast": Variant(speed=2.2, density=2.2, moving=True, shake=0.005, sway=0.2, surge=2.5),
+}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an object was drawn in a frame: for tests and debugging (perspective checks)."""
+
+    kind: str
+    x: float
+    z: float
+    depth: float  # metres ahead of the camera
+    height: float  # metres
+    top: float  # image rows of its top and base, if it were unoccluded
+    base: float
+
+
+@dataclass(frozen=True)
+class SceneFrame:
+    """One rendered frame: RGB image, Cityscapes train-id labels (255 = ignore), its index and time."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    index: int
+    time_s: float
+    placements: tuple[Placement, ...] = field(default=(), repr=False, compare=False)
+
+
+@lru_cache(maxsize=16)
+def _hood(seed: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mask, colour) of the ego vehicle's bonnet at the bottom edge, or None for a bonnet-less rig."""
+    rng = stream(seed, "hood")
+    if rng.random() < 0.35:
+        return None
+    frac = rng.uniform(0.05, 0.09)
+    _, v = pixel_centres(width, height)
+    u, _ = pixel_centres(width, height)
+    x = (u - width / 2) / (width / 2)
+    edge = height * (1 - frac) + height * rng.uniform(0.03, 0.06) * x**2
+    mask = v[:, None] >= edge[None, :]
+    paint = rng.uniform(0.03, 0.35) * np.ones(3) + rng.uniform(-0.02, 0.02, 3)
+    depth = np.clip((v[:, None] - edge[None, :]) / (frac * height), 0, 1)
+    colour = (paint * 0.6 + 0.25 * (1 - depth[..., None]) * np.array([0.7, 0.75, 0.8])).astype(np.float32)
+    return mask, np.ascontiguousarray(colour)
+
+
+class DrivingScene:
+    """A seeded, endless city drive. ``render(i)`` is deterministic and random-access.
+
+    ``variant``: "default" (city driving with some traffic), "static" (ego stopped, nothing
+    moves: consecutive frames differ only by sensor noise) or "fast" (high speed, dense traffic).
+    """
+
+    def __init__(
+        self, seed: int = 0, width: int = 1024, height: int = 512, variant: str = "default", fps: float = 10.0
+    ):
+        if variant not in VARIANTS:
+            raise ConfigError(f"unknown scene variant {variant!r}; choose one of {sorted(VARIANTS)}")
+        if int(width) < MIN_SIZE or int(height) < MIN_SIZE:
+            raise ConfigError(f"scene size {width}x{height} is too small (minimum {MIN_SIZE}x{MIN_SIZE})")
+        if not fps > 0:
+            raise ConfigError(f"fps must be positive, got {fps}")
+        self.seed = int(seed)
+        self.width = int(width)
+        self.height = int(height)
+        self.variant = variant
+        self.fps = float(fps)
+        self.style: CityStyle = city_style(self.seed)
+        v = VARIANTS[variant]
+        rng = stream(self.seed, "ego")
+        self.speed = self.style.cruise * v.speed
+        road = self.style.road
+        self.path = EgoPath(
+            speed=self.speed,
+            z0=float(rng.uniform(0, 5000)),
+            x=(road.ego_lane + 0.5) * road.lane_w,
+            height=self.style.cam_height,
+            surge=v.surge * min(1.0, self.speed / 5),
+            sway=v.sway,
+            shake=v.shake,
+            phases=tuple(float(p) for p in rng.uniform(0, 2 * np.pi, 4)),
+        )
+        self._streams: list[Stream] = streams(self.style, self.speed, v.density, v.moving)
+
+    def camera(self, index: int) -> Camera:
+        return self.path.camera(index / self.fps, self.width, self.height)
+
+    def things(self, index: int) -> list[Thing]:
+        """Objects in view range at a frame, static and moving."""
+        cam = self.camera(index)
+        near, far = cam.z + NEAR, cam.z + OBJECT_FAR
+        out = [
+            t
+            for seg in segments_between(self.seed, near - 30, far)
+            for t in seg.things
+            if near < t.z + 0.5 * t.attrs.get("length", 0) * (t.kind in ("wall", "fence", "hedge")) * 2
+            and t.z < far
+        ]
+        out += moving_things(self.seed, self._streams, self.path.z0, index / self.fps, near - 10, far)
+        return out
+
+    def render(self, index: int) -> SceneFrame:
+        index = int(index)
+        t = index / self.fps
+        cam = self.camera(index)
+        style = self.style
+        w, h = self.width, self.height
+        sky, m = sky_image(self.seed, w, h)
+        # the sky is at infinity: camera shake shifts it, translation does not
+        ox = int(np.clip(round(m - (cam.cx - w / 2)), 0, 2 * m))
+        oy = int(np.clip(round(m - (cam.cy - HORIZON * h)), 0, 2 * m))
+        image = sky[oy : oy + h, ox : ox + w].copy()
+        labels = np.full((h, w), TRAIN_ID["sky"], np.uint8)
+
+        blocks = [
+            (s, b)
+            for seg in segments_between(self.seed, cam.z - 40, cam.z + FACADE_FAR)
+            for (s, layer), bl in seg.blocks.items()
+            if layer == 0
+            for b in bl
+        ]
+        back = [
+            (s, b)
+            for seg in segments_between(self.seed, cam.z - 40, cam.z + FACADE_FAR)
+            for (s, layer), bl in seg.blocks.items()
+            if layer == 1
+            for b in bl
+        ]
+        things = self.things(index)
+        sun_occ, ao = shadow_masks(cam, style, blocks, things)
+        light = style.light
+
+        # ground
+        r0, albedo, glabels, depth = render_ground(self.seed, cam)
+        if len(depth):
+            fog = light.fog(depth).astype(np.float32)[:, None, None]
+            lit = light.ambient * (1 - 0.7 * ao[r0:, :, None]) + light.sun * (
+                float(max(light.sun_dir[1], 0)) * (1 - sun_occ[r0:, :, None])
+            )
+            image[r0:] = albedo * lit * (1 - fog) + light.haze * fog
+            labels[r0:] = glabels
+
+        # facades, far layer first
+        normals = np.array([[-1, 0, 0], [1, 0, 0], [0, 0, -1]], np.float32)
+        for layer in (back, blocks):
+            hits = cast(cam, layer)
+            f0, falbedo, fmask = render_facades(self.seed, cam, hits)
+            if not fmask.size:
+                continue
+            f1 = f0 + fmask.shape[0]
+            cos = np.maximum(normals[hits.normal] @ light.sun_dir, 0)
+            fog = light.fog(np.where(np.isfinite(hits.depth), hits.depth, 1e6)).astype(np.float32)[
+                None, :, None
+            ]
+            lit = light.ambient + light.sun * (cos[None, :, None] * (1 - sun_occ[f0:f1, :, None]))
+            shaded = falbedo * lit * (1 - fog) + light.haze * fog
+            np.copyto(image[f0:f1], shaded, where=fmask[..., None])
+            labels[f0:f1][fmask] = TRAIN_ID["building"]
+
+        # objects, far to near
+        painter = Painter(cam, image, labels, light)
+        order = sorted(range(len(things)), key=lambda i: -things[i].near_z())
+        sun = sunlit(style, blocks, things)
+        placements = []
+        for i in order:
+            thing = things[i]
+            if not _in_view(cam, thing):
+                continue
+            DRAW[thing.kind](painter, thing, float(sun[i]))
+            placements.append(_placement(cam, thing))
+
+        hood = _hood(self.seed, w, h)
+        if hood is not None:
+            mask, colour = hood
+            image[mask] = colour[mask]
+            labels[mask] = IGNORE_ID
+        out = develop(
+            image, cam, style, self.speed * VARIANTS[self.variant].moving, stream(self.seed, "sensor", index)
+        )
+        return SceneFrame(out, labels, index, t, tuple(placements))
+
+
+def _extent(t: Thing) -> tuple[float, float]:
+    """(half width in x, height) for culling and placement reports."""
+    a = t.attrs
+    if t.kind in ("car", "truck", "bus"):
+        return a["width"] / 2, a["height"]
+    if t.kind in ("person", "rider"):
+        return 0.5, a["height"] + (0.5 if t.kind == "rider" else 0)
+    if t.kind == "tree":
+        return a["radius"] * 1.5, a["trunk"] + 2.5 * a["radius"]
+    if t.kind == "lamp":
+        return a["arm"] + 0.5, a["height"]
+    if t.kind == "light":
+        return a["arm"] + 0.5, 6.0
+    if t.kind == "sign":
+        return a["size"], a["bottom"] + 2 * a["size"]
+    return 1.0, a.get("height", 2.0)
+
+
+def _in_view(cam: Camera, t: Thing) -> bool:
+    half, _ = _extent(t)
+    if t.kind in ("wall", "fence", "hedge", "car", "truck", "bus", "bicycle"):
+        return True  # long along z: cheap enough, and clipping handles the rest
+    d = t.z - cam.z
+    if d < NEAR:
+        return False
+    u0 = cam.cx + cam.f * (t.x - half - cam.x) / d
+    u1 = cam.cx + cam.f * (t.x + half - cam.x) / d
+    return u1 >= -2 and u0 <= cam.width + 2
+
+
+def _placement(cam: Camera, t: Thing) -> Placement:
+    _, height = _extent(t)
+    d = max(t.z - cam.z, NEAR)
+    if t.kind in ("person",):
+        height = t.attrs["height"]
+    top = cam.cy - cam.f * (height - cam.y) / d
+    base = cam.cy + cam.f * cam.y / d
+    return Placement(t.kind, t.x, t.z, d, height, float(top), float(base))
