@@ -31,7 +31,6 @@ from cloudseg_ros.logutil import BurstLog
 from cloudseg_ros.mask.codec import encode_mask
 
 log = logging.getLogger(__name__)
-INTER_CODECS = ("h264", "h265")  # codecs whose frames depend on earlier frames
 
 
 def pad_to_multiple(lr: np.ndarray, width: int, height: int, multiple: int) -> tuple[np.ndarray, int, int]:
@@ -196,7 +195,7 @@ class CloudService:
         except PayloadError as exc:
             state.decode_errors += 1
             state.last_error = str(exc)
-            state.needs_key = True
+            state.needs_key = True  # also for errors caught before the decoder saw the frame
             self._bursts.failure(robot, f"frame {frame.seq} rejected: {exc}")
             self._feedback(state, frame, receive_ns, receive_mono, error=str(exc))
             return
@@ -223,15 +222,15 @@ class CloudService:
         self._bursts.failure(robot, reason)
 
     def _track_sequence(self, state: RobotState, frame: Any) -> bool:
-        """Count lost frames; True when frames are missing right before this one."""
+        """Count lost frames; True when this frame does not follow the previous one (a hole,
+        or numbering that went back because the robot's edge restarted)."""
         seq = int(frame.seq)
-        gap = False
-        if state.last_seq is not None and seq > state.last_seq + 1:
-            state.frames_lost += seq - state.last_seq - 1
-            gap = True
-        if state.last_seq is None or seq > state.last_seq:
-            state.last_seq = seq
-        return gap
+        last, state.last_seq = state.last_seq, seq
+        if last is None or seq == last + 1:
+            return False
+        if seq > last + 1:
+            state.frames_lost += seq - last - 1
+        return True
 
     def _decode(self, state: RobotState, frame: Any, gap: bool) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()
@@ -247,18 +246,18 @@ class CloudService:
         )
         if int(frame.encoded_size) != len(data):
             raise PayloadError(f"encoded_size {frame.encoded_size} but {len(data)} bytes of payload")
-        if frame.codec != state.codec or int(frame.stream_id) != state.stream_id:
+        if frame.codec != state.codec or int(frame.stream_id) != state.stream_id or state.decoder is None:
             # A new stream (codec or size changed, or the robot restarted): fresh decoder state.
             state.decoder = make_decoder(frame.codec, self.limits)
             state.codec, state.stream_id = frame.codec, int(frame.stream_id)
-            state.needs_key = True
-        if gap and frame.codec in INTER_CODECS:
-            state.needs_key = True
-            state.decoder.reset()
-        if state.needs_key and not frame.key_frame and frame.codec in INTER_CODECS:
-            raise PayloadError("waiting for a key frame")
-        rgb = state.decoder.decode(data, int(frame.width), int(frame.height))
-        state.needs_key = False
+        if gap:
+            state.decoder.reset()  # what follows the hole references frames we never saw
+        try:
+            # The decoder reads key frames from the bitstream itself (the sender's flag is not
+            # trusted) and refuses anything but a key frame while it has lost sync.
+            rgb = state.decoder.decode(data, int(frame.width), int(frame.height))
+        finally:
+            state.needs_key = state.decoder.needs_key_frame
         return rgb, (time.perf_counter() - t0) * 1e3
 
     # ------------------------------------------------------------------ inference
