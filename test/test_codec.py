@@ -8,8 +8,8 @@ Verified, on small synthetic frames (numpy: smooth gradients + texture, scrollin
   H.265 NAL 19/20) that a FRESH decoder decodes mid-stream;
 - loss handling: after a dropped packet and reset() the next P-frame is refused ("waiting for key
   frame") and the next key frame recovers; any rejected packet makes the decoder wait for a key;
-- bitrate lowered 4x mid-stream shrinks packets (live for H.264 with no restart, restart + IDR
-  for H.265 and for raises above the opened VBV maxrate); JPEG quality applies at once;
+- a bitrate change (also a 20x drop on a noisy stream) applies from the next frame, which is an
+  IDR of the reopened encoder, and the stream stays decodable; JPEG quality applies at once;
 - malformed input: empty, truncated, bit-flipped, garbage, non-Annex-B, oversized and wrong-size
   payloads raise PayloadError; a seeded loop of mutations per codec runs in a child process with
   a time limit, so a crash or hang fails the test instead of killing the run;
@@ -202,34 +202,21 @@ def _mean_size(packets: list[EncodedPacket]) -> float:
 
 
 @pytest.mark.parametrize("codec", VIDEO)
-def test_lower_bitrate_takes_effect_mid_stream(codec: str) -> None:
-    noisy = sequence(40, noise=6.0, seed=3)  # noise: every frame costs what the rate allows
-    enc = make_encoder(codec, width=W, height=H, fps=10, bitrate_kbps=200, gop=100)
+@pytest.mark.parametrize(("high", "low", "noise"), [(200, 50, 6.0), (2000, 100, 40.0)])
+def test_bitrate_change_takes_effect_on_next_frame(codec: str, high: int, low: int, noise: float) -> None:
+    """A controller stepping down must get the new rate at once, even after a 20x drop on a
+    stream full of noise; the change reopens the encoder, so the next frame is an IDR."""
+    noisy = sequence(40, noise=noise, seed=3)  # noise: every frame costs what the rate allows
+    enc = make_encoder(codec, width=W, height=H, fps=10, bitrate_kbps=high, gop=100)
     before = [enc.encode(f) for f in noisy[:20]]
-    enc.set_bitrate(50)
+    enc.set_bitrate(low)
     after = [enc.encode(f) for f in noisy[20:]]
-    assert _mean_size(after[5:]) < 0.5 * _mean_size(before[5:])
-    if codec == "h264":  # applied live: no restart, no extra key frame
-        assert enc.restarts == 0 and not any(p.key_frame for p in after)
-    else:  # libx265 cannot be reconfigured: restart, so the next frame is an IDR
-        assert enc.restarts == 1 and after[0].key_frame and idr_in(codec, after[0].data)
-    assert enc.bitrate_kbps == 50
-
-
-def test_h264_vbv_follows_at_next_key_and_raise_restarts() -> None:
-    clip = sequence(16, noise=6.0, seed=4)
-    enc = make_encoder("h264", width=W, height=H, bitrate_kbps=200, gop=6)
-    pkts = [enc.encode(f) for f in clip[:3]]
-    enc.set_bitrate(100)  # lower: live now ...
-    pkts += [enc.encode(f) for f in clip[3:7]]
-    assert enc.restarts == 1 and [p.key_frame for p in pkts] == [True] + [False] * 5 + [
-        True
-    ]  # ... VBV at key 6
-    enc.set_bitrate(400)  # above the VBV maxrate the encoder was opened with: restart + IDR now
-    pkt = enc.encode(clip[7])
-    assert enc.restarts == 2 and pkt.key_frame and idr_in("h264", pkt.data)
-    dec = make_decoder("h264")
-    for p in [*pkts, pkt]:
+    assert _mean_size(after[3:]) < 0.5 * _mean_size(before[5:])
+    assert enc.restarts == 1 and after[0].key_frame and idr_in(codec, after[0].data)
+    assert not any(p.key_frame for p in after[1:])
+    assert enc.bitrate_kbps == low
+    dec = make_decoder(codec)
+    for p in [*before, *after]:
         dec.decode(p.data, W, H)  # the restarted stream stays decodable by the same decoder
 
 
