@@ -18,7 +18,9 @@ import numpy as np
 
 from cloudseg_ros.scene.camera import NEAR, Camera, pixel_centres
 from cloudseg_ros.scene.facade_style import BAYS, STOREYS, FacadeStyle, facade_styles
+from cloudseg_ros.scene.labels import TRAIN_ID
 from cloudseg_ros.scene.rng import stream
+from cloudseg_ros.scene.style import Lighting
 from cloudseg_ros.scene.textures import value_noise
 from cloudseg_ros.scene.world import Block
 
@@ -26,6 +28,7 @@ RES = 0.02  # metres per facade texel
 LEVELS = 5
 PAD = 2  # texels of wrap-around padding between tiles
 ROOF_BAND = 0.35  # metres of darker cornice/parapet at the roofline
+CORNICE = 24  # texel rows of the cornice strip at the top of the atlas
 
 
 def _rect(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, rgb) -> None:
@@ -114,6 +117,7 @@ def _tile(fs: FacadeStyle, rng: np.random.Generator) -> np.ndarray:
 class Atlas:
     levels: tuple[np.ndarray, ...]  # uint8 (rows, cols, 3), y-up, level k shrunk by 2**k
     x0: np.ndarray  # first texel column of each style's tile (level 0, after padding)
+    cornice: float  # texel row (level 0) in the middle of the cornice strip
 
 
 @lru_cache(maxsize=4)
@@ -124,8 +128,12 @@ def atlas(seed: int) -> Atlas:
     height = max(t.shape[0] for t in tiles)
     cols, x0 = [], []
     pos = 0
-    for t in tiles:
-        t = np.concatenate([t, np.repeat(t[-1:], height - t.shape[0], axis=0)], axis=0)
+    for fs, t in zip(styles, tiles, strict=True):
+        cornice = np.repeat(t[:1] * 0.7, CORNICE, axis=0)  # the roofline band: darker wall
+        cornice[: CORNICE // 4] *= 0.8
+        t = np.concatenate([t, np.repeat(t[-1:], height - t.shape[0], axis=0), cornice], axis=0)
+        if fs.bands:
+            t[height + CORNICE // 2 : height + CORNICE // 2 + 2] *= 1.3
         t = np.concatenate([t[:, -PAD:], t, t[:, :PAD]], axis=1)
         x0.append(pos + PAD)
         pos += t.shape[1]
@@ -137,7 +145,7 @@ def atlas(seed: int) -> Atlas:
         levels.append(
             cv2.resize(prev, (prev.shape[1] // 2, prev.shape[0] // 2), interpolation=cv2.INTER_AREA)
         )
-    return Atlas(tuple(levels), np.array(x0, np.float32))
+    return Atlas(tuple(levels), np.array(x0, np.float32), float(height + CORNICE // 2))
 
 
 @dataclass
@@ -195,47 +203,92 @@ def cast(cam: Camera, blocks: list[tuple[int, Block]]) -> Hits:
     return hits
 
 
-def render_facades(seed: int, cam: Camera, hits: Hits) -> tuple[int, np.ndarray, np.ndarray]:
-    """(first row, albedo (rows, W, 3) float32, mask (rows, W) bool) of the hit facades."""
+NORMALS = np.array([[-1, 0, 0], [1, 0, 0], [0, 0, -1]], np.float32)
+
+
+def draw_facades(
+    seed: int,
+    cam: Camera,
+    hits: Hits,
+    light: Lighting,
+    sun_occ: np.ndarray,
+    image: np.ndarray,
+    labels: np.ndarray,
+    limit: np.ndarray | None = None,
+) -> np.ndarray:
+    """Texture, shade and haze the hit facades into ``image``/``labels``.
+
+    ``limit``: per-column row above which this layer must stay (a nearer layer below it).
+    Returns the per-column top row of what was drawn (inf where nothing), for the next layer.
+    """
     found = np.isfinite(hits.depth)
+    none = np.full(cam.width, np.inf)
     if not found.any():
-        return 0, np.zeros((0, cam.width, 3), np.float32), np.zeros((0, cam.width), bool)
+        return none
     d = np.where(found, hits.depth, 1e9)
     top = cam.cy - cam.f * (hits.height - cam.y) / d
     bottom = cam.cy + cam.f * cam.y / d
+    if limit is not None:
+        bottom = np.minimum(bottom, limit)
+        found &= bottom > top
+    if not found.any():
+        return none
     r0 = int(np.clip(np.floor(top[found].min()), 0, cam.height))
     r1 = int(np.clip(np.ceil(bottom[found].max()), 0, cam.height))
     if r1 <= r0:
-        return 0, np.zeros((0, cam.width, 3), np.float32), np.zeros((0, cam.width), bool)
+        return none
     _, v = pixel_centres(cam.width, cam.height)
     vv = v[r0:r1, None]
     mask = (
         (vv >= top[None, :].astype(np.float32)) & (vv < bottom[None, :].astype(np.float32)) & found[None, :]
     )
     styles = facade_styles(seed)
-    gf = np.array([s.ground for s in styles])[hits.style]
-    period = np.array([s.storey * STOREYS for s in styles])[hits.style]
+    gf = np.array([s.ground for s in styles], np.float32)[hits.style]
+    period = np.array([s.storey * STOREYS for s in styles], np.float32)[hits.style]
     tile_w = np.array([s.tile_w for s in styles])[hits.style]
     at = atlas(seed)
     scale = (d / cam.f).astype(np.float32)  # metres per pixel at the facade
     y = np.float32(cam.y) - (vv - np.float32(cam.cy)) * scale[None, :]  # height above ground per pixel
-    gf32, period32 = gf.astype(np.float32), period.astype(np.float32)
-    ty = np.where(y < gf32, y, gf32 + np.mod(y - gf32, period32))
+    # storeys repeat above the ground floor: ty = y - max(floor((y - gf) / period), 0) * period
+    storey = np.subtract(y, gf, out=np.empty_like(y))
+    storey *= 1 / period
+    np.floor(storey, out=storey)
+    np.maximum(storey, 0, out=storey)
+    storey *= period
+    ty = np.subtract(y, storey, out=storey)
+    ty *= np.float32(1 / RES)
+    roof = y > (hits.height - ROOF_BAND).astype(np.float32)[None, :]
+    ty[roof] = at.cornice
     tx = (at.x0[hits.style] + np.mod(hits.coord, tile_w) / RES).astype(np.float32)
     level = np.clip(np.floor(np.log2(np.maximum(scale / RES, 1.0))), 0, LEVELS - 1).astype(np.int64)
-    out = np.empty((*mask.shape, 3), np.uint8)
+    tex = np.empty((*mask.shape, 3), np.uint8)
     start = 0
     while start < cam.width:
         k = int(level[start])
         rest = level[start:] != k
         end = start + int(np.argmax(rest)) if rest.any() else cam.width
         s = np.float32(0.5**k)
-        my = np.maximum(ty[:, start:end], 0) * np.float32(s / RES)
+        my = np.maximum(ty[:, start:end], 0) * s
         mx = np.empty_like(my)
         mx[:] = tx[None, start:end] * s
-        out[:, start:end] = cv2.remap(at.levels[k], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        tex[:, start:end] = cv2.remap(at.levels[k], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         start = end
-    albedo = out.astype(np.float32) * (hits.tint / 255.0).astype(np.float32)[None, :, None]
-    roof = y > (hits.height - ROOF_BAND).astype(np.float32)[None, :]
-    albedo[roof] *= 0.72
-    return r0, albedo, mask
+    # per column: tint, orientation to the sun and haze; per pixel: cast shadows and the roof band
+    cos = np.maximum(NORMALS[hits.normal] @ light.sun_dir, 0)
+    fog = light.fog(d).astype(np.float32)
+    k = (hits.tint.astype(np.float32) * (1 - fog) / 255)[:, None]
+    direct = light.sun[None, :] * (cos * k[:, 0])[:, None]
+    full = light.ambient[None, :] * k + direct
+    shaded = tex.astype(np.float32)
+    shaded *= full[None].astype(np.float32)
+    if direct.any():  # faces the sun can reach also receive cast shadows (as a loss of brightness)
+        share = (direct.sum(1) / np.maximum(full.sum(1), 1e-6) / 255).astype(np.float32)
+        shadow = sun_occ[r0:r1].astype(np.float32)
+        shadow *= -share[None, :]
+        shadow += 1
+        shaded *= shadow[..., None]
+    shaded += (light.haze[None, :] * fog[:, None])[None].astype(np.float32)
+    m8 = mask.view(np.uint8)
+    cv2.copyTo(shaded, m8, image[r0:r1])
+    cv2.copyTo(np.full_like(m8, TRAIN_ID["building"]), m8, labels[r0:r1])
+    return np.where(found, top, np.inf)

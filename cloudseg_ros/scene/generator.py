@@ -21,8 +21,8 @@ import numpy as np
 
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.scene.camera import HORIZON, NEAR, Camera, EgoPath, pixel_centres
-from cloudseg_ros.scene.facades import cast, render_facades
-from cloudseg_ros.scene.ground import render_ground
+from cloudseg_ros.scene.facades import cast, draw_facades
+from cloudseg_ros.scene.ground import draw_ground
 from cloudseg_ros.scene.labels import IGNORE_ID, TRAIN_ID
 from cloudseg_ros.scene.objects import DRAW
 from cloudseg_ros.scene.painter import Painter
@@ -187,32 +187,17 @@ class DrivingScene:
         sun_occ, ao = shadow_masks(cam, style, blocks, things)
         light = style.light
 
-        # ground
-        r0, albedo, glabels, depth = render_ground(self.seed, cam)
-        if len(depth):
-            fog = light.fog(depth).astype(np.float32)[:, None, None]
-            lit = light.ambient * (1 - 0.7 * ao[r0:, :, None]) + light.sun * (
-                float(max(light.sun_dir[1], 0)) * (1 - sun_occ[r0:, :, None])
+        draw_ground(self.seed, cam, light, sun_occ, ao, image, labels)
+        street = cast(cam, blocks)
+        behind = cast(cam, back)
+        top = np.full(w, np.inf)
+        if np.isfinite(street.depth).any():
+            top = cam.cy - cam.f * (street.height - cam.y) / np.where(
+                np.isfinite(street.depth), street.depth, 1e9
             )
-            image[r0:] = albedo * lit * (1 - fog) + light.haze * fog
-            labels[r0:] = glabels
-
-        # facades, far layer first
-        normals = np.array([[-1, 0, 0], [1, 0, 0], [0, 0, -1]], np.float32)
-        for layer in (back, blocks):
-            hits = cast(cam, layer)
-            f0, falbedo, fmask = render_facades(self.seed, cam, hits)
-            if not fmask.size:
-                continue
-            f1 = f0 + fmask.shape[0]
-            cos = np.maximum(normals[hits.normal] @ light.sun_dir, 0)
-            fog = light.fog(np.where(np.isfinite(hits.depth), hits.depth, 1e6)).astype(np.float32)[
-                None, :, None
-            ]
-            lit = light.ambient + light.sun * (cos[None, :, None] * (1 - sun_occ[f0:f1, :, None]))
-            shaded = falbedo * lit * (1 - fog) + light.haze * fog
-            np.copyto(image[f0:f1], shaded, where=fmask[..., None])
-            labels[f0:f1][fmask] = TRAIN_ID["building"]
+            top = np.where(np.isfinite(street.depth), top, np.inf)
+        draw_facades(self.seed, cam, behind, light, sun_occ, image, labels, limit=top)
+        draw_facades(self.seed, cam, street, light, sun_occ, image, labels)
 
         # objects, far to near
         painter = Painter(cam, image, labels, light)
@@ -225,6 +210,7 @@ class DrivingScene:
                 continue
             DRAW[thing.kind](painter, thing, float(sun[i]))
             placements.append(_placement(cam, thing))
+        painter.flush()
 
         hood = _hood(self.seed, w, h)
         if hood is not None:

@@ -18,9 +18,9 @@ import numpy as np
 
 from cloudseg_ros.scene.camera import Camera, pixel_centres
 from cloudseg_ros.scene.labels import TRAIN_ID
-from cloudseg_ros.scene.style import CURB, CityStyle, city_style
+from cloudseg_ros.scene.style import CURB, CityStyle, Lighting, city_style
 from cloudseg_ros.scene.textures import GROUND_LEVELS, GROUND_RES, GROUND_TILE
-from cloudseg_ros.scene.world import SEG_LEN, segment
+from cloudseg_ros.scene.world import SEG_LEN, cross_street
 
 X_MIN, X_MAX = -60.0, 60.0
 NB = round((X_MAX - X_MIN) / GROUND_RES)
@@ -29,6 +29,7 @@ NV = 5
 NLEV = 8  # table prefilter levels: box widths 1, 2, 4 ... 128 cm
 DASH_PERIOD, DASH_LEN = 9.0, 3.0
 MAX_DEPTH = 4000.0
+MARKING_SEGMENTS = 12  # segments ahead whose crossings are painted
 ROAD, WALK, TERRAIN = TRAIN_ID["road"], TRAIN_ID["sidewalk"], TRAIN_ID["terrain"]
 MATERIAL_OF_LABEL = np.zeros(256, np.float32)
 MATERIAL_OF_LABEL[WALK] = 1
@@ -39,18 +40,17 @@ class _Profile:
     """One cross-section being painted: per-bin RGB, texture amplitude and label."""
 
     def __init__(self) -> None:
-        self.rgba = np.zeros((NB, 4), np.float32)
+        self.rgb = np.zeros((NB, 3), np.float32)
         self.label = np.zeros(NB, np.uint8)
 
-    def paint(self, x0: float, x1: float, label: int, rgb: np.ndarray, amp: float = 1.0) -> None:
+    def paint(self, x0: float, x1: float, label: int, rgb: np.ndarray) -> None:
         a = int(np.clip(round((min(x0, x1) - X_MIN) / GROUND_RES), 0, NB))
         b = int(np.clip(round((max(x0, x1) - X_MIN) / GROUND_RES), 0, NB))
-        self.rgba[a:b, :3] = rgb
-        self.rgba[a:b, 3] = amp
+        self.rgb[a:b] = rgb
         self.label[a:b] = label
 
     def line(self, x: float, width: float, rgb: np.ndarray) -> None:
-        self.paint(x - width / 2, x + width / 2, ROAD, rgb, 0.3)
+        self.paint(x - width / 2, x + width / 2, ROAD, rgb)
 
 
 def _base(style: CityStyle) -> _Profile:
@@ -65,7 +65,7 @@ def _base(style: CityStyle) -> _Profile:
         yard = road.yard_r if side > 0 else road.yard_l
         x = edge
         p.paint(0, side * x, ROAD, pal.asphalt)
-        p.paint(side * x, side * (x + CURB), WALK, pal.curb, 0.5)
+        p.paint(side * x, side * (x + CURB), WALK, pal.curb)
         x += CURB
         p.paint(side * x, side * (x + strip), TERRAIN, pal.grass)
         x += strip
@@ -82,7 +82,7 @@ def _base(style: CityStyle) -> _Profile:
 
 @lru_cache(maxsize=8)
 def profile_tables(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rgba (NLEV*NV, NB, 4) float32, labels (NLEV*NV, NB) uint8) for a seed."""
+    """(rgb (NLEV*NV, NB, 3) uint8, labels (NLEV*NV, NB) uint8) for a seed."""
     style = city_style(seed)
     road, pal = style.road, style.palette
     variants = [_base(style) for _ in range(NV)]
@@ -97,16 +97,17 @@ def profile_tables(seed: int) -> tuple[np.ndarray, np.ndarray]:
     left, right = -road.n_back * road.lane_w, road.n_fwd * road.lane_w
     zebra.paint(left, right, ROAD, pal.asphalt)
     for x in np.arange(left + 0.5, right - 0.4, 1.0):
-        zebra.paint(x, x + 0.5, ROAD, pal.paint, 0.3)
-    variants[STOP].paint(0.0, right, ROAD, pal.paint, 0.3)
+        zebra.paint(x, x + 0.5, ROAD, pal.paint)
+    variants[STOP].paint(0.0, right, ROAD, pal.paint)
     cross = variants[CROSS]
     cross.paint(X_MIN, X_MAX, ROAD, pal.asphalt)
-    rgba = np.stack([v.rgba for v in variants])
+    rgb = np.stack([v.rgb for v in variants])
     labels = np.stack([v.label for v in variants])
-    levels = [rgba]
+    levels = [rgb]
     for k in range(1, NLEV):
-        levels.append(cv2.blur(rgba, (2**k + 1, 1), borderType=cv2.BORDER_REPLICATE))
-    return np.ascontiguousarray(np.concatenate(levels)), np.ascontiguousarray(np.tile(labels, (NLEV, 1)))
+        levels.append(cv2.blur(rgb, (2**k + 1, 1), borderType=cv2.BORDER_REPLICATE))
+    table = np.clip(np.concatenate(levels) * 255, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(table), np.ascontiguousarray(np.tile(labels, (NLEV, 1)))
 
 
 def _dash_cover(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -123,22 +124,36 @@ def _row_variants(seed: int, z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> n
     seg_idx = np.floor(z / SEG_LEN).astype(np.int64)
     c0 = np.full(z.shape, np.inf)
     c1 = np.full(z.shape, -np.inf)
-    for i in np.unique(seg_idx):
-        cross = segment(seed, int(i)).cross
+    first = int(seg_idx.min())
+    near = seg_idx < first + MARKING_SEGMENTS  # beyond, markings are sub-pixel and lost in haze
+    for i in range(first, first + MARKING_SEGMENTS):
+        cross = cross_street(seed, i)
         if cross is not None:
-            c0[seg_idx == i], c1[seg_idx == i] = cross
+            sel = near & (seg_idx == i)
+            c0[sel], c1[sel] = cross
     var = PLAIN + _dash_cover(lo, hi)
     var = np.where(((z >= c0 - 5) & (z < c0 - 1)) | ((z >= c1 + 1) & (z < c1 + 5)), ZEBRA, var)
     var = np.where((z >= c0 - 6.3) & (z < c0 - 5.8), STOP, var)
     return np.where((z >= c0) & (z < c1), CROSS, var)
 
 
-def render_ground(seed: int, cam: Camera) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """(first row, albedo (rows, W, 3) float32, labels (rows, W) uint8, depth per row) below the horizon."""
+def draw_ground(
+    seed: int,
+    cam: Camera,
+    light: Lighting,
+    sun_occ: np.ndarray,
+    ao: np.ndarray,
+    image: np.ndarray,
+    labels: np.ndarray,
+) -> None:
+    """Ray-cast, texture, shade and haze the ground below the horizon into ``image``/``labels``.
+
+    ``sun_occ``/``ao``: uint8 masks (255 = no direct sun / strong ambient occlusion).
+    """
     u, v = pixel_centres(cam.width, cam.height)
     r0 = int(np.clip(np.ceil(cam.cy), 0, cam.height))
     if r0 >= cam.height:
-        return r0, np.zeros((0, cam.width, 3), np.float32), np.zeros((0, cam.width), np.uint8), np.zeros(0)
+        return
     vv = v[r0:].astype(np.float64)
     depth = np.minimum(cam.f * cam.y / np.maximum(vv - cam.cy, 1e-3), MAX_DEPTH)
     near_edge = np.minimum(cam.f * cam.y / np.maximum(vv + 0.5 - cam.cy, 1e-3), MAX_DEPTH)
@@ -147,18 +162,26 @@ def render_ground(seed: int, cam: Camera) -> tuple[int, np.ndarray, np.ndarray, 
     lateral = depth / cam.f  # metres per pixel across the row
     level = np.clip(np.floor(np.log2(np.maximum(lateral / GROUND_RES, 1.0))), 0, NLEV - 1)
     rows_y = (level * NV + _row_variants(seed, z, cam.z + near_edge, cam.z + far_edge)).astype(np.float32)
-    n = len(vv)
     map_x = np.multiply.outer((lateral / GROUND_RES).astype(np.float32), u - np.float32(cam.cx))
     map_x += np.float32((cam.x - X_MIN) / GROUND_RES)
-    map_y = np.empty((n, cam.width), np.float32)
+    map_y = np.empty_like(map_x)
     map_y[:] = rows_y[:, None]
-    rgba_table, label_table = profile_tables(seed)
-    rgba = cv2.remap(rgba_table, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    labels = cv2.remap(label_table, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-    tex = _material_texture(seed, labels, map_x, z, lateral, far_edge - near_edge)
-    amp = rgba[..., 3:]
-    albedo = rgba[..., :3] * (1.0 + amp * (tex * np.float32(1 / 128) - 1.0))
-    return r0, albedo, labels, depth
+    rgb_table, label_table = profile_tables(seed)
+    rgb = cv2.remap(rgb_table, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    glabels = cv2.remap(label_table, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    tex = _material_texture(seed, glabels, map_x, z, lateral, far_edge - near_edge)
+    # shading: albedo * (ambient (less under cars) + sun (unless shadowed)), then haze, all per row
+    fog = light.fog(depth).astype(np.float32)
+    sun = light.sun * max(float(light.sun_dir[1]), 0.0)
+    # light per pixel = full - shadow * sun - occlusion * 0.7 ambient: one 2 -> 3 channel transform
+    m = np.stack([-sun / 255, -0.7 * light.ambient / 255, light.ambient + sun], axis=1).astype(np.float32)
+    lit = cv2.transform(cv2.merge([sun_occ[r0:], ao[r0:]]).astype(np.float32), m)
+    out = image[r0:]
+    cv2.multiply(rgb, tex, out, scale=1 / (255 * 128), dtype=cv2.CV_32F)
+    out *= lit
+    out *= (1 - fog)[:, None, None]
+    out += (light.haze[None, :] * fog[:, None])[:, None, :].astype(np.float32)
+    labels[r0:] = glabels
 
 
 def _material_texture(

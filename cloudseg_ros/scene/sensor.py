@@ -50,22 +50,18 @@ def _zoom(img: np.ndarray, cam: Camera, s: float) -> np.ndarray:
 def develop(
     img: np.ndarray, cam: Camera, style: CityStyle, speed: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Linear-ish float RGB in 0..1 -> the uint8 frame the camera would deliver."""
-    # forward motion during the exposure streaks everything away from the vanishing point,
-    # most at the bottom (near ground): a zoom blur about it, sized by how far the ego travels
-    travel = speed * EXPOSURE
-    if travel > 0.01:
-        k = travel / 6.0  # relative scale change of things ~6 m away (the near road)
-        img = (img + _zoom(img, cam, 1 / (1 + k / 2)) + _zoom(img, cam, 1 / (1 + k))) * np.float32(1 / 3)
-    sigma = style.blur * max(cam.scale, 0.25)
-    img = cv2.GaussianBlur(img, (0, 0), sigma)
+    """Linear-ish float RGB in 0..1 -> the uint8 frame the camera would deliver (``img`` is consumed)."""
     img *= _gain(
         style.seed, cam.width, cam.height, style.vignette, style.exposure, tuple(style.cast.tolist())
     )
+    # forward motion during the exposure streaks everything away from the vanishing point, most at
+    # the bottom and sides (near things): a two-tap zoom blur about it, sized by the distance travelled
+    k = speed * EXPOSURE / 10.0  # relative scale change, over the exposure, of things ~10 m away
+    if k * cam.width > 0.5:
+        img = cv2.addWeighted(img, 0.5, _zoom(img, cam, 1 / (1 + k)), 0.5, 0.0)
+    img = cv2.GaussianBlur(img, (0, 0), style.blur * max(cam.scale, 0.25))
     bank = _noise_bank(cam.width, cam.height)
     oy, ox = (int(v) for v in rng.integers(0, BANK_PAD, 2))
-    noise = bank[oy : oy + cam.height, ox : ox + cam.width]
-    # shot noise grows with signal: sigma^2 = read^2 + k * signal, approximated by a linear ramp
-    img += noise * (np.float32(style.noise * 0.6) + img * np.float32(style.noise * 0.004))
+    img = cv2.scaleAdd(bank[oy : oy + cam.height, ox : ox + cam.width], style.noise, img)
     np.clip(img, 0, 255, out=img)
     return img.astype(np.uint8)

@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 
 from cloudseg_ros.scene.camera import Camera
-from cloudseg_ros.scene.painter import SHIFT, Painter
+from cloudseg_ros.scene.painter import SHIFT, project_contours
 from cloudseg_ros.scene.style import CityStyle
 from cloudseg_ros.scene.things import Thing
 from cloudseg_ros.scene.world import Block
 
 SHADOW_RANGE = 150.0  # metres: object shadows beyond this are sub-pixel
+BUILDING_SHADOW_RANGE = 400.0
 
 
 def _ground(points_xz: np.ndarray) -> np.ndarray:
@@ -57,16 +58,17 @@ def _caster_outline(t: Thing) -> tuple[np.ndarray, float] | None:
 def shadow_masks(
     cam: Camera, style: CityStyle, blocks: list[tuple[int, Block]], things: list[Thing]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(sun occlusion, ambient occlusion) masks, float32 in [0, 1], full frame."""
+    """(sun occlusion, ambient occlusion) masks, uint8 0..255 (255 = fully occluded), full frame."""
     light = style.light
     sun_mask = np.zeros((cam.height, cam.width), np.uint8)
     ao = np.zeros_like(sun_mask)
-    p = Painter(cam, sun_mask[..., None], sun_mask, light)  # only to_pixels is used
     lx, ly, lz = (float(c) for c in light.sun_dir)
+    polys: list[np.ndarray] = []
     if ly > 0.05:
         off = -np.array([lx, lz]) / ly  # ground displacement of a shadow per metre of height
-        polys = []
         for side, b in blocks:
+            if b.z0 - cam.z > BUILDING_SHADOW_RANGE or b.z1 < cam.z - 60:
+                continue
             xs = (b.xb, b.xb + b.depth) if side > 0 else (-b.xb - b.depth, -b.xb)
             base = np.array([[xs[0], b.z0], [xs[1], b.z0], [xs[1], b.z1], [xs[0], b.z1]])
             polys.append(_ground(np.concatenate([base, base + b.height * off])))
@@ -75,49 +77,31 @@ def shadow_masks(
             t = side * (b.xb + opposite) / lx if abs(lx) > 1e-3 else -1.0
             y_top = b.height - t * ly
             if t > 0 and y_top > 0:
-                x = -side * opposite
-                polys.append(
-                    np.array(
-                        [
-                            [x, 0, b.z0 - t * lz],
-                            [x, 0, b.z1 - t * lz],
-                            [x, y_top, b.z1 - t * lz],
-                            [x, y_top, b.z0 - t * lz],
-                        ]
-                    )
-                )
+                x, za, zb = -side * opposite, b.z0 - t * lz, b.z1 - t * lz
+                polys.append(np.array([[x, 0, za], [x, 0, zb], [x, y_top, zb], [x, y_top, za]]))
         for t_ in things:
             if t_.z - cam.z > SHADOW_RANGE:
                 continue
             cast = _caster_outline(t_)
-            if cast is None:
-                if t_.kind == "tree":
-                    polys += _tree_shadow(t_, off)
-                continue
-            base, h = cast
-            polys.append(_ground(np.concatenate([base, base + h * off])))
-        px = [q for q in map(p.to_pixels, polys) if q is not None]
-        for q in px:  # one by one: overlapping polygons must union, not cancel (even-odd)
+            if cast is not None:
+                base, h = cast
+                polys.append(_ground(np.concatenate([base, base + h * off])))
+            elif t_.kind == "tree":
+                polys += _tree_shadow(t_, off)
+    if polys:
+        for q in project_contours(cam, polys)[0]:  # one by one: overlaps must union, not cancel
             cv2.fillPoly(sun_mask, [q], 255, cv2.LINE_8, SHIFT)
+    under = []
     for t_ in things:
         if t_.kind in ("car", "truck", "bus") and t_.z - cam.z < SHADOW_RANGE:
             hw, hl = t_.attrs["width"] / 2 + 0.1, t_.attrs["length"] / 2 + 0.1
-            q = p.to_pixels(
-                np.array(
-                    [
-                        [t_.x - hw, 0, t_.z - hl],
-                        [t_.x + hw, 0, t_.z - hl],
-                        [t_.x + hw, 0, t_.z + hl],
-                        [t_.x - hw, 0, t_.z + hl],
-                    ]
-                )
-            )
-            if q is not None:
-                cv2.fillPoly(ao, [q], 255, cv2.LINE_8, SHIFT)
+            x0, x1, z0, z1 = t_.x - hw, t_.x + hw, t_.z - hl, t_.z + hl
+            under.append(np.array([[x0, 0, z0], [x1, 0, z0], [x1, 0, z1], [x0, 0, z1]]))
+    if under:
+        for q in project_contours(cam, under)[0]:
+            cv2.fillPoly(ao, [q], 255, cv2.LINE_8, SHIFT)
     s = max(cam.scale, 0.25)
-    sun = cv2.GaussianBlur(sun_mask, (0, 0), 1.2 * s).astype(np.float32) * np.float32(1 / 255)
-    occl = cv2.GaussianBlur(ao, (0, 0), 3.0 * s).astype(np.float32) * np.float32(1 / 255)
-    return sun, occl
+    return cv2.GaussianBlur(sun_mask, (0, 0), 1.2 * s), cv2.GaussianBlur(ao, (0, 0), 3.0 * s)
 
 
 def _tree_shadow(t: Thing, off: np.ndarray) -> list[np.ndarray]:

@@ -187,6 +187,7 @@ def _tree(rng: np.random.Generator, x: float, z: float) -> Thing:
             radius=radius,
             trunk=trunk,
             blobs=blobs,
+            jitter=1.0 + 0.18 * rng.uniform(-1, 1, (n, 16)),  # ragged blob outlines
             colour=colour.astype(np.float32),
             key=int(rng.integers(1 << 30)),
         ),
@@ -230,17 +231,24 @@ def _traffic_light(rng: np.random.Generator, x: float, z: float, front: bool, ov
     )
 
 
+@lru_cache(maxsize=1024)
+def cross_street(seed: int, index: int) -> tuple[float, float] | None:
+    """z range of the cross street in a segment, if any (cheap: the ground needs it far ahead)."""
+    rng = stream(seed, "cross", index)
+    if rng.random() >= city_style(seed).cross_rate:
+        return None
+    width = rng.uniform(9, 15)
+    start = index * SEG_LEN + rng.uniform(12, SEG_LEN - width - 6)
+    return (start, start + width)
+
+
 @lru_cache(maxsize=96)
 def segment(seed: int, index: int) -> Segment:
     """The street between z = index*SEG_LEN and the next segment, for a seed."""
     style = city_style(seed)
     rng = stream(seed, "segment", index)
     z0 = index * SEG_LEN
-    cross = None
-    if rng.random() < style.cross_rate:
-        width = rng.uniform(9, 15)
-        start = z0 + rng.uniform(12, SEG_LEN - width - 6)
-        cross = (start, start + width)
+    cross = cross_street(seed, index)
     blocks: dict = {}
     things: list[Thing] = []
     for side in (1, -1):
