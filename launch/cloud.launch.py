@@ -4,8 +4,8 @@ ros2 launch cloudseg_ros cloud.launch.py listen:=tcp/0.0.0.0:7447 engine:=auto
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -39,6 +39,11 @@ def generate_launch_description():
             DeclareLaunchArgument("params_file",
                                   default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "cloud.yaml"]),
                                   description="Parameters of the cloud nodes"),
+            # Shared memory big enough for camera images, DDS on this host only (config/fastdds.xml),
+            # unless the user already chose a Fast DDS profile.
+            SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", EnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "fastdds.xml"]))),
             OpaqueFunction(function=_nodes),
         ]
     )  # fmt: skip

@@ -7,8 +7,8 @@ arguments set only what differs per robot.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -53,6 +53,11 @@ def generate_launch_description():
             DeclareLaunchArgument("params_file",
                                   default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "robot.yaml"]),
                                   description="Parameters of the robot nodes"),
+            # Shared memory big enough for camera images, DDS on this host only (config/fastdds.xml),
+            # unless the user already chose a Fast DDS profile.
+            SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", EnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "fastdds.xml"]))),
             OpaqueFunction(function=_nodes),
         ]
     )  # fmt: skip

@@ -71,7 +71,7 @@ def test_launch_file_parses_and_names_real_things(path: Path) -> None:
     for const in (
         n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
     ):
-        if re.fullmatch(r"[\w.-]+\.(yaml|rviz)", const):
+        if re.fullmatch(r"[\w.-]+\.(yaml|rviz|xml)", const):
             assert (ROOT / "config" / const).is_file(), const
         if re.fullmatch(r"[\w.-]+\.launch\.py", const):
             assert (ROOT / "launch" / const).is_file(), const

@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bitrate", type=int, help="H.264/H.265 bitrate in kbit/s (default: config)")
     p.add_argument("--sr-model", help="cloud upscaler (default: config)")
     p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"), help="inference engine")
+    p.add_argument("--weights-dir", help="model files to serve (default: the shipped weights)")
     p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the first mask")
     p.set_defaults(func=run)
 
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     edge = {k: v for k, v in (("codec", args.codec), ("downscale", args.downscale),
                               ("bitrate_kbps", args.bitrate)) if v is not None}  # fmt: skip
-    cloud = {k: v for k, v in (("sr_model", args.sr_model), ("engine", args.engine)) if v is not None}
+    cloud = {k: v for k, v in (("sr_model", args.sr_model), ("engine", args.engine),
+                               ("weights_dir", args.weights_dir)) if v is not None}  # fmt: skip
     run_demo(
         DemoOptions(
             out=args.out,

@@ -7,6 +7,7 @@ as any other ROS node would. Several can live in one process, one per domain.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -42,6 +43,10 @@ class DomainNode:
     """A node in ``domain_id`` that records what arrives on the topics it listens to."""
 
     def __init__(self, domain_id: int, name: str = "observer") -> None:
+        from cloudseg_ros.demo.processes import DDS_PROFILE_VAR
+        from cloudseg_ros.paths import config_file
+
+        os.environ.setdefault(DDS_PROFILE_VAR, str(config_file("fastdds.xml")))  # same DDS as the nodes
         self.context = rclpy.Context()
         # No rclpy signal handlers: Ctrl-C must reach the owner (the demo cleans up its graph).
         rclpy.init(context=self.context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)

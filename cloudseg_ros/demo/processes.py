@@ -25,6 +25,11 @@ from typing import Any
 import yaml
 
 from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.paths import config_file
+
+# Fast DDS profile of our node processes (see config/fastdds.xml: shared memory large enough
+# for camera images, UDP on loopback only). A profile the user already set wins.
+DDS_PROFILE_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 
 def executable(name: str) -> str:
@@ -59,6 +64,7 @@ def ros_env(domain_id: int, extra: Mapping[str, str] | None = None) -> dict[str,
         RCUTILS_LOGGING_BUFFERED_STREAM="0",
     )
     env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated; conflicts with the discovery range
+    env.setdefault(DDS_PROFILE_VAR, str(config_file("fastdds.xml")))
     if extra:
         env.update(extra)
     return env

@@ -79,8 +79,8 @@ class Recorder:
 
     def __init__(self, robot_domain: int, cloud_domain: int, robots: list[str], out_dir: Path,
                  snapshots: int = 4, video_fps: float = 10.0, video_scale: float = 0.5) -> None:  # fmt: skip
-        self.robot_node = DomainNode(robot_domain, "cloudseg_demo_recorder")
-        self.cloud_node = DomainNode(cloud_domain, "cloudseg_demo_recorder")
+        self.robot_node = DomainNode(robot_domain, "cloudseg_demo_robot_recorder")
+        self.cloud_node = DomainNode(cloud_domain, "cloudseg_demo_cloud_recorder")
         self.records = {r: RobotRecord(r) for r in robots}
         self.recording = False
         self.out_dir = out_dir
