@@ -18,13 +18,14 @@ _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 def share_dir() -> Path:
     """The package's share directory (holds config/ and launch/)."""
-    candidates = [Path(sys.prefix) / "share" / PACKAGE]
+    # A checkout first (config/ and launch/ beside the package): code and config of one tree.
+    # Installed, that folder is site-packages, which has neither.
+    candidates = [_SOURCE_ROOT, Path(sys.prefix) / "share" / PACKAGE]
     for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
         if prefix:
             candidates.append(Path(prefix) / "share" / PACKAGE)
-    candidates.append(_SOURCE_ROOT)  # a checkout: config/ and launch/ at the top
     for c in candidates:
-        if (c / "config").is_dir():
+        if (c / "config").is_dir() and (c / "launch").is_dir():
             return c
     raise ConfigError(f"cannot find the {PACKAGE} config folder (looked in {', '.join(map(str, candidates))})")
 
