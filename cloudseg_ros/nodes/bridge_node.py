@@ -309,8 +309,9 @@ class BridgeNode(Node):
         return out
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        self.link.close()
+        if hasattr(self, "link"):  # also called on a node whose constructor failed
+            self._stop.set()
+            self.link.close()
         super().destroy_node()
 
 

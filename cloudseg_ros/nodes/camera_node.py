@@ -131,9 +131,10 @@ class CameraNode(Node):
         return [Status("source", OK, self.params["source"], values)]
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        self._reader.join(timeout=2.0)
-        self.source.close()
+        if hasattr(self, "_reader"):  # also called on a node whose constructor failed
+            self._stop.set()
+            self._reader.join(timeout=2.0)
+            self.source.close()
         super().destroy_node()
 
 

@@ -177,7 +177,8 @@ class CloudNode(Node):
         return out
 
     def destroy_node(self) -> None:
-        self.service.stop()
+        if hasattr(self, "service"):  # also called on a node whose constructor failed
+            self.service.stop()
         super().destroy_node()
 
 

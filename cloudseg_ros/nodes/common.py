@@ -29,7 +29,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         executor.add_node(node)
         executor.spin()
     except CloudsegError as exc:
-        name = getattr(factory, "__name__", "node")
+        name = getattr(factory, "__name__", "node").removesuffix("Node").lower()
         print(f"[{name}] error: {exc}", file=sys.stderr, flush=True)
         status = 2
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -168,7 +168,8 @@ class EdgeNode(Node):
         ]
 
     def destroy_node(self) -> None:
-        self.pipeline.close()
+        if hasattr(self, "pipeline"):  # also called on a node whose constructor failed
+            self.pipeline.close()
         super().destroy_node()
 
 
