@@ -55,7 +55,7 @@ class Variant:
 VARIANTS = {
     "default": Variant(speed=1.0, density=1.0, moving=True, shake=0.003, sway=0.12, surge=2.0),
     "static": Variant(speed=0.0, density=1.0, moving=False, shake=0.0, sway=0.0, surge=0.0),
-    "fast": Variant(speed=2.2, density=2.2, moving=True, shake=0.005, sway=0.2, surge=2.5),
+    "fast": Variant(speed=2.2, density=1.8, moving=True, shake=0.005, sway=0.2, surge=2.5),
 }
 
 

@@ -52,13 +52,12 @@ def draw_vehicle(p: Painter, t: Thing, sun: float) -> None:
     label = TRAIN_ID[t.kind]
     size = p.pixel_height(height)
     colour = a["colour"]
-    if size < 7:  # a few pixels: one tapered box
-        _box(
-            p,
-            hexahedron(x0, x1, 0.12, height, z0, z1, (0.1, 0.1, 0.2 * length, 0.2 * length)),
-            colour * 0.8,
-            label,
-        )
+    if size < 8:  # a few pixels: the near face and the flank towards the camera
+        p.poly(quad(x0, x1, 0.12, height * 0.92, z0), colour * 0.7, label)
+        xs = x0 if p.cam.x < x0 else (x1 if p.cam.x > x1 else None)
+        if xs is not None:
+            flank = [[xs, 0.12, z0], [xs, 0.12, z1], [xs, height * 0.6, z1], [xs, height * 0.92, z0]]
+            p.poly(np.array(flank), colour * 0.8, label)
         return
     detail = size > 16
     front_near = t.heading < 0  # an oncoming vehicle shows us its front
@@ -87,7 +86,7 @@ def draw_vehicle(p: Painter, t: Thing, sun: float) -> None:
         for fid, face, n in _box(p, cab, colour, label):
             if fid != TOP:
                 window = inset(face, 0.06, 0.94, 0.08, 0.9) if detail else inset(face, 0.0, 1.0, 0.0, 0.9)
-                p.poly(window, GLASS + 0.1 * (fid == Z_MINUS), label, n)
+                p.poly(window, GLASS + 0.1 * (fid == Z_MINUS), label, n, decal=True)
     elif t.kind == "truck":
         cab_len = 2.3
         if front_near:
@@ -105,16 +104,16 @@ def draw_vehicle(p: Painter, t: Thing, sun: float) -> None:
             if is_cab:
                 for fid, face, n in faces:
                     if fid != TOP:
-                        p.poly(inset(face, 0.08, 0.92, 0.55, 0.9), GLASS, label, n)
+                        p.poly(inset(face, 0.08, 0.92, 0.55, 0.9), GLASS, label, n, decal=True)
     else:  # bus
         faces = _box(p, hexahedron(x0, x1, 0.3, height, z0, z1, (0.05, 0.05, 0.1, 0.1)), colour, label)
         for fid, face, n in faces:
             if fid == Z_MINUS:
-                p.poly(inset(face, 0.06, 0.94, 0.45, 0.92), GLASS, label, n)
+                p.poly(inset(face, 0.06, 0.94, 0.45, 0.92), GLASS, label, n, decal=True)
             elif fid != TOP:
                 for k in range(6 if detail else 1):
                     span = (0.04 + k * 0.16, 0.18 + k * 0.16) if detail else (0.04, 0.96)
-                    p.poly(inset(face, span[0], span[1], 0.5, 0.88), GLASS, label, n)
+                    p.poly(inset(face, span[0], span[1], 0.5, 0.88), GLASS, label, n, decal=True)
     if not detail:
         return
     for fid, face, n in faces:
@@ -123,12 +122,12 @@ def draw_vehicle(p: Painter, t: Thing, sun: float) -> None:
             b0, b1 = (0.55, 0.85) if t.kind == "car" else (0.05, 0.15)
             p.glow(inset(face, 0.03, 0.2, b0, b1), lamp, label)
             p.glow(inset(face, 0.8, 0.97, b0, b1), lamp, label)
-            p.poly(inset(face, 0.38, 0.62, 0.15, 0.4), (0.85, 0.85, 0.85), label, n)
+            p.poly(inset(face, 0.38, 0.62, 0.15, 0.4), (0.85, 0.85, 0.85), label, n, decal=True)
         elif fid != TOP and t.kind != "bus":  # wheels on the visible flank
             xs = face[0, 0]
             for zc in (ax0, ax1):
                 p.poly(side_ellipse(xs, zc, r, r, r), TYRE, label, n)
-                p.poly(side_ellipse(xs, zc, r, r * 0.55, r * 0.55, 10), METAL, label, n)
+                p.poly(side_ellipse(xs, zc, r, r * 0.55, r * 0.55, 10), METAL, label, n, decal=True)
 
 
 def _figure(p: Painter, t: Thing, label: int, base_y: float = 0.0, seated: bool = False) -> None:
@@ -140,7 +139,8 @@ def _figure(p: Painter, t: Thing, label: int, base_y: float = 0.0, seated: bool 
     top, legs, skin, hair = a["top"], a["legs"], a["skin"], a["hair"]
     hip = base_y + (0.0 if seated else 0.47 * h)
     shoulder = hip + (0.36 * h if seated else 0.34 * h)
-    if p.pixel_height(h) < 12:  # a few pixels: legs, body and head
+    size = p.pixel_height(h)
+    if size < 12:  # a few pixels: legs, body and head
         body = [
             [x - 0.38 * w, hip, z],
             [x + 0.38 * w, hip, z],
@@ -154,6 +154,23 @@ def _figure(p: Painter, t: Thing, label: int, base_y: float = 0.0, seated: bool 
         p.poly(ellipse(x, shoulder + 0.09 * h, z, 0.065 * h, 0.08 * h, 8), hair, label)
         return
     leg_w = 0.17 * w
+    if size < 24 and not seated:  # a couple of dozen pixels: two legs, body, arms as one, head
+        for sgn, lift in ((-1, max(swing, 0.0)), (1, max(-swing, 0.0))):
+            foot = base_y + 0.06 * h * lift
+            p.poly(
+                quad(x + sgn * 0.03 * w, x + sgn * (0.05 * w + leg_w * 1.1), foot, hip + 0.02, z), legs, label
+            )
+        shoulders = [
+            [x - 0.4 * w, hip - 0.05 * h, z],
+            [x + 0.4 * w, hip - 0.05 * h, z],
+            [x + 0.55 * w, shoulder, z],
+            [x - 0.55 * w, shoulder, z],
+        ]
+        p.poly(np.array(shoulders), top, label)
+        p.poly(
+            ellipse(x, shoulder + 0.1 * h, z, 0.06 * h, 0.075 * h, 8), hair if t.heading > 0 else skin, label
+        )
+        return
     if seated:  # legs bent down to the pedals
         for sgn, ph in ((-1, swing), (1, -swing)):
             knee = (x + sgn * 0.22 * w, hip - 0.12 * h + 0.05 * h * ph, z)
@@ -316,16 +333,17 @@ def _panel(p: Painter, a: dict, cx: float, cy: float, z: float) -> None:
     p.poly(_sign_shape(shape, cx, cy, z, r, aspect), outer, label)
     if p.pixel_height(r) > 2:
         lift = 0.08 * r if shape == "triangle" else 0.0
-        p.poly(_sign_shape(shape, cx, cy + lift, z, r * 0.78, aspect * 1.05), inner, label)
+        p.poly(_sign_shape(shape, cx, cy + lift, z, r * 0.78, aspect * 1.05), inner, label, decal=True)
     if p.pixel_height(r) > 6:
-        p.poly(quad(cx - 0.35 * r, cx + 0.35 * r, cy - 0.12 * r, cy + 0.12 * r, z), mark, label)
+        p.poly(quad(cx - 0.35 * r, cx + 0.35 * r, cy - 0.12 * r, cy + 0.12 * r, z), mark, label, decal=True)
 
 
 def draw_sign(p: Painter, t: Thing, sun: float) -> None:
     a = t.attrs
     p.begin(t.z - p.cam.z, sun)
     top = a["bottom"] + a["size"]
-    _pole(p, t.x, t.z + 0.05, a["radius"], 0.0, top + (a["size"] if a["second"] else 0), (0.5, 0.5, 0.52))
+    if a.get("pole", True):
+        _pole(p, t.x, t.z + 0.05, a["radius"], 0.0, top + (a["size"] if a["second"] else 0), (0.5, 0.5, 0.52))
     _panel(p, a, t.x, a["bottom"] + a["size"] / 2, t.z)
     if a["second"]:
         _panel(p, dict(a, shape="rect", aspect=1.3, size=a["size"] * 0.55), t.x, top + a["size"] * 0.4, t.z)
@@ -353,7 +371,7 @@ def draw_traffic_light(p: Painter, t: Thing, sun: float) -> None:
             if k == 2 - a["lit"]:
                 p.glow(disc, rgb, label)
             else:
-                p.poly(disc, np.array(rgb) * 0.15, label)
+                p.poly(disc, np.array(rgb) * 0.15, label, decal=True)
 
 
 @lru_cache(maxsize=256)
@@ -384,7 +402,7 @@ def draw_tree(p: Painter, t: Thing, sun: float) -> None:
         side = 1.0 + 0.15 * np.sign(bx) * sun_x
         p.poly(poly, a["colour"] * (bright * up * side * 0.9), VEG, (0.0, 1.0, 0.0))
         polys.append(poly)
-    if size > 12:
+    if size > 25:
         r = a["radius"] * 2.2
         centre = a["trunk"] + a["radius"]
         modulate(

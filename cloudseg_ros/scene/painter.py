@@ -85,17 +85,23 @@ class Painter:
         if len(self._queue) > 4000:
             self.flush()
 
-    def poly(self, pts: np.ndarray, albedo, label: int, normal=FACING, sun: float = 1.0) -> None:
-        """Queue a lit polygon (``sun`` scales direct light for this part, e.g. 0 for an underside)."""
-        self._queue.append(([pts], albedo, normal, label, sun * self.sun, False, self.depth))
+    def poly(
+        self, pts: np.ndarray, albedo, label: int, normal=FACING, sun: float = 1.0, decal: bool = False
+    ) -> None:
+        """Queue a lit polygon (``sun`` scales direct light for this part, e.g. 0 for an underside).
+
+        ``decal``: the part lies inside its object's already-drawn silhouette with the same label
+        (a window, a plate), so only the image needs it.
+        """
+        self._queue.append(([pts], albedo, normal, -1 if decal else label, sun * self.sun, False, self.depth))
 
     def polys(self, contours: list[np.ndarray], albedo, label: int, normal=FACING) -> None:
         """Queue several contours filled as one shape (holes by the even-odd rule)."""
         self._queue.append((contours, albedo, normal, label, self.sun, False, self.depth))
 
-    def glow(self, pts: np.ndarray, rgb, label: int) -> None:
-        """Queue a light source: its colour is not lit by the sun, only hazed."""
-        self._queue.append(([pts], rgb, FACING, label, 1.0, True, self.depth))
+    def glow(self, pts: np.ndarray, rgb, label: int, decal: bool = True) -> None:
+        """Queue a light source: its colour is not lit by the sun, only hazed (a decal by default)."""
+        self._queue.append(([pts], rgb, FACING, -1 if decal else label, 1.0, True, self.depth))
 
     def colour(self, albedo, normal=FACING) -> np.ndarray:
         """Immediate shaded colour of a surface of the current object."""
@@ -135,7 +141,8 @@ class Painter:
                 end += 1
             shape = pieces[start:end]
             cv2.fillPoly(image, shape, colours[k], line, SHIFT)
-            cv2.fillPoly(label_map, shape, labels[k], line, SHIFT)
+            if labels[k] >= 0:
+                cv2.fillPoly(label_map, shape, labels[k], line, SHIFT)
             start = end
 
     def to_pixels(self, pts: np.ndarray) -> np.ndarray | None:
@@ -177,7 +184,7 @@ def modulate(painter: Painter, polys: list[np.ndarray], grid: np.ndarray, box_wo
     Draws the queue first, since it modulates what is already in the image.
     """
     painter.flush()
-    px = [q for q in map(painter.to_pixels, polys) if q is not None]
+    px, _ = project_contours(painter.cam, polys)
     if not px:
         return
     allpts = np.concatenate(px) / ONE

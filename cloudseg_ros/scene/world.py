@@ -121,7 +121,12 @@ def _furniture(rng: np.random.Generator, style: CityStyle, seg: Segment, side: i
     ):
         z = phase + k * style.lamp_spacing
         if z0 <= z < z1 and not seg.in_cross(z, 2.0):
-            out.append(_lamp(style, side, z))
+            lamp = _lamp(style, side, z)
+            out.append(lamp)
+            if rng.random() < 0.35:  # a small sign strapped to the lamp post
+                sign = _sign(rng, lamp.x, z - 0.12, side)
+                sign.attrs.update(size=float(rng.uniform(0.3, 0.5)), second=False, pole=False)
+                out.append(sign)
     if style.trees:
         strip = road.strip_r if side > 0 else road.strip_l
         x = curb_x + (strip / 2 if strip else 0.9)
@@ -205,7 +210,7 @@ def _sign(rng: np.random.Generator, x: float, z: float, side: int) -> Thing:
         z,
         dict(
             shape=shape,
-            size=float(rng.uniform(0.55, 0.9)),
+            size=float(rng.uniform(0.4, 0.8)),
             bottom=float(rng.uniform(1.9, 2.6)),
             front=bool(front),
             aspect=float(rng.uniform(0.6, 1.6)),
