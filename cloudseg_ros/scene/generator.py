@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from cloudseg_ros.errors import ConfigError
@@ -94,7 +95,7 @@ def _hood(seed: int, width: int, height: int) -> tuple[np.ndarray, np.ndarray] |
     u, _ = pixel_centres(width, height)
     x = (u - width / 2) / (width / 2)
     edge = height * (1 - frac) + height * rng.uniform(0.03, 0.06) * x**2
-    mask = v[:, None] >= edge[None, :]
+    mask = (v[:, None] >= edge[None, :]).view(np.uint8)
     paint = rng.uniform(0.03, 0.35) * np.ones(3) + rng.uniform(-0.02, 0.02, 3)
     depth = np.clip((v[:, None] - edge[None, :]) / (frac * height), 0, 1)
     colour = (paint * 0.6 + 0.25 * (1 - depth[..., None]) * np.array([0.7, 0.75, 0.8])).astype(np.float32)
@@ -166,7 +167,9 @@ class DrivingScene:
         # the sky is at infinity: camera shake shifts it, translation does not
         ox = int(np.clip(round(m - (cam.cx - w / 2)), 0, 2 * m))
         oy = int(np.clip(round(m - (cam.cy - HORIZON * h)), 0, 2 * m))
-        image = sky[oy : oy + h, ox : ox + w].copy()
+        image = np.empty((h, w, 3), np.float32)
+        horizon = int(np.clip(np.ceil(cam.cy), 0, h))  # the ground covers everything below
+        image[:horizon] = sky[oy : oy + horizon, ox : ox + w]
         labels = np.full((h, w), TRAIN_ID["sky"], np.uint8)
 
         blocks = [
@@ -215,8 +218,8 @@ class DrivingScene:
         hood = _hood(self.seed, w, h)
         if hood is not None:
             mask, colour = hood
-            image[mask] = colour[mask]
-            labels[mask] = IGNORE_ID
+            cv2.copyTo(colour, mask, image)
+            labels[mask.view(bool)] = IGNORE_ID
         out = develop(
             image, cam, style, self.speed * VARIANTS[self.variant].moving, stream(self.seed, "sensor", index)
         )

@@ -192,7 +192,7 @@ def city_style(seed: int) -> CityStyle:
         yard_r=float(rng.choice([0.0, 0.0, 0.0, 3.0])),
         yard_l=float(rng.choice([0.0, 0.0, 4.0])),
         centre_dashed=bool(rng.random() < 0.6),
-        ego_lane=int(rng.integers(n_fwd)),
+        ego_lane=n_fwd - 1 if rng.random() < 0.7 else int(rng.integers(n_fwd)),  # mostly the right lane
     )
     lo = int(rng.integers(2, 5))
     return CityStyle(
@@ -207,8 +207,8 @@ def city_style(seed: int) -> CityStyle:
         cross_rate=float(rng.uniform(0.2, 0.5)),
         trees=trees,
         lamp_spacing=float(rng.uniform(22, 36)),
-        sign_rate=float(rng.uniform(1 / 30, 1 / 12)),
-        walker_rate=float(rng.uniform(1 / 30, 1 / 12)),
+        sign_rate=float(rng.uniform(1 / 40, 1 / 16)),
+        walker_rate=float(rng.uniform(1 / 22, 1 / 9)),
         park_rate=float(rng.uniform(0.15, 0.7)),
         traffic=float(rng.uniform(1 / 100, 1 / 45)),
         noise=float(rng.uniform(1.5, 4.0)),

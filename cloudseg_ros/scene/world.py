@@ -125,7 +125,7 @@ def _furniture(rng: np.random.Generator, style: CityStyle, seg: Segment, side: i
             out.append(lamp)
             if rng.random() < 0.35:  # a small sign strapped to the lamp post
                 sign = _sign(rng, lamp.x, z - 0.12, side)
-                sign.attrs.update(size=float(rng.uniform(0.3, 0.5)), second=False, pole=False)
+                sign.attrs.update(size=float(rng.uniform(0.25, 0.45)), second=False, pole=False)
                 out.append(sign)
     if style.trees:
         strip = road.strip_r if side > 0 else road.strip_l
@@ -210,10 +210,10 @@ def _sign(rng: np.random.Generator, x: float, z: float, side: int) -> Thing:
         z,
         dict(
             shape=shape,
-            size=float(rng.uniform(0.4, 0.8)),
-            bottom=float(rng.uniform(1.9, 2.6)),
+            size=float(rng.uniform(0.35, 0.65)),
+            bottom=float(rng.uniform(2.0, 2.8)),
             front=bool(front),
-            aspect=float(rng.uniform(0.6, 1.6)),
+            aspect=float(rng.uniform(0.55, 1.3)),
             second=bool(rng.random() < 0.25),
             radius=0.04,
         ),
