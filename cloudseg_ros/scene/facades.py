@@ -286,7 +286,7 @@ def draw_facades(
         shadow = sun_occ[r0:r1].astype(np.float32)
         shadow *= -share[None, :]
         shadow += 1
-        shaded *= shadow[..., None]
+        cv2.multiply(shaded, cv2.merge([shadow, shadow, shadow]), shaded)
     shaded += (light.haze[None, :] * fog[:, None])[None].astype(np.float32)
     m8 = mask.view(np.uint8)
     cv2.copyTo(shaded, m8, image[r0:r1])

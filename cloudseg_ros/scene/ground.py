@@ -180,7 +180,8 @@ def draw_ground(
     cv2.multiply(rgb, tex, out, scale=1 / (255 * 128), dtype=cv2.CV_32F)
     out *= lit
     out *= (1 - fog)[:, None, None]
-    out += (light.haze[None, :] * fog[:, None])[:, None, :].astype(np.float32)
+    haze = (light.haze[None, :] * fog[:, None]).astype(np.float32)[:, None, :]  # (rows, 1, 3)
+    cv2.add(out, cv2.resize(haze, (cam.width, len(fog)), interpolation=cv2.INTER_NEAREST), out)
     labels[r0:] = glabels
 
 

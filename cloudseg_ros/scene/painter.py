@@ -203,4 +203,7 @@ def modulate(painter: Painter, polys: list[np.ndarray], grid: np.ndarray, box_wo
     factor -= 1  # factor inside the shape, 1 outside
     factor *= mask
     factor += 1
-    painter.image[y0:y1, x0:x1] *= factor[..., None]
+    region = painter.image[y0:y1, x0:x1]
+    cv2.multiply(
+        region, cv2.merge([factor, factor, factor]), region
+    )  # in place; numpy's broadcast is 10x slower
