@@ -261,18 +261,17 @@ def draw_facades(
     ty[roof] = at.cornice
     tx = (at.x0[hits.style] + np.mod(hits.coord, tile_w) / RES).astype(np.float32)
     level = np.clip(np.floor(np.log2(np.maximum(scale / RES, 1.0))), 0, LEVELS - 1).astype(np.int64)
+    shrink = np.ldexp(np.float32(1), -level).astype(np.float32)[None, :]  # texel scale of each column's mip
+    np.maximum(ty, 0, out=ty)
+    ty *= shrink
+    mx = np.empty_like(ty)
+    mx[:] = tx[None, :] * shrink
     tex = np.empty((*mask.shape, 3), np.uint8)
-    start = 0
-    while start < cam.width:
-        k = int(level[start])
-        rest = level[start:] != k
-        end = start + int(np.argmax(rest)) if rest.any() else cam.width
-        s = np.float32(0.5**k)
-        my = np.maximum(ty[:, start:end], 0) * s
-        mx = np.empty_like(my)
-        mx[:] = tx[None, start:end] * s
-        tex[:, start:end] = cv2.remap(at.levels[k], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        start = end
+    edges = [0, *(np.nonzero(np.diff(level))[0] + 1).tolist(), cam.width]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):  # runs of columns sharing a mip level
+        cv2.remap(
+            at.levels[level[a]], mx[:, a:b], ty[:, a:b], cv2.INTER_LINEAR, tex[:, a:b], cv2.BORDER_REPLICATE
+        )
     # per column: tint, orientation to the sun and haze; per pixel: cast shadows and the roof band
     cos = np.maximum(NORMALS[hits.normal] @ light.sun_dir, 0)
     fog = light.fog(d).astype(np.float32)

@@ -73,6 +73,10 @@ def _base(style: CityStyle) -> _Profile:
         x += walk
         p.paint(side * x, side * (x + yard), TERRAIN, pal.grass * 1.05)
         lanes = road.n_fwd if side > 0 else road.n_back
+        for i in range(lanes):  # polished, oil-darkened wheel tracks
+            for track in (-0.85, 0.85):
+                centre = side * ((i + 0.5) * road.lane_w + track)
+                p.paint(centre - 0.35, centre + 0.35, ROAD, pal.asphalt * 0.93)
         p.line(side * (lanes * road.lane_w - 0.12), 0.15, pal.paint)  # edge line
     if not road.centre_dashed:
         p.line(-0.09, 0.12, pal.paint)

@@ -59,6 +59,10 @@ def _asphalt(rng: np.random.Generator, n: int) -> np.ndarray:
         pts = np.cumsum(rng.normal(0, 6, (60, 2)), axis=0) + rng.uniform(0, n, 2)
         cv2.polylines(cracks, [np.round(pts).astype(np.int32)], False, 255, 2)
     tex[cracks > 0] *= 0.6
+    for _ in range(int(rng.integers(0, 3))):  # repair patches: smoother, darker or lighter rectangles
+        h, w = (int(v) for v in rng.integers(60, 400, 2))
+        y, x = (int(v) for v in rng.integers(0, n - 400, 2))
+        tex[y : y + h, x : x + w] = 1.0 + (tex[y : y + h, x : x + w] - 1.0) * 0.5 + rng.uniform(-0.12, 0.08)
     return np.repeat(tex[..., None], 3, axis=2)
 
 
