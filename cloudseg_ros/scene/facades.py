@@ -11,6 +11,7 @@ building height.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from functools import lru_cache
 
 import cv2
@@ -268,7 +269,7 @@ def draw_facades(
     mx[:] = tx[None, :] * shrink
     tex = np.empty((*mask.shape, 3), np.uint8)
     edges = [0, *(np.nonzero(np.diff(level))[0] + 1).tolist(), cam.width]
-    for a, b in zip(edges[:-1], edges[1:], strict=True):  # runs of columns sharing a mip level
+    for a, b in pairwise(edges):  # runs of columns sharing a mip level
         cv2.remap(
             at.levels[level[a]], mx[:, a:b], ty[:, a:b], cv2.INTER_LINEAR, tex[:, a:b], cv2.BORDER_REPLICATE
         )
