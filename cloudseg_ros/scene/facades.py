@@ -11,8 +11,8 @@ building height.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 from functools import lru_cache
+from itertools import pairwise
 
 import cv2
 import numpy as np
