@@ -19,6 +19,7 @@ import pytest
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.scene import DrivingScene
 from cloudseg_ros.scene.labels import IGNORE_ID, NUM_CLASSES, TRAIN_ID
+from cloudseg_ros.scene.things import Thing
 
 REQUIRED = ("road", "sidewalk", "building", "vegetation", "sky", "car", "person", "pole", "traffic_sign")
 
@@ -106,6 +107,14 @@ def test_perspective() -> None:
     top = frame.labels[: h // 10]
     assert np.isin(top, [TRAIN_ID[c] for c in ("sky", "building", "vegetation", "pole")]).mean() > 0.8
     assert not np.isin(frame.labels[: h // 3], [TRAIN_ID["road"], TRAIN_ID["sidewalk"]]).any()
+
+
+def test_paint_order_puts_building_line_barriers_first() -> None:
+    fence = Thing("fence", 9.0, 20.0, {"length": 15.0, "height": 1.5})
+    person = Thing("person", 6.0, 30.0, {"height": 1.7})
+    car = Thing("car", 2.0, 10.0, {"length": 4.0})
+    order = sorted([car, person, fence], key=lambda t: -t.paint_order())
+    assert order == [fence, person, car]  # barriers first, then far to near
 
 
 def test_cross_resolution_consistency() -> None:

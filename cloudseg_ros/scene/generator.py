@@ -107,6 +107,11 @@ class DrivingScene:
 
     ``variant``: "default" (city driving with some traffic), "static" (ego stopped, nothing
     moves: consecutive frames differ only by sensor noise) or "fast" (high speed, dense traffic).
+
+    Per-seed textures (~30 MB) and per-size tables are cached for the few most recently used
+    seeds/sizes, so the first frame of a seed costs a few hundred ms and later ones tens of ms:
+    render frames of a seed together rather than interleaving many seeds. ``render`` keeps no
+    per-call state on the instance and may be called from several threads.
     """
 
     def __init__(
@@ -147,15 +152,18 @@ class DrivingScene:
         """Objects in view range at a frame, static and moving."""
         cam = self.camera(index)
         near, far = cam.z + NEAR, cam.z + OBJECT_FAR
-        out = [
-            t
-            for seg in segments_between(self.seed, near - 30, far)
-            for t in seg.things
-            if near < t.z + 0.5 * t.attrs.get("length", 0) * (t.kind in ("wall", "fence", "hedge")) * 2
-            and t.z < far
-        ]
+        segs = segments_between(self.seed, near - 30, far)
+        out = [t for seg in segs for t in seg.things if t.span()[1] > near and t.z < far]
         out += moving_things(self.seed, self._streams, self.path.z0, index / self.fps, near - 10, far)
         return out
+
+    def buildings(self, cam: Camera) -> tuple[list, list]:
+        """(street-front, back-row) buildings in view as (side, Block) pairs."""
+        front, back = [], []
+        for seg in segments_between(self.seed, cam.z - 40, cam.z + FACADE_FAR):
+            for (side, layer), blocks in seg.blocks.items():
+                (back if layer else front).extend((side, b) for b in blocks)
+        return front, back
 
     def render(self, index: int) -> SceneFrame:
         index = int(index)
@@ -172,39 +180,23 @@ class DrivingScene:
         image[:horizon] = sky[oy : oy + horizon, ox : ox + w]
         labels = np.full((h, w), TRAIN_ID["sky"], np.uint8)
 
-        blocks = [
-            (s, b)
-            for seg in segments_between(self.seed, cam.z - 40, cam.z + FACADE_FAR)
-            for (s, layer), bl in seg.blocks.items()
-            if layer == 0
-            for b in bl
-        ]
-        back = [
-            (s, b)
-            for seg in segments_between(self.seed, cam.z - 40, cam.z + FACADE_FAR)
-            for (s, layer), bl in seg.blocks.items()
-            if layer == 1
-            for b in bl
-        ]
+        blocks, back = self.buildings(cam)
         things = self.things(index)
         sun_occ, ao = shadow_masks(cam, style, blocks, things)
         light = style.light
 
         draw_ground(self.seed, cam, light, sun_occ, ao, image, labels)
         street = cast(cam, blocks)
-        behind = cast(cam, back)
-        top = np.full(w, np.inf)
-        if np.isfinite(street.depth).any():
-            top = cam.cy - cam.f * (street.height - cam.y) / np.where(
-                np.isfinite(street.depth), street.depth, 1e9
-            )
-            top = np.where(np.isfinite(street.depth), top, np.inf)
-        draw_facades(self.seed, cam, behind, light, sun_occ, image, labels, limit=top)
+        found = np.isfinite(street.depth)
+        roofline = np.where(
+            found, cam.cy - cam.f * (street.height - cam.y) / np.where(found, street.depth, 1), np.inf
+        )
+        draw_facades(self.seed, cam, cast(cam, back), light, sun_occ, image, labels, limit=roofline)
         draw_facades(self.seed, cam, street, light, sun_occ, image, labels)
 
         # objects, far to near
         painter = Painter(cam, image, labels, light)
-        order = sorted(range(len(things)), key=lambda i: -things[i].near_z())
+        order = sorted(range(len(things)), key=lambda i: -things[i].paint_order())
         sun = sunlit(style, blocks, things)
         placements = []
         for i in order:

@@ -56,6 +56,9 @@ HAIR = np.array(
 )
 
 
+BARRIERS = ("wall", "fence", "hedge")  # long structures along the building line; z = their start
+
+
 @dataclass
 class Thing:
     """One object in world space. ``x, z``: ground position of its centre (long structures: start)."""
@@ -67,9 +70,17 @@ class Thing:
     heading: float = 1.0  # +1 faces/moves along +z, -1 against
     phase: float = 0.0  # walk/pedal cycle in radians
 
-    def near_z(self) -> float:
-        """Nearest z the object occupies: the painter's-algorithm sort key."""
-        return self.z - 0.5 * self.attrs.get("length", 0.0)
+    def span(self) -> tuple[float, float]:
+        """(nearest, farthest) z the object occupies."""
+        length = self.attrs.get("length", 0.0)
+        if self.kind in BARRIERS:
+            return self.z, self.z + length
+        return self.z - length / 2, self.z + length / 2
+
+    def paint_order(self) -> float:
+        """Painter's-algorithm key, larger first: barriers stand on the building line, behind every
+        other object from the camera's side, so they go first; the rest far to near."""
+        return np.inf if self.kind in BARRIERS else self.span()[0]
 
 
 def make_car(rng: np.random.Generator, x: float, z: float, heading: float, kind: str = "car") -> Thing:
