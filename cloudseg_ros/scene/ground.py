@@ -12,6 +12,7 @@ plus one into the world-anchored material textures.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from cloudseg_ros.scene.camera import Camera, pixel_centres
 from cloudseg_ros.scene.labels import TRAIN_ID
 from cloudseg_ros.scene.style import CURB, CityStyle, Lighting, city_style
-from cloudseg_ros.scene.textures import GROUND_LEVELS, GROUND_RES, GROUND_TILE
+from cloudseg_ros.scene.textures import GROUND_LEVELS, GROUND_RES, GROUND_TILE, ground_atlas
 from cloudseg_ros.scene.world import SEG_LEN, cross_street
 
 X_MIN, X_MAX = -60.0, 60.0
@@ -31,9 +32,11 @@ DASH_PERIOD, DASH_LEN = 9.0, 3.0
 MAX_DEPTH = 4000.0
 MARKING_SEGMENTS = 12  # segments ahead whose crossings are painted
 ROAD, WALK, TERRAIN = TRAIN_ID["road"], TRAIN_ID["sidewalk"], TRAIN_ID["terrain"]
-MATERIAL_OF_LABEL = np.zeros(256, np.float32)
+MATERIAL_OF_LABEL = np.zeros(256, np.float32)  # asphalt 0, paving 1, grass 2
 MATERIAL_OF_LABEL[WALK] = 1
 MATERIAL_OF_LABEL[TERRAIN] = 2
+# per mip level: label -> first texel row of its material in the atlas (tiles stacked, 1 texel padding)
+MATERIAL_ROW = [MATERIAL_OF_LABEL * ((GROUND_TILE >> k) + 2) + 1 for k in range(GROUND_LEVELS)]
 
 
 class _Profile:
@@ -193,23 +196,17 @@ def _material_texture(
     seed: int, labels: np.ndarray, map_x: np.ndarray, z: np.ndarray, lateral: np.ndarray, along: np.ndarray
 ) -> np.ndarray:
     """World-anchored material texture per ground pixel (uint8, 128 = neutral), mip level per row."""
-    from cloudseg_ros.scene.textures import ground_atlas
-
     atlas = ground_atlas(seed)
     footprint = np.sqrt(lateral * np.maximum(along, lateral)) / GROUND_RES
     level = np.clip(np.floor(np.log2(np.maximum(footprint, 1.0))), 0, GROUND_LEVELS - 1).astype(np.int64)
     zt = np.mod(z, GROUND_TILE * GROUND_RES) / GROUND_RES  # texel row within the tile, per image row
-    material = MATERIAL_OF_LABEL[labels]
     out = np.empty((*labels.shape, 3), np.uint8)
-    start = 0
-    n = len(level)
-    while start < n:
-        k = int(level[start])
-        end = start + int(np.argmax(level[start:] != k)) if (level[start:] != k).any() else n
+    edges = [0, *(np.nonzero(np.diff(level))[0] + 1).tolist(), len(level)]
+    for a, b in pairwise(edges):  # bands of rows sharing a mip level
+        k = int(level[a])
         scale = np.float32(0.5**k)
-        tile = GROUND_TILE >> k
-        my = material[start:end] * np.float32(tile + 2) + (zt[start:end, None] * scale + 1).astype(np.float32)
-        mx = map_x[start:end] * scale
-        out[start:end] = cv2.remap(atlas[k], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-        start = end
+        my = cv2.LUT(labels[a:b], MATERIAL_ROW[k])  # first texel row of each pixel's material tile
+        my += (zt[a:b, None] * scale).astype(np.float32)
+        mx = map_x[a:b] * scale
+        cv2.remap(atlas[k], mx, my, cv2.INTER_LINEAR, out[a:b], cv2.BORDER_WRAP)
     return out
