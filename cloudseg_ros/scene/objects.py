@@ -393,11 +393,14 @@ def draw_tree(p: Painter, t: Thing, sun: float) -> None:
     ]
     p.poly(np.array(trunk), (0.25, 0.2, 0.15), VEG)
     size = p.pixel_height(a["radius"])
-    blobs = a["blobs"] if size > 3 else a["blobs"][:3]
+    blobs = a["blobs"] if size > 10 else a["blobs"][: 5 if size > 3 else 3]  # small canopies: fewer blobs
+    ragged = size > 10
     sun_x = float(p.light.sun_dir[0])
     polys = []
     for (bx, by, br, bright), jitter in zip(blobs, a["jitter"], strict=False):
-        poly = ellipse(t.x + bx, by, t.z - 0.01, br, br * 0.9, 16, jitter if size > 3 else None)
+        poly = ellipse(
+            t.x + bx, by, t.z - 0.01, br, br * 0.9, 16 if ragged else 10, jitter if ragged else None
+        )
         up = 0.75 + 0.35 * (by - a["trunk"]) / (2 * a["radius"])  # lit from above
         side = 1.0 + 0.15 * np.sign(bx) * sun_x
         p.poly(poly, a["colour"] * (bright * up * side * 0.9), VEG, (0.0, 1.0, 0.0))
