@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sr-model", help="cloud upscaler (default: config)")
     p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"), help="inference engine")
     p.add_argument("--weights-dir", help="model files to serve (default: the shipped weights)")
+    p.add_argument("--tls", action="store_true", help="mutual TLS and per-robot access control on the link")
     p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the first mask")
     p.set_defaults(func=run)
 
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             variant=args.variant,
             startup_timeout_s=args.startup_timeout,
+            tls=args.tls,
             edge=edge,
             cloud=cloud,
         )

@@ -36,6 +36,7 @@ class DemoOptions:
     seed: int = 0
     variant: str = "default"
     startup_timeout_s: float = 120.0
+    tls: bool = False  # mutual TLS + per-robot access control on the zenoh link
     edge: dict[str, Any] = field(default_factory=dict)  # edge parameter overrides
     cloud: dict[str, Any] = field(default_factory=dict)  # cloud node parameter overrides
 
@@ -84,26 +85,33 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     robot_domain, cloud_domain = pick_domains()
     port = free_port()
     robots = [f"car{i + 1}" for i in range(opts.robots)]
+    endpoint, cloud_bridge, robot_bridge = f"tcp/127.0.0.1:{port}", {}, {}
+    if opts.tls:
+        from cloudseg_ros.security.fleet import make_fleet
+
+        fleet = make_fleet(out / "certs", robots, ["localhost"])
+        endpoint = f"tls/localhost:{port}"
+        cloud_bridge = {"zenoh_config_file": str(fleet.cloud_config)}
+        robot_bridge = {r: {"zenoh_config_file": str(p)} for r, p in fleet.robot_configs.items()}
     width, height = opts.hr_size
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     group = ProcessGroup(out / "logs")
     recorder = None
     try:
-        for spec in cloud_specs(cloud_domain, f"tcp/127.0.0.1:{port}", {"cloud": opts.cloud}):
+        for spec in cloud_specs(cloud_domain, endpoint, {"cloud": opts.cloud, "bridge": cloud_bridge}):
             group.start(spec, f"cloud.{spec.name}")
         for i, robot in enumerate(robots):
             camera = {"width": width, "height": height, "fps": opts.fps, "seed": opts.seed + i,
                       "variant": opts.variant}  # fmt: skip
             edge = {"camera_fps": opts.fps, **opts.edge}
-            for spec in robot_specs(
-                robot, robot_domain, f"tcp/127.0.0.1:{port}", {"camera": camera, "edge": edge}
-            ):
+            overrides = {"camera": camera, "edge": edge, "bridge": robot_bridge.get(robot, {})}
+            for spec in robot_specs(robot, robot_domain, endpoint, overrides):
                 group.start(spec)
         from cloudseg_ros.demo.recorder import Recorder
 
         recorder = Recorder(robot_domain, cloud_domain, robots, out, video_fps=opts.fps)
         print(f"started {len(group.procs)} node processes (robot domain {robot_domain}, cloud domain "
-              f"{cloud_domain}, zenoh tcp/127.0.0.1:{port}); waiting for the first mask...", flush=True)  # fmt: skip
+              f"{cloud_domain}, zenoh {endpoint}); waiting for the first mask...", flush=True)  # fmt: skip
         t0 = time.monotonic()
         while not recorder.any_mask():
             if group.failed():

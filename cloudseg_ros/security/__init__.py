@@ -1,0 +1,1 @@
+"""Fleet security: test PKI for mutual TLS, zenoh TLS and access-control configuration."""

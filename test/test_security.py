@@ -1,0 +1,133 @@
+"""Fleet security on the real zenoh link: mutual TLS and per-robot access control.
+
+Verifies: `cloudseg certs` writes a CA, identities and zenoh configs that zenoh accepts; a
+client without a certificate cannot connect; with the real cloud graph (TLS + ACL) serving
+car1's real robot graph, a hostile car2 holding a VALID certificate that publishes on car1's
+uplink key and subscribes to car1's masks gets nothing through (the cloud never sees its
+frames, it receives no mask), while car1 keeps being served. Payload checks behind the
+transport are in test_graph.py and test_fuzz.py.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+import zenoh
+from sensor_msgs.msg import Image
+
+from cloudseg_ros.bridge.session import ZenohSettings, build_config
+from cloudseg_ros.cli import main as cli
+from cloudseg_ros.demo.graph import cloud_specs, robot_specs
+from cloudseg_ros.demo.observer import RELIABLE, DomainNode, free_port
+from cloudseg_ros.demo.processes import ProcessGroup
+from cloudseg_ros.msg import Feedback
+from cloudseg_ros.security.zenoh_tls import access_control
+
+
+def test_acl_shape() -> None:
+    acl = access_control(["car1", "fleet/car2"])
+    assert acl["default_permission"] == "deny"
+    ids = {r["id"] for r in acl["rules"]}
+    assert {"car1:uplink", "car1:downlink", "fleet/car2:uplink", "cloud:uplink-interest"} <= ids
+    uplink = next(r for r in acl["rules"] if r["id"] == "fleet/car2:uplink")
+    assert uplink["key_exprs"] == ["fleet/car2/cloudseg/uplink"] and uplink["messages"] == ["put"]
+    assert {"id": "car1", "cert_common_names": ["car1"]} in acl["subjects"]
+
+
+def test_certs_command_writes_usable_configs(tmp_path: Path) -> None:
+    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2"]) == 0
+    for name in (
+        "ca.pem",
+        "cloud.pem",
+        "cloud.key",
+        "car1.pem",
+        "car1.key",
+        "car2.key",
+        "cloud.json5",
+        "car2.json5",
+    ):
+        assert (tmp_path / name).is_file(), name
+    assert oct((tmp_path / "car1.key").stat().st_mode)[-3:] == "600"
+    for f in ("cloud.json5", "car1.json5"):
+        zenoh.Config.from_file(str(tmp_path / f))  # zenoh itself accepts them
+    assert cli(["certs", "--out", str(tmp_path / "x"), "--robots", "car1", "car1"]) == 1  # duplicate ids
+
+
+def _session(config_file: Path | str, endpoint: str, mode: str = "client") -> zenoh.Session:
+    return zenoh.open(
+        build_config(ZenohSettings(mode=mode, connect=[endpoint], config_file=str(config_file)))
+    )
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory):
+    certs = tmp_path_factory.mktemp("certs")
+    assert cli(["certs", "--out", str(certs), "--robots", "car1", "car2", "--cloud-host", "localhost"]) == 0
+    robot_domain = random.randrange(160, 190)
+    cloud_domain = robot_domain + 40
+    endpoint = f"tls/localhost:{free_port()}"
+    group = ProcessGroup()
+    for spec in cloud_specs(
+        cloud_domain, endpoint, {"bridge": {"zenoh_config_file": str(certs / "cloud.json5")}}
+    ):
+        group.start(spec, f"cloud.{spec.name}")
+    overrides = {
+        "camera": {"width": 256, "height": 128},
+        "bridge": {"zenoh_config_file": str(certs / "car1.json5")},
+    }
+    for spec in robot_specs("car1", robot_domain, endpoint, overrides):
+        group.start(spec)
+    robot, cloud = (
+        DomainNode(robot_domain, "tls_robot_observer"),
+        DomainNode(cloud_domain, "tls_cloud_observer"),
+    )
+    robot.listen(Image, "/car1/segmentation/mask", RELIABLE)
+    cloud.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
+    if len(robot.wait_for("/car1/segmentation/mask", count=3, timeout=90)) < 3:
+        logs = {label: group.log_text(label)[-1200:] for label in group.procs}
+        robot.close(), cloud.close(), group.close()
+        pytest.fail("no masks over TLS:\n" + json.dumps(logs, indent=1))
+    yield certs, endpoint, robot, cloud, group
+    robot.close()
+    cloud.close()
+    group.close()
+
+
+def test_client_without_certificate_is_refused(fleet) -> None:
+    certs, endpoint, *_ = fleet
+    no_cert = certs / "anonymous.json5"
+    no_cert.write_text(
+        json.dumps({"transport": {"link": {"tls": {"root_ca_certificate": str(certs / "ca.pem")}}}})
+    )
+    with pytest.raises(zenoh.ZError):
+        _session(no_cert, endpoint)
+
+
+def test_robot_cannot_spoof_or_snoop_another(fleet) -> None:
+    certs, endpoint, robot, cloud, group = fleet
+    car2 = _session(certs / "car2.json5", endpoint)  # a VALID certificate, but car2's
+    stolen: list[bytes] = []
+    try:
+        snoop = car2.declare_subscriber("car1/cloudseg/mask", lambda s: stolen.append(s.payload.to_bytes()))
+        spoof = car2.declare_publisher("car1/cloudseg/uplink")
+        own = car2.declare_publisher("car2/cloudseg/uplink")
+        before = len(robot.messages("/car1/segmentation/mask"))
+        errors_before = cloud.messages("/car1/cloudseg/feedback")[-1].decode_errors  # start-up may count one
+        for _ in range(20):
+            spoof.put(b"\x00\x01\x00\x00 not a frame, and not car2's to send")
+            own.put(b"\x00\x01\x00\x00 car2's own (malformed) frame")
+            time.sleep(0.1)
+        masks = robot.wait_for("/car1/segmentation/mask", count=before + 10, timeout=30)
+        snoop.undeclare()
+    finally:
+        car2.close()
+    assert stolen == [], "car2 read car1's masks"
+    assert len(masks) >= before + 10, "car1 stopped being served"
+    errors_after = cloud.messages("/car1/cloudseg/feedback")[-1].decode_errors
+    assert errors_after == errors_before, "car2's spoofed frames reached car1's stream"
+    assert "car2" in group.log_text("cloud.cloud")  # car2's own key was allowed, and its garbage counted
+    assert not [label for label in group.failed() if not label.startswith("cloud")]
