@@ -32,6 +32,8 @@ def frames(n: int, h: int = 128, w: int = 256, noise: int = 0) -> list[np.ndarra
 
 
 def make(max_in_flight: int = 0, **knobs) -> EdgePipeline:
+    """An edge at x2 that sends every frame unless the test sets selector thresholds."""
+    knobs = {"key_threshold": 0.0, "useful_threshold": 0.0, **knobs}
     return EdgePipeline(EdgeKnobs(downscale=2, **knobs), InFlightWindow(max_in_flight, 10.0), fps=10.0)
 
 
@@ -104,3 +106,94 @@ def test_fps_cap_and_bad_knobs() -> None:
     with pytest.raises(ValueError):
         edge.update(key_threshold=0.1, useful_threshold=0.5)
     assert edge.knobs.codec == "h264"
+
+
+def test_fps_cap_averages_the_cap_when_it_does_not_divide_the_camera_rate() -> None:
+    edge = make(fps_cap=4.0, codec="jpeg")
+    f = frames(1)[0]
+    results = [edge.process(f, i * 0.1)[1] for i in range(50)]  # 5 s of a 10 Hz camera
+    assert results.count("sent") in (20, 21)  # 4 Hz, not the 3.3 Hz of "every third frame"
+    # Stamps that go back (a replay looping) do not stall the cap.
+    assert edge.process(f, 0.0)[1] == "sent"
+
+
+def _link_kbps(edge: EdgePipeline, fs: list[np.ndarray], seconds: float = 6.0) -> float:
+    n = round(seconds * 10)
+    sent_bytes = 0
+    for i in range(n):
+        sent, _ = edge.process(fs[i % len(fs)], i * 0.1)
+        if sent is not None:
+            sent_bytes += len(sent.packet.data)
+    return sent_bytes * 8 / seconds / 1e3
+
+
+def test_bitrate_is_the_link_rate_under_an_fps_cap() -> None:
+    """bitrate_kbps is what the link carries while the edge sends every frame the cap allows:
+    a 5 Hz cap on a 10 Hz camera gives each frame twice the bits, not half the rate."""
+    fs = frames(30, noise=40)  # noise keeps x264 at its rate limit
+    full = _link_kbps(make(bitrate_kbps=150, gop=1000), fs)
+    capped_edge = make(bitrate_kbps=150, gop=1000, fps_cap=5.0)
+    capped = _link_kbps(capped_edge, fs)
+    assert 0.8 * 150 < full < 1.25 * 150, full
+    assert 0.8 * 150 < capped < 1.25 * 150, capped
+    assert capped_edge.stats.sent == 30
+
+
+def test_selector_skips_are_uplink_savings() -> None:
+    """Frames the selector skips are never encoded and their bits are not spent elsewhere."""
+    still = frames(1, noise=2)[0]
+    edge = make(useful_threshold=0.06, key_threshold=0.3, max_key_interval=10)
+    results = [edge.process(still, i * 0.1)[1] for i in range(40)]
+    assert results.count("sent") == 4  # the first, then one forced KEY per 10 frames
+    assert edge.stats.skipped["selector"] == 36
+    assert edge.stats.bytes_sent < 0.25 * 4.0 * EdgeKnobs().bitrate_kbps * 125  # < 1/4 of 4 s of rate
+
+
+def test_camera_size_change_mid_stream_restarts_with_idr() -> None:
+    edge = make()
+    small, large = frames(3), frames(3, h=192, w=384)
+    for i, f in enumerate(small):
+        edge.process(f, i * 0.1)
+    sent, _ = edge.process(large[0], 0.3)
+    assert sent.stream_id == 1 and sent.packet.key_frame
+    assert (sent.width, sent.height, sent.original_width, sent.original_height) == (192, 96, 384, 192)
+    assert sent.decision.selection.name == "KEY"  # a new view is a new reference
+    fresh = make_decoder("h264")
+    assert fresh.decode(sent.packet.data, sent.width, sent.height).shape == (96, 192, 3)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 4), np.uint8),
+                                 np.zeros((64, 64, 3), np.float32), np.zeros((1, 64, 3), np.uint8)])  # fmt: skip
+def test_bad_frames_refused_without_side_effects(bad: np.ndarray) -> None:
+    edge = make()
+    edge.process(frames(1)[0], 0.0)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        edge.process(bad, 0.1)
+    assert edge.stats.frames_in == 1 and edge.seq == 1
+    assert edge.process(frames(2)[1], 0.2)[1] == "sent"
+
+
+def test_fps_cap_and_camera_rate_changes_restart_the_h264_stream() -> None:
+    edge = make()
+    fs = frames(6)
+    edge.process(fs[0], 0.0)
+    edge.update(fps_cap=5.0)  # new time base: the encoder restarts with an IDR
+    sent, _ = edge.process(fs[1], 0.1)
+    assert sent.stream_id == 1 and sent.packet.key_frame
+    edge.set_camera_fps(30.0)  # cap still 5 Hz: the send rate, hence the stream, is unchanged
+    assert edge.process(fs[2], 0.3)[0].stream_id == 1
+    edge.update(fps_cap=0.0)  # now 30 Hz
+    assert edge.process(fs[3], 0.5)[0].stream_id == 2
+
+
+def test_h265_stream_restarts_decode_cleanly() -> None:
+    edge = make(codec="h265")
+    dec = make_decoder("h265")
+    fs = frames(5)
+    for i, f in enumerate(fs[:3]):
+        sent, _ = edge.process(f, i * 0.1)
+        assert dec.decode(sent.packet.data, sent.width, sent.height).shape == (64, 128, 3)
+    edge.update(downscale=4)
+    sent, _ = edge.process(fs[3], 0.3)
+    assert sent.packet.key_frame and sent.stream_id == 1
+    assert make_decoder("h265").decode(sent.packet.data, sent.width, sent.height).shape == (32, 64, 3)

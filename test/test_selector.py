@@ -57,3 +57,31 @@ def test_thresholds_validated() -> None:
         FrameSelector(key_threshold=0.1, useful_threshold=0.2)
     with pytest.raises(ValueError):
         FrameSelector(max_key_interval=0)
+
+
+def test_sensor_noise_is_skipped_motion_is_not() -> None:
+    """The default thresholds separate a still scene (sensor noise only) from ego motion."""
+    from cloudseg_ros.edge.pipeline import EdgeKnobs
+
+    k = EdgeKnobs()
+    for variant, expect_sent in (("static", False), ("default", True)):
+        scene = DrivingScene(seed=11, width=512, height=256, variant=variant)
+        sel = FrameSelector(k.key_threshold, k.useful_threshold, max_key_interval=1000)
+        sel.select(scene.render(0).image)
+        decisions = [sel.select(scene.render(i).image) for i in range(1, 4)]
+        assert all((d.selection != Selection.SKIP) == expect_sent for d in decisions), (variant, decisions)
+
+
+def test_thumbnail_reads_a_fraction_of_the_frame_and_keeps_aspect() -> None:
+    from cloudseg_ros.selector.features import THUMB_WIDTH, extract, thumbnail_view
+
+    for h, w in ((1024, 2048), (512, 1024), (480, 640), (128, 256), (2, 2)):
+        rgb = np.zeros((h, w, 3), np.uint8)
+        view, tw, th = thumbnail_view(rgb)
+        assert np.shares_memory(view, rgb)  # a view: no copy of the frame
+        if w >= 4 * THUMB_WIDTH:
+            assert 0.85 * THUMB_WIDTH <= tw <= 1.15 * THUMB_WIDTH
+            assert view.shape[0] <= h / 3  # most rows are never read
+            assert abs(th / tw - h / w) < 0.05
+        f = extract(rgb)
+        assert f.gray.shape == (th, tw) and f.edges.shape == (th, tw)

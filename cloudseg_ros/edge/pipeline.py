@@ -1,11 +1,23 @@
 """The robot's send path: select, downscale, encode — with every knob live.
 
 Order matters for a weak uplink: the cheap decisions come first (frame rate cap,
-selection, credit for another frame in flight), so a frame that will not be sent
-costs a thumbnail, never an encode; and nothing is dropped after encoding, where a
-hole would break the H.264 stream. A change of size or codec restarts the encoder
-and the stream (new ``stream_id``, first frame IDR), so the cloud's decoder follows
-without a garbage frame; bitrate and quality changes apply to the next frame.
+credit for another frame in flight, selection on a thumbnail), so a frame that will
+not be sent costs a fraction of a millisecond, never a downscale or an encode; and
+nothing is dropped after encoding, where a hole would break the H.264 stream. A change
+of size, codec or send rate restarts the encoder and the stream (new ``stream_id``,
+first frame IDR), so the cloud's decoder follows without a garbage frame; bitrate and
+quality changes apply to the next frame.
+
+What ``bitrate_kbps`` means: the uplink rate while the robot sends every frame the frame
+rate cap lets through. x264's rate control gives each frame ``bitrate / fps`` of its time
+base, and it ignores real timestamps in zero-latency mode (its variable-frame-rate mode
+holds one frame back, measured, which would break one-frame-in-one-packet-out). So the
+encoder is opened at the send rate the cap allows, ``min(camera_fps, fps_cap)``: with a
+5 Hz cap on a 10 Hz camera each frame gets twice the bits and the link still carries
+``bitrate_kbps`` (its VBV, ``maxrate = bitrate``, ``bufsize = bitrate / 2``, is then in
+real seconds too). Frames the SELECTOR skips are savings: the link carries
+``bitrate_kbps x`` (fraction of allowed frames sent), which is how skipping saves uplink.
+bench/selector.py and test_edge_pipeline.py measure both.
 """
 
 from __future__ import annotations
@@ -24,24 +36,48 @@ from cloudseg_ros.selector import Decision, FrameSelector, Selection
 
 @dataclass(frozen=True)
 class EdgeKnobs:
-    """Everything a controller or a person may retune while frames flow."""
+    """Everything a controller or a person may retune while frames flow.
+
+    Selector defaults: chosen with bench/selector.py (see README "Frame selection"). A frame
+    whose thumbnail deviates from the last KEY frame by less than ``useful_threshold`` is
+    skipped: sensor noise on a still scene scores ~0.01-0.02, any ego motion of the embedded
+    scene at 10 Hz scores > 0.12, so a robot standing still sends one frame per
+    ``max_key_interval`` while a moving one loses no frame to the selector (on a moving scene
+    every skipped frame costs mIoU, measured). ``key_threshold`` starts a new KEY (full
+    inference, new reference) once a third of the thumbnail changed.
+    """
 
     downscale: int = 4
     codec: str = "h264"
-    bitrate_kbps: int = 600
+    bitrate_kbps: int = 600  # uplink rate while sending every frame the fps cap allows
     jpeg_quality: int = 80
-    gop: int = 100  # frames between forced IDRs of the codec
+    gop: int = 100  # encoded frames between periodic IDRs of the codec
     preset: str = "veryfast"
     fps_cap: float = 0.0  # max frames sent per second; 0 = every selected frame
-    key_threshold: float = 0.0
-    useful_threshold: float = 0.0
-    max_key_interval: int = 30
+    key_threshold: float = 0.3
+    useful_threshold: float = 0.06
+    max_key_interval: int = 30  # camera frames
 
     def validate(self) -> None:
+        """Raise ValueError naming the first bad knob (the node's descriptors say the same)."""
         if self.codec not in CODECS:
             raise ValueError(f"codec {self.codec!r}: must be one of {', '.join(CODECS)}")
-        if self.downscale < 1 or self.bitrate_kbps < 1 or not 1 <= self.jpeg_quality <= 100 or self.gop < 1:
-            raise ValueError(f"knob out of range: {self}")
+        checks = (
+            ("downscale", self.downscale >= 1),
+            ("bitrate_kbps", self.bitrate_kbps >= 1),
+            ("jpeg_quality", 1 <= self.jpeg_quality <= 100),
+            ("gop", self.gop >= 1),
+            ("fps_cap", self.fps_cap >= 0),
+            ("max_key_interval", self.max_key_interval >= 1),
+        )
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r} out of range")
+        if not 0.0 <= self.useful_threshold <= self.key_threshold <= 1.0:
+            raise ValueError(
+                f"need 0 <= useful_threshold ({self.useful_threshold}) <= key_threshold "
+                f"({self.key_threshold}) <= 1"
+            )
 
 
 @dataclass
@@ -56,7 +92,8 @@ class Sent:
     height: int
     original_width: int
     original_height: int
-    encode_ms: float
+    encode_ms: float  # downscale + encode
+    select_ms: float = 0.0
 
 
 @dataclass
@@ -64,47 +101,73 @@ class EdgeStats:
     frames_in: int = 0
     sent: int = 0
     bytes_sent: int = 0
-    key_frames: int = 0
+    key_frames: int = 0  # codec key frames (IDR) sent
+    selected_key: int = 0  # selector KEY frames sent
+    selected_useful: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: {"selector": 0, "fps_cap": 0, "in_flight": 0})
     restarts: int = 0
+    idr_requests: int = 0
 
 
 class EdgePipeline:
-    """Turns camera frames into uplink packets under the current knobs."""
+    """Turns camera frames into uplink packets under the current knobs.
+
+    ``fps`` is the camera's nominal rate: with the frame rate cap it sets the encoder's
+    time base (see the module docstring for what that does to ``bitrate_kbps``).
+    """
 
     def __init__(self, knobs: EdgeKnobs, window: InFlightWindow, fps: float = 10.0) -> None:
         knobs.validate()
+        if not fps > 0:
+            raise ValueError(f"camera fps must be > 0, got {fps}")
         self.knobs = knobs
         self.window = window
-        self.fps = fps
+        self.fps = float(fps)
         self.selector = FrameSelector(knobs.key_threshold, knobs.useful_threshold, knobs.max_key_interval)
         self.stats = EdgeStats()
         self._encoder: Any = None
         self._encoder_key: tuple | None = None
         self.stream_id = 0
         self.seq = 0
-        self._last_sent_stamp: float | None = None
+        self._next_due: float | None = None  # fps cap: earliest stamp of the next frame to send
+        self._last_stamp: float | None = None
         self._idr_wanted = False
         self._last_key_seq = -1
 
     # ------------------------------------------------------------------ knobs
+    @property
+    def send_fps(self) -> float:
+        """The highest rate frames may be sent at: the camera's, or the cap below it."""
+        cap = self.knobs.fps_cap
+        return min(self.fps, cap) if cap > 0 else self.fps
+
     def update(self, **changes: Any) -> None:
         """Apply knob changes from the next frame on (raises ValueError, changing nothing, if bad)."""
         knobs = replace(self.knobs, **changes)
         knobs.validate()
         self.selector.configure(knobs.key_threshold, knobs.useful_threshold, knobs.max_key_interval)
         self.knobs = knobs
-        # Rate and quality retune the running encoder; codec, size, gop and preset restart it
-        # (see _encoder_for) on the next frame.
+        if "fps_cap" in changes:
+            self._next_due = None
+        # Rate and quality retune the running encoder; codec, size, send rate, gop and preset
+        # restart it (see _encoder_for) on the next frame.
         if self._encoder is not None and self._encoder_key and self._encoder_key[0] == knobs.codec:
             if knobs.codec == "jpeg" and "jpeg_quality" in changes:
                 self._encoder.set_quality(knobs.jpeg_quality)
             elif knobs.codec != "jpeg" and "bitrate_kbps" in changes:
                 self._encoder.set_bitrate(knobs.bitrate_kbps)
 
+    def set_camera_fps(self, fps: float) -> None:
+        """The camera runs at another nominal rate; the encoder restarts on the next frame."""
+        if not fps > 0:
+            raise ValueError(f"camera fps must be > 0, got {fps}")
+        self.fps = float(fps)
+
     def request_key(self, about_seq: int | None = None) -> None:
         """The cloud lost sync at ``about_seq``: send an IDR next, unless one went out since."""
         if about_seq is None or about_seq >= self._last_key_seq:
+            if not self._idr_wanted:
+                self.stats.idr_requests += 1
             self._idr_wanted = True
 
     def acknowledge(self, last_seq: int) -> None:
@@ -112,14 +175,19 @@ class EdgePipeline:
 
     # ------------------------------------------------------------------ frames
     def process(self, rgb: np.ndarray, stamp_s: float) -> tuple[Sent | None, str]:
-        """One camera frame in; the packet to send (or None) and why."""
-        self.stats.frames_in += 1
-        k = self.knobs
+        """One camera frame (H, W, 3) uint8 RGB in; the packet to send (or None) and why.
+
+        ValueError for a frame that is not (H, W, 3) uint8 (nothing changes then)."""
         if (
-            k.fps_cap > 0
-            and self._last_sent_stamp is not None
-            and stamp_s - self._last_sent_stamp < 0.999 / k.fps_cap
+            rgb.ndim != 3
+            or rgb.shape[2] != 3
+            or rgb.dtype != np.uint8
+            or rgb.shape[0] < 2
+            or rgb.shape[1] < 2
         ):
+            raise ValueError(f"edge expects (H>=2, W>=2, 3) uint8 RGB frames, got {rgb.shape} {rgb.dtype}")
+        self.stats.frames_in += 1
+        if not self._fps_cap_allows(stamp_s):
             self.stats.skipped["fps_cap"] += 1
             return None, "fps_cap"
         if not self.window.has_room():
@@ -128,45 +196,70 @@ class EdgePipeline:
             return None, "in_flight"
         if self._idr_wanted:
             self.selector.force_key()
+        t0 = time.perf_counter()
         decision = self.selector.select(rgb)
+        t1 = time.perf_counter()
         if decision.selection == Selection.SKIP:
             self.stats.skipped["selector"] += 1
             return None, "selector"
-        t0 = time.perf_counter()
+        self._consume_fps_cap(stamp_s)
         h, w = rgb.shape[:2]
-        lr = downscale(rgb, k.downscale)
+        lr = downscale(rgb, self.knobs.downscale)
         encoder = self._encoder_for(lr.shape[1], lr.shape[0])
         force_key = self._idr_wanted
         packet = encoder.encode(np.ascontiguousarray(lr), force_key=force_key)
-        encode_ms = (time.perf_counter() - t0) * 1e3
+        encode_ms = (time.perf_counter() - t1) * 1e3
         self.seq += 1
         if packet.key_frame:
             self._last_key_seq = self.seq
             self._idr_wanted = False
             self.stats.key_frames += 1
-        self._last_sent_stamp = stamp_s
         self.window.sent(self.seq)
         self.stats.sent += 1
         self.stats.bytes_sent += len(packet.data)
-        sent = Sent(packet, self.seq, self.stream_id, decision, lr.shape[1], lr.shape[0], w, h, encode_ms)
+        if decision.selection == Selection.KEY:
+            self.stats.selected_key += 1
+        else:
+            self.stats.selected_useful += 1
+        sent = Sent(packet, self.seq, self.stream_id, decision, lr.shape[1], lr.shape[0], w, h, encode_ms,
+                    (t1 - t0) * 1e3)  # fmt: skip
         return sent, "sent"
+
+    def _fps_cap_allows(self, stamp_s: float) -> bool:
+        """Rate cap on frames SENT, averaging ``fps_cap`` even when it does not divide the camera
+        rate (a 4 Hz cap on a 10 Hz camera sends 4 frames a second, not 3.3), with at most one
+        period of credit after a pause. Stamps going back (a replay that looped) reset it."""
+        if self._last_stamp is not None and stamp_s < self._last_stamp:
+            self._next_due = None
+        self._last_stamp = stamp_s
+        if self.knobs.fps_cap <= 0 or self._next_due is None:
+            return True
+        return stamp_s >= self._next_due - 1e-3 / self.knobs.fps_cap
+
+    def _consume_fps_cap(self, stamp_s: float) -> None:
+        if self.knobs.fps_cap > 0:
+            period = 1.0 / self.knobs.fps_cap
+            due = stamp_s if self._next_due is None else self._next_due
+            self._next_due = max(due, stamp_s - period) + period
 
     def lr_size(self, width: int, height: int) -> tuple[int, int]:
         return downscaled_size(width, height, self.knobs.downscale)
 
     def _encoder_for(self, width: int, height: int) -> Any:
         k = self.knobs
-        key = (k.codec, width, height, k.gop, k.preset)
+        rate = 0.0 if k.codec == "jpeg" else round(self.send_fps, 3)  # JPEG has no time base
+        key = (k.codec, width, height, k.gop, k.preset, rate)
         if key != self._encoder_key:
             if self._encoder is not None:
                 self._encoder.close()
+                self._encoder = None
                 self.stream_id += 1
                 self.stats.restarts += 1
             self._encoder = make_encoder(
                 k.codec,
                 width=width,
                 height=height,
-                fps=self.fps,
+                fps=self.send_fps,
                 bitrate_kbps=k.bitrate_kbps,
                 gop=k.gop,
                 preset=k.preset,

@@ -1,11 +1,22 @@
 """edge_node: decides which camera frames go to the cloud, and how.
 
-Subscribes ``camera/image_raw``; publishes ``cloudseg/uplink`` (EncodedFrame) and,
-when the codec is JPEG, ``camera/image_lr/compressed`` (sensor_msgs/CompressedImage,
-as compressed_image_transport writes it). Listens to ``cloudseg/feedback`` for
-acknowledgements (frames in flight) and IDR requests. Every knob is a parameter
-with a range, live: a controller or ``ros2 param set`` changes it between frames.
-The logic is :class:`cloudseg_ros.edge.pipeline.EdgePipeline`.
+Subscribes ``camera/image_raw``; publishes ``cloudseg/uplink`` (EncodedFrame), the
+header of every camera frame NOT sent on ``cloudseg/skipped`` (the mask node answers
+those with the latest mask, flagged stale) and, when the codec is JPEG,
+``camera/image_lr/compressed`` (sensor_msgs/CompressedImage exactly as
+compressed_image_transport writes it, so ``image_transport republish`` shows what the
+robot sends). Listens to ``cloudseg/feedback`` for acknowledgements (frames in flight)
+and IDR requests.
+
+Every knob is a parameter with a range and a unit, live: a controller or ``ros2 param
+set`` changes it between two frames (the executor is single-threaded, so a change never
+lands in the middle of one); out-of-range, wrong-type or inconsistent values are refused
+with a reason. The logic is :class:`cloudseg_ros.edge.pipeline.EdgePipeline`.
+
+Bad input never stops the node: camera images of an unsupported encoding or malformed
+size are refused and counted (diagnostics, one log line per burst); a camera that changes
+size mid-stream starts a fresh stream (IDR) at the new size. The camera subscription keeps
+the newest two frames, so a burst costs dropped frames, never memory.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from cloudseg_ros.bridge import keys
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.codec import CODECS
 from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline, Sent
-from cloudseg_ros.errors import PayloadError
+from cloudseg_ros.errors import CloudsegError, PayloadError
 from cloudseg_ros.logutil import BurstLog
 from cloudseg_ros.msg import EncodedFrame, Feedback
 from cloudseg_ros.nodes.common import CheckedSubscription, run_node
@@ -33,23 +44,33 @@ from cloudseg_ros.nodes.params import Param, ParameterTable
 D = EdgeKnobs()
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 PARAMS = (
-    Param("downscale", D.downscale, "Camera size / sent size (each side)", range=(1, 16)),
-    Param("codec", D.codec, "Uplink codec", choices=CODECS),
-    Param("bitrate_kbps", D.bitrate_kbps, "H.264/H.265 target and VBV max rate [kbit/s]", range=(10, 200_000)),
-    Param("jpeg_quality", D.jpeg_quality, "JPEG quality", range=(1, 100)),
-    Param("gop", D.gop, "Frames between periodic IDRs (H.264/H.265)", range=(1, 10_000)),
+    Param("downscale", D.downscale, "Camera size / sent size, per side (x1, x2, x3, x4 ...)", range=(1, 16)),
+    Param("codec", D.codec, "Uplink codec; a change starts a new stream with an IDR", choices=CODECS),
+    Param("bitrate_kbps", D.bitrate_kbps, "H.264/H.265 uplink rate while sending every frame the fps cap "
+          "allows; also the VBV max rate (buffer = half of it) [kbit/s]", range=(10, 200_000)),
+    Param("jpeg_quality", D.jpeg_quality, "JPEG quality [1-100]", range=(1, 100)),
+    Param("gop", D.gop, "Encoded frames between periodic IDRs (H.264/H.265) [frames]", range=(1, 10_000)),
     Param("preset", D.preset, "x264/x265 speed preset", choices=PRESETS),
     Param("fps_cap", D.fps_cap, "Max frames sent per second; 0 = no cap [Hz]", range=(0.0, 240.0)),
-    Param("key_threshold", D.key_threshold, "Deviation from the last KEY frame that makes a new KEY", range=(0.0, 1.0)),
-    Param("useful_threshold", D.useful_threshold, "Deviation that makes a frame USEFUL; below it is skipped",
-          range=(0.0, 1.0)),
-    Param("max_key_interval", D.max_key_interval, "Frames after which a KEY is forced", range=(1, 10_000)),
-    Param("max_in_flight", 2, "Frames sent and not yet acknowledged by the cloud; 0 = no limit", range=(0, 64)),
+    Param("key_threshold", D.key_threshold, "Deviation from the last KEY frame that makes a new KEY "
+          "(full inference) [score 0-1]", range=(0.0, 1.0)),
+    Param("useful_threshold", D.useful_threshold, "Deviation that makes a frame USEFUL (sent); below it the "
+          "frame is skipped and the robot reuses the latest mask [score 0-1]", range=(0.0, 1.0)),
+    Param("max_key_interval", D.max_key_interval, "Camera frames after which a KEY is forced [frames]",
+          range=(1, 10_000)),
+    Param("max_in_flight", 2, "Frames sent and not yet acknowledged by the cloud; 0 = no limit [frames]",
+          range=(0, 64)),
     Param("in_flight_timeout_s", 2.0, "An unacknowledged frame stops counting after this long [s]",
           range=(0.05, 60.0)),
-    Param("camera_fps", 10.0, "Nominal camera rate, the encoder's time base [Hz]", range=(0.1, 240.0)),
+    Param("camera_fps", 10.0, "Nominal camera rate: the encoder's time base with the fps cap [Hz]",
+          range=(0.1, 240.0)),
 )  # fmt: skip
 KNOBS = {f.name for f in fields(EdgeKnobs)}
+
+
+#: compressed_image_transport's format string for a JPEG made from an rgb8 camera image
+#: ("<source encoding>; jpeg compressed <encoding the JPEG decodes to>", cv::imdecode gives BGR).
+COMPRESSED_FORMAT = "rgb8; jpeg compressed bgr8"
 
 
 def _validate(values: dict[str, Any]) -> str | None:
@@ -71,8 +92,12 @@ class EdgeNode(Node):
         reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.uplink = self.create_publisher(EncodedFrame, keys.UPLINK, reliable)
         self.skipped = self.create_publisher(Header, keys.SKIPPED, QoSProfile(depth=20))
+        # Reliable, as image_transport publishers are: it matches reliable subscribers (the
+        # default of `image_transport republish`) and best-effort ones (RViz, Foxglove) alike.
         self.compressed = self.create_publisher(
-            CompressedImage, "camera/image_lr/compressed", qos_profile_sensor_data
+            CompressedImage,
+            "camera/image_lr/compressed",
+            QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE),
         )
         self.create_subscription(Image, "camera/image_raw", self._on_image, QoSProfile(
             depth=2, reliability=qos_profile_sensor_data.reliability))  # fmt: skip
@@ -97,6 +122,8 @@ class EdgeNode(Node):
             self.pipeline.update(**knob_changes)
         if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
             self.pipeline.window.configure(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
+        if "camera_fps" in changed:
+            self.pipeline.set_camera_fps(changed["camera_fps"])
 
     def _on_feedback(self, msg: Feedback) -> None:
         self.feedback_count += 1
@@ -107,15 +134,16 @@ class EdgeNode(Node):
             self.last_error = msg.error
 
     def _on_image(self, msg: Image) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         try:
             rgb = image_to_rgb(msg)
-        except PayloadError as exc:
+            sent, _ = self.pipeline.process(rgb, stamp)
+        except (PayloadError, ValueError, CloudsegError) as exc:
             self.rejected_images += 1
-            self._bursts.failure("camera/image_raw", f"image refused: {exc}")
+            self.last_error = f"camera image {msg.width}x{msg.height} {msg.encoding!r} refused: {exc}"
+            self._bursts.failure("camera/image_raw", self.last_error)
             return
         self._bursts.success("camera/image_raw")
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        sent, _ = self.pipeline.process(rgb, stamp)
         if sent is not None:
             self._publish(msg, sent)
         else:
@@ -141,7 +169,7 @@ class EdgeNode(Node):
         out.data = sent.packet.data
         self.uplink.publish(out)
         if sent.packet.codec == "jpeg" and self.compressed.get_subscription_count() > 0:
-            c = CompressedImage(header=image.header, format="rgb8; jpeg compressed bgr8")
+            c = CompressedImage(header=image.header, format=COMPRESSED_FORMAT)
             c.data = sent.packet.data
             self.compressed.publish(c)
 
@@ -150,7 +178,11 @@ class EdgeNode(Node):
         values = {
             "frames_in": s.frames_in,
             "sent": s.sent,
+            "selected_key": s.selected_key,
+            "selected_useful": s.selected_useful,
             "key_frames": s.key_frames,
+            "idr_requests": s.idr_requests,
+            "send_fps_max": self.pipeline.send_fps,
             "bytes_sent": s.bytes_sent,
             "in_flight": self.pipeline.window.in_flight(),
             "restarts": s.restarts,
