@@ -62,9 +62,32 @@ def robot_of_key(key: str, stream: str) -> str | None:
     return robot
 
 
-def robots_selector(stream: str) -> str:
-    """Key expression matching ``stream`` of every robot, at any namespace depth."""
-    return f"**/{stream}"
+def robots_selector(stream: str, robots: str = "**") -> str:
+    """Key expression matching ``stream`` of the robots matched by ``robots`` (a zenoh key
+    expression over robot ids: ``**`` every robot at any depth, ``fleet_a/**`` one fleet,
+    ``car1`` one robot). Several clouds can share a fleet by key-space partition."""
+    return f"{robots.strip('/')}/{stream}"
+
+
+def check_selectors(patterns: list[str]) -> str | None:
+    """Reason why ``patterns`` are not valid zenoh key expressions over robot ids, or None."""
+    import zenoh
+
+    if not [p for p in patterns if p.strip("/")]:
+        return "serve needs at least one key expression, e.g. ** for every robot"
+    for p in patterns:
+        try:
+            zenoh.KeyExpr(p.strip("/"))
+        except zenoh.ZError as exc:
+            return f"serve: {p!r} is not a zenoh key expression ({str(exc).split(' at ')[0]}); e.g. car$*, fleet_a/**"
+    return None
+
+
+def serves(patterns: list[str], robot: str) -> bool:
+    """Whether robot id ``robot`` falls in one of the key-expression ``patterns`` (valid ones)."""
+    import zenoh
+
+    return any(zenoh.KeyExpr(p.strip("/")).intersects(zenoh.KeyExpr(robot)) for p in patterns if p.strip("/"))
 
 
 def validate_robot_id(robot_id: str) -> str:

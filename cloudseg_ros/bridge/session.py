@@ -65,6 +65,9 @@ def build_config(settings: ZenohSettings) -> Any:
         raise ConfigError(f"zenoh config file {settings.config_file}: {exc}") from exc
     values: dict[str, Any] = {
         "mode": settings.mode,
+        # Retry a lost connection every second at most (zenoh's default backs off to 4 s): a
+        # robot should be served again soon after its cloud comes back.
+        "connect/retry": {"period_init_ms": 250, "period_max_ms": 1000, "period_increase_factor": 2},
         "scouting/multicast/enabled": settings.multicast_scouting,
         "transport/shared_memory/enabled": settings.shared_memory,
     }

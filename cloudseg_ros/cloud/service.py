@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from cloudseg_ros.bridge.queue import LatestQueue
-from cloudseg_ros.codec import PayloadLimits, make_decoder, validate_frame_header
+from cloudseg_ros.codec import WAITING_FOR_KEY, PayloadLimits, make_decoder, validate_frame_header
 from cloudseg_ros.errors import PayloadError
 from cloudseg_ros.logutil import BurstLog
 from cloudseg_ros.mask.codec import encode_mask
@@ -110,6 +110,7 @@ class RobotState:
     frames_received: int = 0
     frames_lost: int = 0
     decode_errors: int = 0
+    frames_waiting: int = 0  # inter frames refused while waiting for a key frame (not errors)
     superseded: int = 0
     masks_sent: int = 0
     last_error: str = ""
@@ -193,10 +194,14 @@ class CloudService:
         try:
             rgb, decode_ms = self._decode(state, frame, gap)
         except PayloadError as exc:
-            state.decode_errors += 1
-            state.last_error = str(exc)
             state.needs_key = True  # also for errors caught before the decoder saw the frame
-            self._bursts.failure(robot, f"frame {frame.seq} rejected: {exc}")
+            if str(exc) == WAITING_FOR_KEY:
+                # Normal after a gap or a (re)start: not an error, the robot is asked for an IDR.
+                state.frames_waiting += 1
+            else:
+                state.decode_errors += 1
+                state.last_error = str(exc)
+                self._bursts.failure(robot, f"frame {frame.seq} rejected: {exc}")
             self._feedback(state, frame, receive_ns, receive_mono, error=str(exc))
             return
         self._bursts.success(robot)
@@ -348,6 +353,7 @@ class CloudService:
                 "frames_received": s.frames_received,
                 "frames_lost": s.frames_lost,
                 "decode_errors": s.decode_errors,
+                "waiting_for_key": s.frames_waiting,
                 "superseded": s.superseded,
                 "masks_sent": s.masks_sent,
                 "queued": len(s.queue),

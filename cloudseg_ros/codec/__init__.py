@@ -5,7 +5,7 @@ The robot's edge node encodes with :func:`make_encoder`; the cloud keeps one
 :func:`validate_frame_header` first.
 """
 
-from cloudseg_ros.codec.base import Decoder, EncodedPacket, Encoder
+from cloudseg_ros.codec.base import WAITING_FOR_KEY, Decoder, EncodedPacket, Encoder
 from cloudseg_ros.codec.limits import (
     CODECS,
     PayloadLimits,
@@ -17,6 +17,7 @@ from cloudseg_ros.codec.registry import make_decoder, make_encoder
 
 __all__ = [
     "CODECS",
+    "WAITING_FOR_KEY",
     "Decoder",
     "EncodedPacket",
     "Encoder",

@@ -25,6 +25,11 @@ RateControl = Literal["bitrate", "quality"]
 Bytes = bytes | bytearray | memoryview
 
 
+# The refusal of an inter frame while the decoder has no reference: after a start, a gap or an
+# error. Callers tell it apart from real errors (it is the normal way back to sync).
+WAITING_FOR_KEY = "waiting for key frame"
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedPacket:
     """One encoded frame, ready for ``cloudseg_ros/msg/EncodedFrame`` (same field names).
@@ -130,7 +135,7 @@ class Decoder(ABC):
                 data = bytes(data)
             key = validate_payload(self.codec, data, width, height)
             if self._needs_key and not key:
-                raise PayloadError("waiting for key frame")
+                raise PayloadError(WAITING_FOR_KEY)
             rgb = self._decode(data, width, height)
             if rgb.shape != (height, width, 3):
                 raise PayloadError(f"decoded {rgb.shape[1]}x{rgb.shape[0]}, header claims {width}x{height}")

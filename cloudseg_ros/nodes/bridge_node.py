@@ -23,7 +23,7 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.serialization import deserialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.bridge.flow import InFlightWindow
@@ -31,8 +31,10 @@ from cloudseg_ros.bridge.queue import LatestQueue
 from cloudseg_ros.bridge.session import LinkSession, ZenohSettings
 from cloudseg_ros.msg import EncodedFrame, Feedback, SegmentationMask
 from cloudseg_ros.nodes.common import run_node
+from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.params import Param, ParameterTable
 
+LINK_FEEDBACK_FRAME = "bridge"  # header.frame_id of feedback the robot bridge makes itself
 MSG_TYPES = {keys.UPLINK: EncodedFrame, keys.MASK: SegmentationMask, keys.FEEDBACK: Feedback}
 
 PARAMS = (
@@ -49,6 +51,8 @@ PARAMS = (
     Param("in_flight_timeout_s", 2.0, "Robot: an unacknowledged frame stops counting after this long [s]",
           range=(0.05, 60.0)),
     Param("robot_timeout_s", 30.0, "Cloud: forget a robot silent for this long [s]", range=(1.0, 3600.0)),
+    Param("serve", ["**"], "Cloud: robots this cloud serves, as zenoh key expressions over robot ids "
+          "(** = all; fleet_a/** or car1 to partition a fleet between clouds)"),
 )  # fmt: skip
 
 
@@ -77,6 +81,8 @@ class _Robot:
     uplink_pub: Any
     subs: list[Any] = field(default_factory=list)
     last_seen: float = field(default_factory=time.monotonic)
+    served: bool = False  # the cloud node subscribes to this robot's uplink
+    last_seq: int = 0  # sequence number of the last uplink frame forwarded
 
 
 class BridgeNode(Node):
@@ -105,10 +111,12 @@ class BridgeNode(Node):
         else:
             self._robots: dict[str, _Robot] = {}
             self.create_timer(1.0, self._forget_silent_robots)
+            self.create_timer(0.1, self._check_served)
         self.link = LinkSession(
             settings, on_open=self._on_open, on_link=self._on_link, logger=self.get_logger()
         )
         self.link.start()
+        Diagnostics(self, self._diagnostics)
         where = ", ".join(settings.listen or settings.connect) or "scouting"
         self.get_logger().info(f"{self.mode} bridge, zenoh {settings.mode} on {where}")
 
@@ -116,7 +124,7 @@ class BridgeNode(Node):
     def _validate(self, values: dict[str, Any]) -> str | None:
         if values["mode"] == "robot" and not self.get_namespace().strip("/"):
             return "robot mode needs the robot id as node namespace (e.g. --ros-args -r __ns:=/car1)"
-        return None
+        return keys.check_selectors(values["serve"])
 
     def _on_change(self, changed: dict[str, Any]) -> None:
         if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
@@ -126,7 +134,15 @@ class BridgeNode(Node):
                 stream.queue.resize(changed["queue_depth"])
             if self.mode == "robot":
                 self.outbound.queue.resize(changed["queue_depth"])
-        restart_only = {"mode", "zenoh_mode", "connect", "listen", "zenoh_config_file", "shared_memory"}
+        restart_only = {
+            "mode",
+            "zenoh_mode",
+            "connect",
+            "listen",
+            "zenoh_config_file",
+            "shared_memory",
+            "serve",
+        }
         if restart_only & changed.keys():
             self.get_logger().warn(f"{sorted(restart_only & changed.keys())} take effect after a restart")
 
@@ -136,6 +152,7 @@ class BridgeNode(Node):
         self.robot = keys.validate_robot_id(ns)
         self.window = InFlightWindow(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
         self.outbound = _Stream(LatestQueue(self.params["queue_depth"]))
+        self.last_sent_seq = 0
         self.create_subscription(EncodedFrame, keys.UPLINK, self._on_uplink, self._reliable, raw=True)
         self._ros_pubs = {
             stream: self.create_publisher(MSG_TYPES[stream], stream, self._reliable)
@@ -155,12 +172,16 @@ class BridgeNode(Node):
             data = self.outbound.queue.get(timeout=0.2)
             if data is None:
                 continue
+            seq = None
+            with contextlib.suppress(Exception):  # malformed: not ours to judge, the cloud counts it
+                seq = deserialize_message(data, EncodedFrame).seq
+                self.last_sent_seq = seq  # settled once taken: delivered, or lost with a down link
             if not self._put(key, data):
                 continue
             self.outbound.forwarded += 1
             self.outbound.bytes += len(data)
-            with contextlib.suppress(Exception):  # malformed: not ours to judge, the cloud counts it
-                self.window.sent(deserialize_message(data, EncodedFrame).seq)
+            if seq is not None:
+                self.window.sent(seq)
 
     # ---------------------------------------------------------------- cloud side
     def _robot_entry(self, robot: str) -> _Robot:
@@ -218,17 +239,32 @@ class BridgeNode(Node):
                     session.declare_subscriber(key, self._inbound_handler(self.robot, stream))
                 )
         else:
-            selector = keys.robots_selector(keys.UPLINK)
-            self._zenoh_subs.append(session.declare_subscriber(selector, self._on_zenoh_uplink))
+            for robots in _strings(self.params["serve"]):
+                selector = keys.robots_selector(keys.UPLINK, robots)
+                self._zenoh_subs.append(session.declare_subscriber(selector, self._on_zenoh_uplink))
 
     def _on_link(self, up: bool) -> None:
         peer = "cloud" if self.mode == "robot" else "a robot"
         if up:
             self.get_logger().info(f"zenoh link to {peer} is up")
+            if self.mode == "robot":
+                self._resync_edge()
         else:
             self.get_logger().warn(f"zenoh link to {peer} is down; will resume when it returns")
             if self.mode == "robot":
                 self.window.reset()  # nothing sent before the cut will be acknowledged
+
+    def _resync_edge(self) -> None:
+        """Tell the edge the link is (back) up, as feedback from the link itself: everything sent
+        so far is settled (lost or delivered, no cloud will acknowledge it) and a fresh cloud
+        decoder needs a key frame. So the edge sends an IDR at once instead of waiting for its
+        in-flight frames to time out and for the cloud to ask. Marked frame_id="bridge" and
+        frame_size=0: it carries no delay or throughput sample."""
+        fb = Feedback(robot_id=self.robot, last_seq=self.last_sent_seq, request_idr=True, frame_size=0)
+        fb.header.stamp = self.get_clock().now().to_msg()
+        fb.header.frame_id = LINK_FEEDBACK_FRAME
+        fb.error = "link (re)established"
+        self._enqueue_inbound(self.robot, keys.FEEDBACK, serialize_message(fb))
 
     def _inbound_handler(self, robot: str, stream: str) -> Callable[[Any], None]:
         def handle(sample: Any) -> None:
@@ -263,11 +299,33 @@ class BridgeNode(Node):
                     pub = self._ros_pubs[stream]
                     if stream == keys.FEEDBACK:
                         self._acknowledge(data)
+                    pub.publish(data)
                 else:
-                    pub = self._robot_entry(robot).uplink_pub
-                pub.publish(data)
+                    known = self._robot_entry(robot)
+                    known.uplink_pub.publish(data)
+                    with contextlib.suppress(Exception):  # malformed: the cloud node counts it
+                        known.last_seq = deserialize_message(data, EncodedFrame).seq
                 entry.forwarded += 1
                 entry.bytes += len(data)
+
+    def _check_served(self) -> None:
+        """When the cloud node starts listening to a robot, ask that robot for a key frame.
+
+        Frames forwarded before the cloud node subscribed (a new robot, or a restarted cloud)
+        are gone: its decoder would refuse inter frames until the robot happened to send an
+        IDR, and the robot would sit on unacknowledged frames until they time out. The request
+        is a Feedback from the link itself (frame_id "bridge", frame_size 0: no delay or
+        throughput sample) that also acknowledges everything forwarded so far."""
+        for robot, entry in self._robots.items():
+            if entry.served or entry.uplink_pub.get_subscription_count() == 0:
+                continue
+            entry.served = True
+            fb = Feedback(robot_id=robot, last_seq=entry.last_seq, request_idr=True, frame_size=0)
+            fb.header.stamp = self.get_clock().now().to_msg()
+            fb.header.frame_id = LINK_FEEDBACK_FRAME
+            fb.error = "cloud (re)subscribed"
+            self._put(keys.robot_key(robot, keys.FEEDBACK), serialize_message(fb))
+            self.get_logger().info(f"cloud node serves robot {robot!r}: asked it for a key frame")
 
     def _acknowledge(self, data: bytes) -> None:
         try:
@@ -307,6 +365,23 @@ class BridgeNode(Node):
         for (robot, stream), entry in list(self._inbound.items()):
             out[f"{robot}/{stream}"] = {"forwarded": entry.forwarded, "dropped": entry.dropped}
         return out
+
+    def _diagnostics(self) -> list[Status]:
+        stats = self.stats()
+        dropped = sum(v["dropped"] for v in stats.values() if isinstance(v, dict)) + stats.get(
+            "uplink_dropped", 0
+        )
+        if not self.link.link_up:
+            level, message = WARN, "zenoh link down" if self.link.session else "cloud not reachable yet"
+        else:
+            level, message = (
+                (WARN, f"{dropped} messages dropped (queues full)") if dropped else (OK, "link up")
+            )
+        flat = {k: v for k, v in stats.items() if not isinstance(v, dict)}
+        for name, v in stats.items():
+            if isinstance(v, dict):
+                flat.update({f"{name} forwarded": v["forwarded"], f"{name} dropped": v["dropped"]})
+        return [Status("link", level, message, flat)]
 
     def destroy_node(self) -> None:
         if hasattr(self, "link"):  # also called on a node whose constructor failed

@@ -38,6 +38,7 @@ PARAMS = (
     Param("queue_depth", 2, "Decoded frames waiting per robot; older ones are superseded", range=(1, 16)),
     Param("discovery_period_s", 1.0, "How often to look for new robots' uplink topics [s]", range=(0.1, 60.0)),
     Param("robot_timeout_s", 30.0, "Forget a robot (decoder, features) silent for this long [s]", range=(1.0, 3600.0)),
+    Param("serve", ["**"], "Robots served, as zenoh key expressions over robot ids (** = all)"),
     Param("max_width", 4096, "Largest frame or camera width accepted [px]", range=(16, 16384)),
     Param("max_height", 4096, "Largest frame or camera height accepted [px]", range=(16, 16384)),
     Param("max_bytes", 8_000_000, "Largest encoded frame accepted [bytes]", range=(1024, 256_000_000)),
@@ -48,7 +49,9 @@ RESTART_ONLY = {"sr_model", "segmenter", "engine", "weights_dir", "num_threads"}
 class CloudNode(Node):
     def __init__(self) -> None:
         super().__init__("cloud")
-        self.params = ParameterTable(self, PARAMS, on_change=self._on_change)
+        self.params = ParameterTable(
+            self, PARAMS, validate=lambda v: keys.check_selectors(v["serve"]), on_change=self._on_change
+        )
         p = self.params
         from cloudseg_ros.segmenter import CloudPipeline
 
@@ -72,10 +75,10 @@ class CloudNode(Node):
         self._discover_timer = self.create_timer(p["discovery_period_s"], self._discover)
         self.create_timer(5.0, self._forget_silent)
         Diagnostics(self, self._diagnostics)
-        self._discover()
         self.get_logger().info(
             f"serving with sr_model={p['sr_model']} segmenter={p['segmenter']} engine={self._engine_name()}"
         )
+        self._discover()
 
     def _limits(self) -> PayloadLimits:
         p = self.params
@@ -104,6 +107,8 @@ class CloudNode(Node):
             if not match or UPLINK_TYPE not in types or match.group(1) in self._robots:
                 continue
             robot = match.group(1)
+            if not keys.serves(self.params["serve"], robot):
+                continue
             self._robots[robot] = {
                 "sub": CheckedSubscription(
                     self,
