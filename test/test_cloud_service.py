@@ -1,0 +1,206 @@
+"""The cloud's serving logic with real decoders and the real (shipped) models, without ROS.
+
+Verifies: every received frame gets exactly one feedback (mask out, superseded, or
+rejected); a robot flooding the cloud cannot starve another (per-robot newest-wins queues,
+round-robin service); one robot's garbage is contained to that robot; sequence gaps and
+restarts reset the decoder and ask for a key frame; silent robots are forgotten with their
+state; frames of any camera size are served (padding to the segmenter's stride).
+The ROS wiring of the same service is covered by test_graph.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from cloudseg_ros.cloud.service import CloudService, FeedbackOut, MaskOut, pad_to_multiple
+from cloudseg_ros.codec import make_encoder
+from cloudseg_ros.imaging.resize import downscale
+from cloudseg_ros.scene import DrivingScene
+from cloudseg_ros.segmenter import CloudPipeline
+
+HR = (256, 128)
+
+
+@dataclass
+class Frame:
+    """The EncodedFrame fields the service reads (a plain object: no ROS in this module)."""
+
+    seq: int
+    data: bytes
+    codec: str = "h264"
+    key_frame: bool = False
+    width: int = 64
+    height: int = 32
+    original_width: int = HR[0]
+    original_height: int = HR[1]
+    stream_id: int = 0
+    selection: int = 0
+    send_stamp: object = None
+    header: object = None
+    encoded_size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.encoded_size = len(self.data)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.masks: list[MaskOut] = []
+        self.feedback: list[FeedbackOut] = []
+        self.lock = threading.Lock()
+
+    def mask(self, m: MaskOut) -> None:
+        with self.lock:
+            self.masks.append(m)
+
+    def fb(self, f: FeedbackOut) -> None:
+        with self.lock:
+            self.feedback.append(f)
+
+    def of(self, robot: str) -> tuple[list[MaskOut], list[FeedbackOut]]:
+        with self.lock:
+            return [m for m in self.masks if m.robot == robot], [f for f in self.feedback if f.robot == robot]
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> CloudPipeline:
+    return CloudPipeline(sr_model="bilinear", num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def stream() -> list[Frame]:
+    scene = DrivingScene(seed=5, width=HR[0], height=HR[1])
+    enc = make_encoder("h264", width=64, height=32, fps=10, bitrate_kbps=300, gop=1000)
+    frames = []
+    for i in range(40):
+        pkt = enc.encode(downscale(scene.render(i).image, 4))
+        frames.append(Frame(seq=i + 1, data=pkt.data, key_frame=pkt.key_frame))
+    return frames
+
+
+def service(pipeline: CloudPipeline, sink: Sink, depth: int = 2) -> CloudService:
+    return CloudService(pipeline, sink.mask, sink.fb, queue_depth=depth).start()
+
+
+def wait(predicate, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not predicate():
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_every_frame_gets_one_feedback(pipeline, stream) -> None:
+    sink = Sink()
+    svc = service(pipeline, sink)
+    try:
+        for f in stream[:20]:
+            svc.receive("car1", f)  # as fast as possible: many are superseded
+        assert wait(lambda: len(sink.of("car1")[1]) == 20)
+        masks, fb = sink.of("car1")
+        assert sorted(f.seq for f in fb) == list(range(1, 21))
+        assert len(masks) + sum(f.error == "superseded" for f in fb) == 20
+        assert masks[-1].frame.seq == 20  # the newest is always served
+        assert all(m.width == HR[0] and m.height == HR[1] for m in masks)
+        assert svc.stats()["car1"]["decode_errors"] == 0
+    finally:
+        svc.stop()
+
+
+def test_flooding_robot_cannot_starve_another(pipeline, stream) -> None:
+    sink = Sink()
+    svc = service(pipeline, sink)
+    try:
+        done = threading.Event()
+
+        def flood() -> None:
+            i = 0
+            while not done.is_set():  # a robot replaying its stream as fast as it can
+                f = stream[i % len(stream)]
+                svc.receive(
+                    "hog", Frame(seq=i + 1, data=f.data, key_frame=f.key_frame or i % len(stream) == 0)
+                )
+                i += 1
+
+        hog = threading.Thread(target=flood)
+        hog.start()
+        for f in stream[:10]:
+            svc.receive("car1", f)
+            time.sleep(0.15)  # a well-behaved robot at a few frames per second
+        done.set()
+        hog.join()
+        assert wait(lambda: len(sink.of("car1")[1]) == 10)
+        masks, _ = sink.of("car1")
+        assert len(masks) >= 8, f"car1 got {len(masks)} of 10 masks next to a flooding robot"
+        assert svc.stats()["hog"]["superseded"] > 0  # the hog only loses its own frames
+        assert svc.stats()["car1"]["queued"] <= 2 and svc.stats()["hog"]["queued"] <= 2
+    finally:
+        svc.stop()
+
+
+def test_garbage_is_contained_to_its_robot(pipeline, stream) -> None:
+    sink = Sink()
+    svc = service(pipeline, sink)
+    try:
+        rng = np.random.default_rng(0)
+        for i, f in enumerate(stream[:10]):
+            svc.receive("car1", f)
+            bad = bytearray(stream[i].data)
+            bad[4:] = rng.integers(0, 256, len(bad) - 4, dtype=np.uint8).tobytes()
+            svc.receive("evil", Frame(seq=i + 1, data=bytes(bad), key_frame=True))
+            time.sleep(0.05)
+        assert wait(lambda: len(sink.of("car1")[1]) == 10 and len(sink.of("evil")[1]) == 10)
+        evil = svc.stats()["evil"]
+        assert evil["decode_errors"] + evil["waiting_for_key"] >= 8  # random bytes rarely parse
+        assert sum(f.request_idr for f in sink.of("evil")[1]) >= 8
+        assert svc.stats()["car1"]["decode_errors"] == 0
+        assert len(sink.of("car1")[0]) >= 5
+    finally:
+        svc.stop()
+
+
+def test_gap_and_restart_ask_for_key_frames(pipeline, stream) -> None:
+    sink = Sink()
+    svc = service(pipeline, sink)
+    try:
+        for f in stream[:5]:
+            svc.receive("car1", f)
+        svc.receive("car1", stream[7])  # 6 and 7 lost: an inter frame after a hole
+        assert wait(lambda: len(sink.of("car1")[1]) == 6)
+        (after_gap,) = [f for f in sink.of("car1")[1] if f.seq == 8]
+        assert after_gap.request_idr and after_gap.frames_lost == 2 and after_gap.error == "waiting for key frame"
+        assert svc.stats()["car1"]["decode_errors"] == 0  # waiting for a key frame is no error
+        # The robot restarts: numbering goes back to 1 and its first frame is a key frame.
+        svc.receive("car1", stream[0])
+        assert wait(lambda: len(sink.of("car1")[0]) >= 1 and len(sink.of("car1")[1]) == 7)
+        assert not [f for f in sink.of("car1")[1] if f.seq == 1][-1].request_idr
+    finally:
+        svc.stop()
+
+
+def test_silent_robot_is_forgotten(pipeline, stream) -> None:
+    sink = Sink()
+    svc = service(pipeline, sink)
+    try:
+        svc.receive("car1", stream[0])
+        svc.receive("gone", stream[0])
+        assert wait(lambda: len(sink.feedback) == 2)
+        time.sleep(0.3)
+        svc.receive("car1", stream[1])
+        assert svc.forget_silent(timeout_s=0.2) == ["gone"]
+        assert "gone" not in svc.robots and "gone" not in pipeline.robots()
+        assert "car1" in svc.robots
+    finally:
+        svc.stop()
+
+
+def test_any_camera_size_is_padded_to_the_stride() -> None:
+    lr = np.zeros((90, 160, 3), np.uint8)
+    padded, w, h = pad_to_multiple(lr, 640, 360, 32)
+    assert (w, h) == (640, 384) and padded.shape == (96, 160, 3)
+    same, w, h = pad_to_multiple(lr, 640, 352, 32)
+    assert same is lr or same.shape == lr.shape
