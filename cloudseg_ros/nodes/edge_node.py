@@ -79,6 +79,27 @@ def _validate(values: dict[str, Any]) -> str | None:
     return None
 
 
+def encoded_frame(sent: Sent, header: Header, robot_id: str, camera_seq: int) -> EncodedFrame:
+    """The uplink message of one sent frame (``send_stamp`` is left for the sender to set)."""
+    out = EncodedFrame()
+    out.header = header
+    out.robot_id = robot_id
+    out.seq = sent.seq
+    out.camera_seq = camera_seq
+    out.stream_id = sent.stream_id
+    out.codec = sent.packet.codec
+    out.key_frame = sent.packet.key_frame
+    out.selection = int(sent.decision.selection)
+    out.selector_score = float(sent.decision.score)
+    out.width, out.height = sent.width, sent.height
+    out.original_width, out.original_height = sent.original_width, sent.original_height
+    out.encoded_size = len(sent.packet.data)
+    out.original_size = sent.original_width * sent.original_height * 3
+    out.encode_ms = float(sent.encode_ms)
+    out.data = sent.packet.data
+    return out
+
+
 class EdgeNode(Node):
     def __init__(self) -> None:
         super().__init__("edge")
@@ -150,23 +171,8 @@ class EdgeNode(Node):
             self.skipped.publish(msg.header)
 
     def _publish(self, image: Image, sent: Sent) -> None:
-        out = EncodedFrame()
-        out.header = image.header
-        out.robot_id = self.robot_id
-        out.seq = sent.seq
-        out.camera_seq = self.pipeline.stats.frames_in
-        out.stream_id = sent.stream_id
-        out.codec = sent.packet.codec
-        out.key_frame = sent.packet.key_frame
-        out.selection = int(sent.decision.selection)
-        out.selector_score = float(sent.decision.score)
-        out.width, out.height = sent.width, sent.height
-        out.original_width, out.original_height = sent.original_width, sent.original_height
-        out.encoded_size = len(sent.packet.data)
-        out.original_size = sent.original_width * sent.original_height * 3
-        out.encode_ms = float(sent.encode_ms)
+        out = encoded_frame(sent, image.header, self.robot_id, self.pipeline.stats.frames_in)
         out.send_stamp = self.get_clock().now().to_msg()
-        out.data = sent.packet.data
         self.uplink.publish(out)
         if sent.packet.codec == "jpeg" and self.compressed.get_subscription_count() > 0:
             c = CompressedImage(header=image.header, format=COMPRESSED_FORMAT)
