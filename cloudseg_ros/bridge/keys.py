@@ -24,6 +24,17 @@ CLOUD_TO_ROBOT = (MASK, FEEDBACK)
 _NAME_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# CDR encapsulation identifiers a ROS 2 payload starts with (then two option bytes):
+# CDR and PL_CDR, big or little endian, XCDR1 or XCDR2.
+_CDR_IDS = {bytes([0, i]) for i in (0, 1, 2, 3, 6, 7, 8, 9, 10, 11)}
+
+
+def is_cdr(payload: bytes) -> bool:
+    """Whether ``payload`` can be a serialised ROS message (zenoh-bridge-ros2dds layout: the CDR
+    encapsulation header included). Anything else would be discarded by DDS without a trace."""
+    return len(payload) >= 4 and bytes(payload[:2]) in _CDR_IDS
+
+
 def topic_to_key(topic: str) -> str:
     """``/car1/cloudseg/uplink`` -> ``car1/cloudseg/uplink``. The topic must be fully qualified."""
     if not topic.startswith("/") or topic == "/":

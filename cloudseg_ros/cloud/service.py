@@ -31,6 +31,7 @@ from cloudseg_ros.logutil import BurstLog
 from cloudseg_ros.mask.codec import encode_mask
 
 log = logging.getLogger(__name__)
+MAX_COUNTED_GAP = 100_000  # frames; about 3 hours at 10 fps
 
 
 def pad_to_multiple(lr: np.ndarray, width: int, height: int, multiple: int) -> tuple[np.ndarray, int, int]:
@@ -233,8 +234,10 @@ class CloudService:
         last, state.last_seq = state.last_seq, seq
         if last is None or seq == last + 1:
             return False
-        if seq > last + 1:
+        if last + 1 < seq <= last + 1 + MAX_COUNTED_GAP:
             state.frames_lost += seq - last - 1
+        # A jump further than any real outage (or backwards) is a renumbering, not a loss: a
+        # restarted or misbehaving robot must not be able to inflate the counters.
         return True
 
     def _decode(self, state: RobotState, frame: Any, gap: bool) -> tuple[np.ndarray, float]:

@@ -34,6 +34,7 @@ from cloudseg_ros.nodes.common import run_node
 from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.params import Param, ParameterTable
 
+LOCAL_DEPTH = 10  # DDS history depth of the bridge's ROS publishers and subscriptions
 LINK_FEEDBACK_FRAME = "bridge"  # header.frame_id of feedback the robot bridge makes itself
 MSG_TYPES = {keys.UPLINK: EncodedFrame, keys.MASK: SegmentationMask, keys.FEEDBACK: Feedback}
 
@@ -67,6 +68,7 @@ class _Stream:
     queue: LatestQueue[bytes]
     forwarded: int = 0
     bytes: int = 0
+    malformed: int = 0  # payloads without a CDR encapsulation header: not forwarded
 
     @property
     def dropped(self) -> int:
@@ -91,7 +93,10 @@ class BridgeNode(Node):
         self.params = ParameterTable(self, PARAMS, validate=self._validate, on_change=self._on_change)
         p = self.params
         self.mode = p["mode"]
-        self._reliable = QoSProfile(depth=p["queue_depth"], reliability=ReliabilityPolicy.RELIABLE)
+        # Local DDS hops keep a few more samples than the zenoh-side queues: the bounded,
+        # newest-wins policy lives in those queues; here a sample must not be overwritten in a
+        # DDS history while a large one (or a busy reader) holds up delivery.
+        self._reliable = QoSProfile(depth=LOCAL_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self._zenoh_pubs: dict[str, Any] = {}
         self._zenoh_subs: list[Any] = []  # zenoh undeclares a subscriber once it is garbage
         self._pub_lock = threading.Lock()
@@ -286,6 +291,13 @@ class BridgeNode(Node):
             entry = self._inbound.get((robot, stream))
             if entry is None:
                 entry = self._inbound[(robot, stream)] = _Stream(LatestQueue(self.params["queue_depth"]))
+        if not keys.is_cdr(data):
+            # DDS would silently discard it; refuse it here, where it can still be counted.
+            entry.malformed += 1
+            self.get_logger().warn(
+                f"{robot}/{stream}: payload without CDR header dropped", throttle_duration_sec=5.0
+            )
+            return
         entry.queue.put(data)
         self._wake.trigger()
 
@@ -363,7 +375,11 @@ class BridgeNode(Node):
                 in_flight=self.window.in_flight(),
             )
         for (robot, stream), entry in list(self._inbound.items()):
-            out[f"{robot}/{stream}"] = {"forwarded": entry.forwarded, "dropped": entry.dropped}
+            out[f"{robot}/{stream}"] = {
+                "forwarded": entry.forwarded,
+                "dropped": entry.dropped,
+                "malformed": entry.malformed,
+            }
         return out
 
     def _diagnostics(self) -> list[Status]:
@@ -380,7 +396,7 @@ class BridgeNode(Node):
         flat = {k: v for k, v in stats.items() if not isinstance(v, dict)}
         for name, v in stats.items():
             if isinstance(v, dict):
-                flat.update({f"{name} forwarded": v["forwarded"], f"{name} dropped": v["dropped"]})
+                flat.update({f"{name} {counter}": count for counter, count in v.items()})
         return [Status("link", level, message, flat)]
 
     def destroy_node(self) -> None:

@@ -70,7 +70,9 @@ class CloudNode(Node):
             queue_depth=p["queue_depth"],
             logger=self.get_logger(),
         ).start()
-        self._qos = QoSProfile(depth=p["queue_depth"] + 2, reliability=ReliabilityPolicy.RELIABLE)
+        # Deep enough that the DDS history never overwrites an uplink frame before it is taken:
+        # every frame must reach its decoder (the newest-wins queue comes after decoding).
+        self._qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self._robots: dict[str, dict[str, Any]] = {}  # robot -> {"sub", "mask", "feedback"}
         self._discover_timer = self.create_timer(p["discovery_period_s"], self._discover)
         self.create_timer(5.0, self._forget_silent)
