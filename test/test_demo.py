@@ -10,7 +10,6 @@ issue notes; here a short run at a small size keeps the suite fast.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -21,29 +20,17 @@ from pathlib import Path
 import pytest
 
 from cloudseg_ros.demo.processes import executable
+from cloudseg_ros.demo.procstats import node_processes
 
 REPORT_KEYS = {
     "frames_captured", "frames_sent", "frames_segmented", "masks_received", "uplink_kbps", "downlink_kbps",
     "latency_ms_p50", "latency_ms_p95", "miou", "fps", "hr_size", "lr_size", "codec",
 }  # fmt: skip
-NODE_EXECUTABLES = ("camera_node", "edge_node", "bridge_node", "cloud_node", "mask_node")
 
 
 def processes_in_domains(domains: set[int]) -> list[str]:
-    """Our node processes still running in one of ``domains`` (read from /proc)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not any(exe in cmdline for exe in NODE_EXECUTABLES):
-            continue
-        env = dict(e.decode(errors="replace").split("=", 1) for e in environ if b"=" in e)
-        if env.get("ROS_DOMAIN_ID", "").isdigit() and int(env["ROS_DOMAIN_ID"]) in domains:
-            found.append(f"{pid}: {cmdline[:120]}")
-    return found
+    """Our node processes still running in one of ``domains``."""
+    return [f"{p.pid}: {p.kind}" for p in node_processes(domains)]
 
 
 def demo_command(out: Path, duration: float) -> list[str]:

@@ -37,8 +37,10 @@ class DemoOptions:
     variant: str = "default"
     startup_timeout_s: float = 120.0
     tls: bool = False  # mutual TLS + per-robot access control on the zenoh link
+    domains: tuple[int, int] | None = None  # (robot, cloud) ROS domains; random when None
     edge: dict[str, Any] = field(default_factory=dict)  # edge parameter overrides
     cloud: dict[str, Any] = field(default_factory=dict)  # cloud node parameter overrides
+    record: Path | None = None  # MCAP file for the robots' camera, uplink and mask topics
 
     def validate(self) -> None:
         w, h = self.hr_size
@@ -82,7 +84,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("snapshot_*.png"):
         old.unlink()
-    robot_domain, cloud_domain = pick_domains()
+    robot_domain, cloud_domain = opts.domains or pick_domains()
     port = free_port()
     robots = [f"car{i + 1}" for i in range(opts.robots)]
     endpoint, cloud_bridge, robot_bridge = f"tcp/127.0.0.1:{port}", {}, {}
@@ -97,6 +99,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     group = ProcessGroup(out / "logs")
     recorder = None
+    bag = None
     try:
         for spec in cloud_specs(cloud_domain, endpoint, {"cloud": opts.cloud, "bridge": cloud_bridge}):
             group.start(spec, f"cloud.{spec.name}")
@@ -110,6 +113,10 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         from cloudseg_ros.demo.recorder import Recorder
 
         recorder = Recorder(robot_domain, cloud_domain, robots, out, video_fps=opts.fps)
+        if opts.record:
+            from cloudseg_ros.record.topics import TopicRecorder
+
+            bag = TopicRecorder(robot_domain, robots, opts.record)
         print(f"started {len(group.procs)} node processes (robot domain {robot_domain}, cloud domain "
               f"{cloud_domain}, zenoh {endpoint}); waiting for the first mask...", flush=True)  # fmt: skip
         t0 = time.monotonic()
@@ -138,6 +145,9 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             group.stop_one(label)
         time.sleep(1.5)
         recorder.stop()
+        if bag is not None:
+            bag.close()
+            print(f"recorded {bag.messages} messages to {opts.record}")
         leaked = sorted(t for t in recorder.cloud_topics() if "/camera/" in t or "/segmentation/" in t)
         extra = {
             "startup_s": startup_s,
@@ -156,6 +166,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     except _Terminated:
         raise KeyboardInterrupt from None
     finally:
+        if bag is not None:
+            bag.close()
         if recorder is not None:
             recorder.close()
         group.close()
