@@ -1,5 +1,6 @@
 """Where camera frames come from: the embedded scene, a video file, an image folder,
-a V4L2 device. No ROS here; the camera node publishes whatever a source yields.
+a V4L2 device, a recording (MCAP file or rosbag2 folder). No ROS here; the camera node
+publishes whatever a source yields.
 
 Every source yields RGB uint8 frames of one size (``width`` x ``height`` when asked,
 else the source's own), plus ground-truth labels when the source has them (the
@@ -9,6 +10,7 @@ A source that cannot be opened raises ConfigError naming the device or file.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.imaging.resize import resize_labels_nearest
 
-KINDS = ("synthetic", "video", "folder", "v4l2")
+KINDS = ("synthetic", "video", "folder", "v4l2", "mcap")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -28,6 +30,7 @@ class CameraFrame:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     labels: np.ndarray | None = None  # (H, W) uint8 train ids, when the source knows them
     index: int = 0
+    stamp_ns: int | None = None  # capture stamp, when the source recorded one (replay)
 
 
 class FrameSource:
@@ -49,7 +52,7 @@ class FrameSource:
         labels = (
             None if frame.labels is None else resize_labels_nearest(frame.labels, self.width, self.height)
         )
-        return CameraFrame(image, labels, frame.index)
+        return CameraFrame(image, labels, frame.index, frame.stamp_ns)
 
     def close(self) -> None:
         pass
@@ -179,6 +182,97 @@ class V4L2Source(FrameSource):
         self.capture.release()
 
 
+class McapSource(FrameSource):
+    """Replays the camera of a recording: an MCAP file (``cloudseg record``, ``cloudseg demo
+    --record``, ``ros2 bag record -s mcap``) or a rosbag2 folder / ``.db3`` file.
+
+    ``topic``: the sensor_msgs/Image topic to replay; empty = the only ``.../image_raw``
+    topic of the file. Ground-truth labels recorded beside it (``.../labels`` with the same
+    header stamps, as the synthetic and Cityscapes sources publish them) come along, so a
+    replay can be scored. Each frame keeps its recorded capture stamp (``stamp_ns``); the
+    camera node publishes it or the current time (parameter ``replay_stamps``). Frames are
+    read one at a time: a recording of any length costs a few frames of memory.
+    """
+
+    IMAGE_TYPE = "sensor_msgs/msg/Image"
+    PAIRING_WINDOW = 8  # images held back waiting for their labels
+
+    def __init__(
+        self, path: str, width: int = 0, height: int = 0, loop: bool = True, topic: str = ""
+    ) -> None:
+        super().__init__(width, height)
+        from cloudseg_ros.record import BagReader
+
+        if not Path(path).exists():
+            raise ConfigError(f"recording not found: {path!r} (parameter 'uri')")
+        try:
+            self.reader = BagReader(path)
+            topics = self.reader.topics()
+        except ConfigError:
+            raise
+        except Exception as exc:  # a corrupt file: say which and why
+            raise ConfigError(f"cannot read recording {path!r}: {exc}") from exc
+        images = sorted(t for t, ty in topics.items() if ty == self.IMAGE_TYPE)
+        if topic:
+            if topics.get(topic) != self.IMAGE_TYPE:
+                raise ConfigError(
+                    f"{path!r} has no sensor_msgs/Image topic {topic!r}; it has: {', '.join(images) or 'none'}"
+                )
+        else:
+            raw = [t for t in images if t.endswith("image_raw")]
+            if len(raw) != 1:
+                raise ConfigError(
+                    f"{path!r}: name the camera topic to replay (parameter 'replay_topic'); "
+                    f"sensor_msgs/Image topics: {', '.join(images) or 'none'}"
+                )
+            topic = raw[0]
+        self.topic = topic
+        labels = topic.rsplit("/", 1)[0] + "/labels"
+        self.labels_topic = labels if topics.get(labels) == self.IMAGE_TYPE else None
+        self.path, self.loop = path, loop
+
+    def _one_pass(self) -> Iterator[tuple[int, object, np.ndarray | None]]:
+        """(stamp, image message, labels or None) in recording order, images paired with the
+        labels of the same stamp that arrive within a few messages."""
+        from cloudseg_ros.nodes.image_conv import image_to_array
+
+        wanted = {self.topic} | ({self.labels_topic} if self.labels_topic else set())
+        images: OrderedDict[int, object] = OrderedDict()
+        labels: OrderedDict[int, np.ndarray] = OrderedDict()
+        for message in self.reader.messages(wanted):
+            msg = self.reader.decode(message)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            if message.topic == self.topic:
+                images[stamp] = msg
+            else:
+                labels[stamp] = np.array(image_to_array(msg))
+                while len(labels) > 4 * self.PAIRING_WINDOW:
+                    labels.popitem(last=False)
+            while images:
+                first = next(iter(images))
+                if self.labels_topic and first not in labels and len(images) <= self.PAIRING_WINDOW:
+                    break
+                yield first, images.pop(first), labels.pop(first, None)
+        for stamp, msg in images.items():
+            yield stamp, msg, labels.pop(stamp, None)
+
+    def frames(self) -> Iterator[CameraFrame]:
+        from cloudseg_ros.errors import PayloadError
+        from cloudseg_ros.nodes.image_conv import image_to_rgb
+
+        index = 0
+        while True:
+            for stamp, msg, labels in self._one_pass():
+                try:
+                    rgb = np.ascontiguousarray(image_to_rgb(msg))
+                except PayloadError as exc:
+                    raise ConfigError(f"recording {self.path!r}, {self.topic}: {exc}") from exc
+                yield self._fit(CameraFrame(rgb, labels, index, stamp))
+                index += 1
+            if not self.loop or index == 0:
+                return
+
+
 def open_source(
     kind: str,
     uri: str = "",
@@ -188,14 +282,17 @@ def open_source(
     variant: str = "default",
     loop: bool = True,
     start: int = 0,
+    topic: str = "",
 ) -> FrameSource:
     """The source of ``kind`` (one of KINDS); ConfigError with the reason if it cannot open."""
     if kind == "synthetic":
         if width <= 0 or height <= 0:
             raise ConfigError("synthetic camera needs width and height > 0")
         return SyntheticSource(width, height, seed=seed, variant=variant, start=start)
-    if kind in ("video", "folder", "v4l2") and not uri:
+    if kind in ("video", "folder", "v4l2", "mcap") and not uri:
         raise ConfigError(f"camera source {kind!r} needs 'uri' (a file, folder or device)")
+    if kind == "mcap":
+        return McapSource(uri, width, height, loop, topic)
     if kind == "video":
         return VideoSource(uri, width, height, loop)
     if kind == "folder":

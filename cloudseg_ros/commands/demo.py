@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"), help="inference engine")
     p.add_argument("--weights-dir", help="model files to serve (default: the shipped weights)")
     p.add_argument("--tls", action="store_true", help="mutual TLS and per-robot access control on the link")
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE.mcap",
+        help="also write the robots' camera, uplink and mask topics to this MCAP file",
+    )
     p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the first mask")
     p.set_defaults(func=run)
 
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             tls=args.tls,
             edge=edge,
             cloud=cloud,
+            record=args.record,
         )
     )
     return 0

@@ -2,9 +2,15 @@
 
 Sources: the embedded synthetic driving scene (default; no hardware needed, like
 image_tools' burger mode), a video file, an image folder (Cityscapes layout
-included), or a V4L2 device. When the source knows the ground truth (synthetic
-scene, Cityscapes folder) it is published on ``camera/labels`` (mono8 train ids,
-same header as the image) so accuracy can be measured downstream.
+included), a V4L2 device, or a recording (``mcap``: an MCAP file or a rosbag2
+folder, e.g. from ``cloudseg record``). When the source knows the ground truth
+(synthetic scene, Cityscapes folder, a recording that has it) it is published on
+``camera/labels`` (mono8 train ids, same header as the image) so accuracy can be
+measured downstream. A replay publishes at ``fps`` with the current time as stamp,
+or with the recorded capture stamps (``replay_stamps``), which makes a replayed run
+comparable frame by frame with the recorded one; it starts when ``camera/image_raw``
+has its first subscriber, so that a short clip does not play to nobody while the
+graph is still being discovered.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from cloudseg_ros.nodes.params import Param, ParameterTable
 
 PARAMS = (
     Param("source", "synthetic", "Where frames come from", choices=KINDS, read_only=True),
-    Param("uri", "", "Video file, image folder or V4L2 device (/dev/video0) for those sources", read_only=True),
+    Param("uri", "", "Video file, image folder, V4L2 device (/dev/video0) or recording (.mcap, rosbag2 folder)",
+          read_only=True),
     Param("width", 1024, "Published width; 0 = the source's own [px]", range=(0, 8192), read_only=True),
     Param("height", 512, "Published height; 0 = the source's own [px]", range=(0, 8192), read_only=True),
     Param("fps", 10.0, "Publishing rate [Hz]", range=(0.1, 240.0)),
@@ -36,6 +43,9 @@ PARAMS = (
     Param("max_frames", 0, "Stop after this many frames; 0 = never", range=(0, 2**31 - 1)),
     Param("frame_id", "camera", "frame_id of the published headers"),
     Param("publish_labels", True, "Publish ground-truth labels when the source has them"),
+    Param("replay_topic", "", "Recording: sensor_msgs/Image topic to replay; empty = its only .../image_raw",
+          read_only=True),
+    Param("replay_stamps", False, "Recording: publish the recorded capture stamps instead of the current time"),
 )  # fmt: skip
 
 
@@ -53,6 +63,7 @@ class CameraNode(Node):
             p["variant"],
             p["loop"],
             p["start_index"],
+            p["replay_topic"],
         )
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
@@ -61,6 +72,7 @@ class CameraNode(Node):
         self._stop = threading.Event()
         self.published = 0
         self.late_ticks = 0
+        self._waiting_for_subscriber = p["source"] == "mcap"
         self.error = ""
         self._reader = threading.Thread(target=self._read, name="camera-reader", daemon=True)
         self._reader.start()
@@ -94,6 +106,11 @@ class CameraNode(Node):
         limit = self.params["max_frames"]
         if limit and self.published >= limit:
             return
+        if self._waiting_for_subscriber:
+            if self.image_pub.get_subscription_count() == 0:
+                return
+            self._waiting_for_subscriber = False
+            self.get_logger().info("replay starts: camera/image_raw has a subscriber")
         try:
             frame = self._frames.get_nowait()
         except queue.Empty:
@@ -104,7 +121,10 @@ class CameraNode(Node):
             self._timer.cancel()
             return
         image = array_to_image(frame.image, "rgb8")
-        image.header.stamp = self.get_clock().now().to_msg()
+        if frame.stamp_ns is not None and self.params["replay_stamps"]:
+            image.header.stamp.sec, image.header.stamp.nanosec = divmod(frame.stamp_ns, 1_000_000_000)
+        else:
+            image.header.stamp = self.get_clock().now().to_msg()
         image.header.frame_id = self.params["frame_id"]
         self.image_pub.publish(image)
         self.info_pub.publish(self._camera_info(image))

@@ -1,0 +1,232 @@
+"""Writing and reading ROS 2 recordings without ROS: MCAP files and rosbag2 folders.
+
+Writer: CDR payloads (exactly the bytes on the wire, as rclpy's raw subscriptions hand
+them over) into an MCAP file with the ``ros2`` profile, ``ros2msg`` schemas and ``cdr``
+message encoding, zstd-compressed chunks: the layout rosbag2_storage_mcap writes, so
+Foxglove, ``ros2 bag info/play`` (with the MCAP plugin) and mcap_ros2 read it.
+
+Reader: an ``.mcap`` file, a rosbag2 folder (``metadata.yaml`` plus its ``.mcap`` or
+``.db3`` files) or a single ``.db3`` file; messages come out in recording order as CDR
+bytes, and :meth:`BagReader.decode` turns them into plain objects with the message's
+fields (mcap_ros2's pure-Python decoder, from the schema the file carries; for ``.db3``
+files that have none, from the installed message definitions).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cloudseg_ros import __version__
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.record.definitions import definition, full_name
+
+
+class McapRecorder:
+    """Appends CDR messages of any ROS 2 type to an MCAP file; thread-safe."""
+
+    def __init__(self, path: str | Path, chunk_size: int = 4 << 20) -> None:
+        from mcap.writer import CompressionType, Writer
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._writer = Writer(self._file, chunk_size=chunk_size, compression=CompressionType.ZSTD)
+        self._writer.start(profile="ros2", library=f"cloudseg_ros {__version__}")
+        self._schemas: dict[str, int] = {}
+        self._channels: dict[str, tuple[int, str]] = {}
+        self._sequence: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.messages = 0
+        self.closed = False
+
+    def _channel(self, topic: str, type_name: str) -> int:
+        known = self._channels.get(topic)
+        if known is not None:
+            if known[1] != full_name(type_name):
+                raise ValueError(f"{topic} was recorded as {known[1]}, not {type_name}")
+            return known[0]
+        name = full_name(type_name)
+        schema = self._schemas.get(name)
+        if schema is None:
+            schema = self._schemas[name] = self._writer.register_schema(
+                name=name, encoding="ros2msg", data=definition(name).encode()
+            )
+        channel = self._writer.register_channel(topic=topic, message_encoding="cdr", schema_id=schema)
+        self._channels[topic] = (channel, name)
+        return channel
+
+    def write(
+        self, topic: str, type_name: str, data: bytes, log_time_ns: int, publish_time_ns: int | None = None
+    ) -> None:
+        """One message: ``log_time_ns`` when it was received, ``publish_time_ns`` (default the
+        same) when it was sent; both nanoseconds since the epoch, as rosbag2 stores them."""
+        with self._lock:
+            if self.closed:
+                return
+            channel = self._channel(topic, type_name)
+            seq = self._sequence[topic] = self._sequence.get(topic, 0) + 1
+            self._writer.add_message(channel_id=channel, log_time=int(log_time_ns), data=bytes(data),
+                                     publish_time=int(publish_time_ns or log_time_ns), sequence=seq)  # fmt: skip
+            self.messages += 1
+
+    def count(self, topic: str) -> int:
+        """Messages written on ``topic`` so far."""
+        with self._lock:
+            return self._sequence.get(topic, 0)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self._writer.finish()
+            self._file.close()
+
+    def __enter__(self) -> McapRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class BagMessage:
+    topic: str
+    type_name: str  # pkg/msg/Type
+    log_time_ns: int
+    data: bytes  # CDR
+
+
+class BagReader:
+    """Messages of a recording, in log-time order per file, files in recording order."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.files = _bag_files(self.path)
+        self._decoders: dict[str, Callable[[bytes], Any]] = {}
+        self._schemas: dict[str, str] = {}  # type -> ros2msg text found in the files
+        self._topics: dict[str, str] = {}
+        for f in self.files:
+            self._topics.update(
+                _mcap_topics(f, self._schemas) if f.suffix == ".mcap" else _db3_topics(f, self._schemas)
+            )
+
+    def topics(self) -> dict[str, str]:
+        """topic -> message type (pkg/msg/Type)."""
+        return dict(self._topics)
+
+    def messages(self, topics: set[str] | None = None) -> Iterator[BagMessage]:
+        for f in self.files:
+            yield from (_mcap_messages(f, topics) if f.suffix == ".mcap" else _db3_messages(f, topics))
+
+    def decode(self, msg: BagMessage) -> Any:
+        """The message as an object with its fields (nested messages are objects too)."""
+        decoder = self._decoders.get(msg.type_name)
+        if decoder is None:
+            from mcap.records import Schema
+            from mcap_ros2.decoder import DecoderFactory
+
+            text = self._schemas.get(msg.type_name) or definition(msg.type_name)
+            schema = Schema(id=1, name=msg.type_name, encoding="ros2msg", data=text.encode())
+            decoder = self._decoders[msg.type_name] = DecoderFactory().decoder_for("cdr", schema)
+        return decoder(msg.data)
+
+
+def _bag_files(path: Path) -> list[Path]:
+    if path.is_file():
+        if path.suffix not in (".mcap", ".db3"):
+            raise ConfigError(f"{path}: not an MCAP (.mcap) or rosbag2 sqlite (.db3) file")
+        return [path]
+    if not path.is_dir():
+        raise ConfigError(f"recording not found: {path}")
+    meta = path / "metadata.yaml"
+    if meta.is_file():
+        info = (yaml.safe_load(meta.read_text()) or {}).get("rosbag2_bagfile_information", {})
+        files = [path / Path(p).name for p in info.get("relative_file_paths", [])]
+    else:
+        files = sorted([*path.glob("*.mcap"), *path.glob("*.db3")])
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise ConfigError(f"{path}: a rosbag2 folder without .mcap or .db3 files")
+    return files
+
+
+def _mcap_topics(path: Path, schemas: dict[str, str]) -> dict[str, str]:
+    from mcap.reader import make_reader
+
+    with open(path, "rb") as f:
+        try:
+            summary = make_reader(f).get_summary()
+        except Exception:  # unreadable summary: scan the messages instead
+            summary = None
+    if summary is None:  # an unfinished file (the recording was killed): scan it
+        return {m.topic: m.type_name for m in _mcap_messages(path, None, schemas)}
+    out = {}
+    for channel in summary.channels.values():
+        schema = summary.schemas.get(channel.schema_id)
+        if schema is not None:
+            out[channel.topic] = full_name(schema.name)
+            schemas.setdefault(full_name(schema.name), schema.data.decode())
+    return out
+
+
+def _mcap_messages(
+    path: Path, topics: set[str] | None, schemas: dict[str, str] | None = None
+) -> Iterator[BagMessage]:
+    """Messages of one MCAP file, in file order (the order they were recorded).
+
+    Records are streamed, so this needs no index and a file cut short (a recorder that was
+    killed) yields every message of its complete chunks."""
+    from mcap.exceptions import McapError
+    from mcap.records import Channel, Message, Schema
+    from mcap.stream_reader import StreamReader
+
+    known: dict[int, Schema] = {}
+    channels: dict[int, Channel] = {}
+    with open(path, "rb") as f:
+        try:
+            for record in StreamReader(f).records:
+                if isinstance(record, Schema):
+                    known[record.id] = record
+                    if schemas is not None:
+                        schemas.setdefault(full_name(record.name), record.data.decode())
+                elif isinstance(record, Channel):
+                    channels[record.id] = record
+                elif isinstance(record, Message):
+                    channel = channels.get(record.channel_id)
+                    schema = known.get(channel.schema_id) if channel else None
+                    if channel and schema and (not topics or channel.topic in topics):
+                        yield BagMessage(channel.topic, full_name(schema.name), record.log_time, record.data)
+        except (McapError, EOFError, ValueError):
+            return  # the end of a file cut short
+
+
+def _db3_topics(path: Path, schemas: dict[str, str]) -> dict[str, str]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        out = {name: full_name(t) for name, t in db.execute("SELECT name, type FROM topics")}
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "message_definitions" in tables:
+            for t, enc, text in db.execute(
+                "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions"
+            ):
+                if enc == "ros2msg" and text:
+                    schemas.setdefault(full_name(t), text)
+    return out
+
+
+def _db3_messages(path: Path, topics: set[str] | None) -> Iterator[BagMessage]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT t.name, t.type, m.timestamp, m.data FROM messages m JOIN topics t ON m.topic_id = t.id "
+            "ORDER BY m.timestamp"
+        )
+        for name, type_name, stamp, data in rows:
+            if not topics or name in topics:
+                yield BagMessage(name, full_name(type_name), int(stamp), bytes(data))
