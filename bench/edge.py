@@ -11,7 +11,16 @@ What it measures, per source size (LR = source / 4, the CloudSeg uplink):
   conversion every codec here shares is inside the number);
 - bytes at matched PSNR: JPEG quality and H.264 bitrate are swept, H.264's bytes are
   interpolated (log bytes, linear in PSNR) at each JPEG point's PSNR; target H.264 >= 5x smaller;
-- the edge path at 2048x1024: downscale x4 + H.264 encode per frame; target <= 5 ms.
+- the selector: ms per frame (thumbnail + deviation) at every size;
+- the edge path at 2048x1024 through the robot's real send path (EdgePipeline: select +
+  downscale x4 + H.264 encode, every frame sent), and what a skipped frame costs; target <= 5 ms;
+- what ``bitrate_kbps`` delivers: the measured uplink rate of EdgePipeline on the moving scene
+  for a few bitrates and frame-rate caps (the edge opens the encoder at the send rate the cap
+  allows, so the link carries ``bitrate_kbps`` whatever the cap; ratio measured/asked);
+- the edge NODE's CPU per frame at 10 fps (``--node``, on by default in the full run): the real
+  edge_node process fed camera images over ROS at 10 Hz, its CPU time (user + system, from
+  /proc) divided by the frames it received; that includes receiving the image, the ROS
+  message handling and publishing, not just the send path.
 Times are medians over frames (the machine is shared and noisy); the key frame is included in
 every average (one per GOP, and the sequence is one GOP long).
 
@@ -33,14 +42,19 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
+from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.codec import make_decoder, make_encoder
+from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline
 from cloudseg_ros.imaging import downscale
 from cloudseg_ros.metrics import psnr
+from cloudseg_ros.selector import FrameSelector
 
 FPS = 10.0
 FACTOR = 4
@@ -219,36 +233,141 @@ def matched_psnr(lr: list[np.ndarray]) -> dict:
     }
 
 
+def selector_ms(hr: list[np.ndarray]) -> float:
+    """Median ms of one selection (thumbnail + deviation from the key frame)."""
+    sel = FrameSelector(key_threshold=1.0, useful_threshold=1.0, max_key_interval=10**6)
+    sel.select(hr[0])
+    return _median_ms(timed(sel.select, hr[1:])[1])
+
+
 def edge_path(hr: list[np.ndarray]) -> dict:
-    """What the robot spends per frame: downscale x4 + H.264 encode (veryfast, CloudSeg rate)."""
+    """What the robot spends per frame in its real send path (EdgePipeline, veryfast, CloudSeg
+    rate): select + downscale x4 + H.264 encode for a frame that is sent (thresholds 0: every
+    frame), select alone for one the selector skips."""
     h, w = hr[0].shape[:2]
-    lw, lh = w // FACTOR, h // FACTOR
-    enc = make_encoder("h264", width=lw, height=lh, fps=FPS, bitrate_kbps=750, gop=len(hr))
-    ds_t, enc_t, total_t = [], [], []
-    for frame in hr:
+    knobs = EdgeKnobs(
+        downscale=FACTOR, bitrate_kbps=750, gop=len(hr), key_threshold=0.0, useful_threshold=0.0
+    )
+    edge = EdgePipeline(knobs, InFlightWindow(0), fps=FPS)
+    total_t, select_ms, encode_ms = [], [], []
+    for i, frame in enumerate(hr):
         t0 = time.perf_counter()
-        lr = downscale(frame, FACTOR)
-        t1 = time.perf_counter()
-        enc.encode(lr)
-        t2 = time.perf_counter()
-        ds_t.append(t1 - t0)
-        enc_t.append(t2 - t1)
-        total_t.append(t2 - t0)
-    enc.close()
+        sent, _ = edge.process(frame, i / FPS)
+        total_t.append(time.perf_counter() - t0)
+        select_ms.append(sent.select_ms)
+        encode_ms.append(sent.encode_ms)
+    edge.close()
+    lw, lh = sent.width, sent.height
+    skipping = EdgePipeline(replace(knobs, key_threshold=1.0, useful_threshold=1.0, max_key_interval=10**6),
+                            InFlightWindow(0), fps=FPS)  # fmt: skip
+    skipping.process(hr[0], 0.0)
+    skip_t = timed(lambda f: skipping.process(f, 1.0), hr[1:])[1]
+    skipping.close()
     total = _median_ms(total_t)
     return {
         "source": f"{w}x{h}",
         "lr": f"{lw}x{lh}",
-        "downscale_ms": _median_ms(ds_t),
-        "encode_ms": _median_ms(enc_t),
+        "select_ms": round(float(np.median(select_ms)), 3),
+        "downscale_encode_ms": round(float(np.median(encode_ms)), 3),
         "total_ms": total,
         "total_ms_p95": round(float(np.percentile(total_t, 95)) * 1e3, 3),
+        "skipped_frame_ms": _median_ms(skip_t),
         "target_ms": EDGE_TARGET_MS,
         "met": total <= EDGE_TARGET_MS,
     }
 
 
-def run(quick: bool, noise: float = 1.5, scene: str = "auto") -> dict:
+def rate_control(hr: list[np.ndarray], bitrates: tuple[int, ...] = (300, 600, 1200),
+                 caps: tuple[float, ...] = (0.0, 5.0, 2.5)) -> list[dict]:  # fmt: skip
+    """Measured uplink kbps per (bitrate_kbps, fps_cap), every allowed frame sent, over the clip
+    looped to 10 s of camera time (the first second, with its IDR, left out)."""
+    out = []
+    n = int(10 * FPS)
+    for kbps in bitrates:
+        for cap in caps:
+            knobs = EdgeKnobs(downscale=FACTOR, bitrate_kbps=kbps, fps_cap=cap, gop=10**4,
+                              key_threshold=0.0, useful_threshold=0.0)  # fmt: skip
+            edge = EdgePipeline(knobs, InFlightWindow(0), fps=FPS)
+            sent_bytes = frames_sent = 0
+            for i in range(n):
+                sent, _ = edge.process(hr[i % len(hr)], i / FPS)
+                if sent is not None and i >= FPS:
+                    sent_bytes += len(sent.packet.data)
+                    frames_sent += 1
+            edge.close()
+            measured = sent_bytes * 8 / ((n - FPS) / FPS) / 1e3
+            out.append({"bitrate_kbps": kbps, "fps_cap": cap, "frames_per_s": frames_sent / ((n - FPS) / FPS),
+                        "measured_kbps": round(measured, 1), "ratio": round(measured / kbps, 3)})  # fmt: skip
+    return out
+
+
+def node_cpu(width: int, height: int, seconds: float = 10.0) -> dict:
+    """The edge_node process at 10 fps: CPU ms per camera frame (user + system time of the process
+    over the frames it received), with the default knobs (H.264 x4, selector on; a moving scene,
+    so every frame is sent). No cloud: max_in_flight 0, so nothing waits for acknowledgements."""
+    import random
+
+    from sensor_msgs.msg import Image
+
+    from cloudseg_ros.demo.observer import RELIABLE, SENSOR, DomainNode, wait_until
+    from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
+    from cloudseg_ros.msg import EncodedFrame
+    from cloudseg_ros.nodes.image_conv import array_to_image
+    from cloudseg_ros.paths import config_file
+
+    frames = driving_sequence(width, height, 20)
+    domain = random.randrange(201, 232)
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    with ProcessGroup() as group:
+        spec = NodeSpec("edge_node", "edge", domain, "bench", (config_file("robot.yaml"),),
+                        {"max_in_flight": 0, "camera_fps": FPS})  # fmt: skip
+        proc = group.start(spec, "edge")
+        node = DomainNode(domain, "bench_camera")
+        try:
+            node.listen(EncodedFrame, "/bench/cloudseg/uplink", RELIABLE)
+            pub = node.publisher(Image, "/bench/camera/image_raw", SENSOR)
+            msgs = [array_to_image(f, "rgb8") for f in frames]
+
+            def publish(i: int) -> None:
+                msg = msgs[i % len(msgs)]
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(10**9 + i * 10**8, 10**9)
+                pub.publish(msg)
+
+            i = 0
+            while not node.messages("/bench/cloudseg/uplink"):  # warm-up: the node is up and matched
+                publish(i)
+                i += 1
+                time.sleep(1 / FPS)
+                if i > 300:
+                    raise RuntimeError("edge_node sent nothing: " + group.log_text("edge")[-500:])
+            time.sleep(1.0)
+            sent0, c0, t0 = len(node.messages("/bench/cloudseg/uplink")), cpu_s(proc.pid), time.monotonic()
+            n = int(seconds * FPS)
+            for k in range(n):
+                publish(i + k)
+                time.sleep(max(0.0, t0 + (k + 1) / FPS - time.monotonic()))
+            wait_until(lambda: len(node.messages("/bench/cloudseg/uplink")) >= sent0 + n, 3.0)
+            c1, t1 = cpu_s(proc.pid), time.monotonic()
+            sent = len(node.messages("/bench/cloudseg/uplink")) - sent0
+        finally:
+            node.close()
+    return {
+        "source": f"{width}x{height}",
+        "fps": FPS,
+        "frames": n,
+        "sent": sent,
+        "cpu_ms_per_frame": round((c1 - c0) * 1e3 / n, 2),
+        "cpu_percent_of_one_core": round((c1 - c0) / (t1 - t0) * 100, 1),
+        "clock_resolution_ms": round(1e3 / tick, 1),
+    }
+
+
+def run(quick: bool, noise: float = 1.5, scene: str = "auto", node: bool = True) -> dict:
     frames = 20 if quick else 60
     report: dict = {
         "machine": {
@@ -277,13 +396,19 @@ def run(quick: bool, noise: float = 1.5, scene: str = "auto") -> dict:
             run_codec("h265", lr, bitrate_kbps=kbps, preset="veryfast"),
             *(run_codec("jpeg", lr, jpeg_quality=q) for q in (50, 80, 90)),
         ]
-        entry = {"source": f"{width}x{height}", "downscale_ms": _median_ms(ds_t), "codecs": rows}
+        entry = {"source": f"{width}x{height}", "downscale_ms": _median_ms(ds_t), "selector_ms": selector_ms(hr),
+                 "codecs": rows}  # fmt: skip
         if (width, height) == SIZES[-1]:
             entry["matched_psnr_lr"] = matched_psnr(lr)
             if not quick:  # the no-CloudSeg baseline: the full-resolution frame on the uplink
                 entry["matched_psnr_full_resolution"] = matched_psnr(hr)
             entry["edge_path"] = edge_path(hr)
+            entry["rate_control"] = rate_control(hr)
         report["sizes"].append(entry)
+    if node:
+        report["edge_node"] = [
+            node_cpu(w, h, seconds=5.0 if quick else 10.0) for w, h in ((1024, 512), (2048, 1024))
+        ]
     return report
 
 
@@ -298,7 +423,8 @@ def table(report: dict) -> str:
                 f"{entry['source']:>10} {r['lr']:>8} {r['codec']:>5} {r['setting']:>18} {r['encode_ms']:>7.2f} "
                 f"{r['decode_ms']:>7.2f} {r['bytes_per_frame']:>9.0f} {r['psnr_db']:>6.2f}"
             )
-        lines.append(f"{entry['source']:>10} downscale x{FACTOR}: {entry['downscale_ms']:.2f} ms")
+        lines.append(f"{entry['source']:>10} downscale x{FACTOR}: {entry['downscale_ms']:.2f} ms, "
+                     f"selector: {entry['selector_ms']:.2f} ms")  # fmt: skip
         for key in ("matched_psnr_lr", "matched_psnr_full_resolution"):
             if m := entry.get(key):
                 pts = ", ".join(
@@ -309,9 +435,21 @@ def table(report: dict) -> str:
                 )
         if e := entry.get("edge_path"):
             lines.append(
-                f"  edge path {e['source']}: downscale {e['downscale_ms']:.2f} + encode {e['encode_ms']:.2f} = "
-                f"{e['total_ms']:.2f} ms median, p95 {e['total_ms_p95']:.2f} (target <= {e['target_ms']} ms)"
+                f"  edge path {e['source']} (EdgePipeline): select {e['select_ms']:.2f} + downscale/encode "
+                f"{e['downscale_encode_ms']:.2f} = {e['total_ms']:.2f} ms median, p95 {e['total_ms_p95']:.2f} "
+                f"(target <= {e['target_ms']} ms: {'met' if e['met'] else 'MISSED'}); a skipped frame "
+                f"{e['skipped_frame_ms']:.2f} ms"
             )
+        for r in entry.get("rate_control", []):
+            lines.append(
+                f"  bitrate_kbps {r['bitrate_kbps']:>5} fps_cap {r['fps_cap']:>4g} ({r['frames_per_s']:.1f} frames/s): "
+                f"uplink {r['measured_kbps']:>7.1f} kbps = {r['ratio']:.2f} x asked"
+            )
+    for n in report.get("edge_node", []):
+        lines.append(
+            f"edge_node {n['source']} at {n['fps']:g} fps: {n['cpu_ms_per_frame']:.1f} ms CPU per frame "
+            f"({n['cpu_percent_of_one_core']:.0f}% of one core; {n['sent']}/{n['frames']} frames sent)"
+        )
     return "\n".join(lines)
 
 
@@ -319,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 frames, no full-resolution sweep")
     parser.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
+    parser.add_argument("--no-node", action="store_true", help="skip the edge_node CPU measurement")
     parser.add_argument(
         "--noise", type=float, default=1.5, help="numpy scene: sensor noise sigma (default 1.5)"
     )
@@ -329,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         help="frames: the embedded driving scene, the numpy street, or the first that works (default)",
     )
     args = parser.parse_args(argv)
-    report = run(args.quick, args.noise, args.scene)
+    report = run(args.quick, args.noise, args.scene, node=not args.no_node)
     print(table(report), file=sys.stderr)
     text = json.dumps(report, indent=1)
     print(text)
