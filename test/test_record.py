@@ -157,6 +157,7 @@ def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------- end to end
 
+ROBOT = "car4"  # a name no other test uses: parallel runs in a shared domain cannot mix
 EDGE = {"gop": 10}  # a periodic IDR, so that a recording that missed the first one still decodes
 
 
@@ -194,21 +195,21 @@ def test_recorded_run_replays_to_the_same_masks(tmp_path: Path) -> None:
             group.start(spec, f"cloud.{spec.name}")
         # Run 1: the synthetic camera, recorded by `cloudseg record`.
         rec = subprocess.Popen(
-            [executable("cloudseg"), "record", str(first), "--robot", "car1", "--domain", str(robot_domain),
+            [executable("cloudseg"), "record", str(first), "--robot", ROBOT, "--domain", str(robot_domain),
              "--duration", "60"],
             env=ros_env(robot_domain), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         camera = {"width": 256, "height": 128, "fps": 10.0, "max_frames": frames, "seed": 4}
         _start_robot(group, robot_domain, endpoint, camera)
-        watch = TopicRecorder(robot_domain, ["car1"], tmp_path / "watch.mcap", node_name="test_watch")
-        _settle(watch, "/car1/cloudseg/mask", min_s=frames / 10.0)
+        watch = TopicRecorder(robot_domain, [ROBOT], tmp_path / "watch.mcap", node_name="test_watch")
+        _settle(watch, f"/{ROBOT}/cloudseg/mask", min_s=frames / 10.0)
         rec.send_signal(2)  # Ctrl-C: the recorder finishes the file
         out, _ = rec.communicate(timeout=20)
         watch.close()
         assert rec.returncode == 0, out
-        for label in [label for label in group.procs if label.startswith("car1.")]:
+        for label in [label for label in group.procs if label.startswith(f"{ROBOT}.")]:
             group.stop_one(label)
-        recorded = _masks(first, "/car1/cloudseg/mask")
+        recorded = _masks(first, f"/{ROBOT}/cloudseg/mask")
         assert len(recorded) >= frames // 3, (out, {k: group.log_text(k)[-800:] for k in group.procs})
 
         # Run 2: the robot again (the cloud still serves it), its camera replaying run 1's file
@@ -216,12 +217,12 @@ def test_recorded_run_replays_to_the_same_masks(tmp_path: Path) -> None:
         replay = {"source": "mcap", "uri": str(first), "loop": False, "width": 256, "height": 128, "fps": 10.0,
                   "replay_stamps": True}  # fmt: skip
         # (not subscribing to the camera: the replay starts once the robot's own nodes listen)
-        bag = TopicRecorder(robot_domain, ["car1"], second, streams_named(["cloudseg/uplink", "cloudseg/mask"]),
+        bag = TopicRecorder(robot_domain, [ROBOT], second, streams_named(["cloudseg/uplink", "cloudseg/mask"]),
                             node_name="test_replay_recorder")  # fmt: skip
         _start_robot(group, robot_domain, endpoint, replay)
-        _settle(bag, "/car1/cloudseg/mask", min_s=frames / 10.0)
+        _settle(bag, f"/{ROBOT}/cloudseg/mask", min_s=frames / 10.0)
         bag.close()
-        replayed = _masks(second, "/car1/cloudseg/mask")
+        replayed = _masks(second, f"/{ROBOT}/cloudseg/mask")
     common = sorted(set(recorded) & set(replayed))
     agreement = [float(np.mean(recorded[k] == replayed[k])) for k in common]
     # The robot side is reproduced too: the same camera frames went up. (Not byte for byte: the
@@ -245,10 +246,10 @@ def _start_robot(group, domain: int, endpoint: str, camera: dict) -> None:
     cloud is still being discovered (both runs start alike, so they send alike)."""
     from cloudseg_ros.demo.graph import robot_specs
 
-    for spec in robot_specs("car1", domain, endpoint, {"edge": EDGE}, nodes=("edge", "bridge", "mask")):
+    for spec in robot_specs(ROBOT, domain, endpoint, {"edge": EDGE}, nodes=("edge", "bridge", "mask")):
         group.start(spec)
     time.sleep(3.0)
-    for spec in robot_specs("car1", domain, endpoint, {"camera": camera}, nodes=("camera",)):
+    for spec in robot_specs(ROBOT, domain, endpoint, {"camera": camera}, nodes=("camera",)):
         group.start(spec)
 
 
@@ -258,7 +259,7 @@ def _uplink_frames(path: Path) -> dict[tuple[int, int], np.ndarray]:
 
     reader = BagReader(path)
     out, decoder, stream = {}, None, None
-    for m in reader.messages({"/car1/cloudseg/uplink"}):
+    for m in reader.messages({f"/{ROBOT}/cloudseg/uplink"}):
         f = reader.decode(m)
         if (f.stream_id, f.codec) != stream:
             decoder, stream = make_decoder(f.codec), (f.stream_id, f.codec)

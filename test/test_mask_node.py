@@ -1,0 +1,116 @@
+"""The mask node as a process: one mask per camera frame, fresh or flagged stale with its age.
+
+Verifies, with the real `mask_node` executable: a downlink mask is published under its source
+frame's header, restored to camera size, as fresh; a camera frame the edge skipped gets the
+latest mask under ITS header, flagged stale with its age (camera stamp minus the mask's
+source stamp); a frame that was sent but that the cloud will not segment (its feedback says
+superseded) is answered stale the same way; feedback the bridge makes itself (link events)
+makes nothing; the counts and stale ages are in the diagnostics.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from cloudseg_ros.demo.observer import RELIABLE, SENSOR, DomainNode, wait_until
+from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
+from cloudseg_ros.mask.codec import ENCODING, encode_mask
+from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo, SegmentationMask
+from cloudseg_ros.nodes.image_conv import array_to_image
+
+NS = "/car5"
+W, H = 64, 32
+
+
+def _header(t_ms: int) -> Header:
+    h = Header(frame_id="camera")
+    h.stamp.sec, h.stamp.nanosec = divmod(10**12 + t_ms * 10**6, 10**9)
+    return h
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[DomainNode]:
+    domain = random.randrange(100, 120)
+    with ProcessGroup() as group:
+        group.start(NodeSpec("mask_node", "mask", domain, NS.strip("/")), "mask")
+        node = DomainNode(domain, "test_mask_driver")
+        try:
+            node.listen(Image, f"{NS}/segmentation/mask", RELIABLE)
+            node.listen(MaskInfo, f"{NS}/segmentation/info", RELIABLE)
+            node.listen(DiagnosticArray, "/diagnostics", RELIABLE)
+            node.pubs = {  # type: ignore[attr-defined]
+                "image": node.publisher(Image, f"{NS}/camera/image_raw", SENSOR),
+                "mask": node.publisher(SegmentationMask, f"{NS}/cloudseg/mask", RELIABLE),
+                "skipped": node.publisher(Header, f"{NS}/cloudseg/skipped", RELIABLE),
+                "uplink": node.publisher(EncodedFrame, f"{NS}/cloudseg/uplink", RELIABLE),
+                "feedback": node.publisher(Feedback, f"{NS}/cloudseg/feedback", RELIABLE),
+            }
+            assert wait_until(lambda: node.pubs["mask"].get_subscription_count() > 0, 20)
+            assert wait_until(lambda: node.pubs["feedback"].get_subscription_count() > 0, 20)
+            yield node
+        finally:
+            node.close()
+
+
+def _info_for(node: DomainNode, header: Header) -> MaskInfo | None:
+    for i in node.messages(f"{NS}/segmentation/info"):
+        if (i.header.stamp.sec, i.header.stamp.nanosec) == (header.stamp.sec, header.stamp.nanosec):
+            return i
+    return None
+
+
+def test_one_mask_per_frame_fresh_or_stale_with_age(graph: DomainNode) -> None:
+    p = graph.pubs
+    ids = np.zeros((H // 2, W // 2), np.uint8)
+    ids[:, : W // 4] = 7
+    t0 = _header(0)
+    p["image"].publish(array_to_image(np.zeros((H, W, 3), np.uint8), "rgb8", t0))
+    m = SegmentationMask(header=t0, robot_id="car5", seq=1, width=W // 2, height=H // 2, encoding=ENCODING)
+    m.data = encode_mask(ids)
+    p["uplink"].publish(EncodedFrame(header=t0, seq=1))
+    p["mask"].publish(m)
+    assert wait_until(lambda: _info_for(graph, t0) is not None, 10)
+    fresh = _info_for(graph, t0)
+    assert not fresh.stale and fresh.seq == 1
+    out = graph.messages(f"{NS}/segmentation/mask")[-1]
+    assert (out.width, out.height) == (W, H)  # restored to the camera frame's size
+
+    skipped = _header(100)
+    p["skipped"].publish(skipped)
+    assert wait_until(lambda: _info_for(graph, skipped) is not None, 10)
+    info = _info_for(graph, skipped)
+    assert info.stale and info.seq == 1 and info.age_ms == pytest.approx(100.0)
+
+    # Sent, then superseded on the cloud: no mask will come for it.
+    superseded = _header(200)
+    p["uplink"].publish(EncodedFrame(header=superseded, seq=2))
+    link = Feedback(robot_id="car5", last_seq=2, request_idr=True, error="link (re)established")
+    link.header.frame_id = "bridge"
+    p["feedback"].publish(link)  # a link event: not about frame 2's fate
+    p["feedback"].publish(Feedback(robot_id="car5", last_seq=2, error="superseded"))
+    assert wait_until(lambda: _info_for(graph, superseded) is not None, 10)
+    info = _info_for(graph, superseded)
+    assert info.stale and info.age_ms == pytest.approx(200.0)
+    assert sum(_info_for(graph, superseded) is i for i in graph.messages(f"{NS}/segmentation/info")) == 1
+
+    def values() -> dict[str, str]:
+        for a in reversed(graph.messages("/diagnostics")):
+            for s in a.status:
+                if s.name.startswith("car5/mask"):
+                    return {kv.key: kv.value for kv in s.values}
+        return {}
+
+    assert wait_until(lambda: values().get("stale") == "2", 5), values()
+    v = values()
+    assert (
+        v["fresh"] == "1"
+        and v["stale_unserved"] == "1"
+        and float(v["stale_age_max_ms"]) == pytest.approx(200.0)
+    )
