@@ -26,6 +26,7 @@ NODE_MODULES = {
     "bridge": "bridge_node",
     "mask": "mask_node",
     "cloud": "cloud_node",
+    "controller": "controller_node",
 }
 
 
@@ -78,7 +79,7 @@ def test_launch_file_parses_and_names_real_things(path: Path) -> None:
 
 
 def declared(node: str) -> dict:
-    module = importlib.import_module(f"cloudseg_ros.nodes.{NODE_MODULES[node]}")
+    module = importlib.import_module(f"cloudseg_ros.nodes.{node}_node")  # node name = executable - _node
     return {p.name: p for p in module.PARAMS}
 
 
