@@ -3,6 +3,7 @@
     python bench/selector.py                        # oracle + model (when weights exist), 3 seeds
     python bench/selector.py --quick                # 40 frames, 1 seed, oracle only (seconds)
     python bench/selector.py --segmenter model --weights-dir DIR
+    python bench/selector.py --features --seeds 100 101 102 103   # how the score tracks label change
 
 Prints one table per scene variant on stderr and the JSON on stdout (``--json FILE`` also
 writes it). Every camera frame goes through the robot's real send path (:class:`EdgePipeline`:
@@ -23,6 +24,12 @@ model); ``model`` runs the cloud's CloudPipeline (SR + segmenter, the shipped we
 frames reuse the last KEY frame's deep features). Codec effects on accuracy are measured by
 ``cloudseg eval``; here the frames are segmented before compression so that every setting
 shares the KEY masks of the send-everything baseline.
+
+``--features``: instead of the sweep, how well the selector's score tracks segmentation
+change: for frame pairs 1-8 frames apart, the Spearman rank correlation between the
+deviation score and the fraction of pixels whose ground-truth class changed (moving
+variants), and the score of still frames (static variant: sensor noise only) against the
+lowest scores of moving pairs. This is what the features were tuned with (seeds 100-103).
 
 For comparison the sweep also has plain frame-rate caps (uniform dropping at about the same
 fractions). The target of the project: at the default thresholds, >= 40% fewer frames with
@@ -184,6 +191,43 @@ def run_setting(setting: Setting, clip: Clip, seg: Segmenter, scorer: Scorer) ->
     }
 
 
+def _ranks(x: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(x, kind="stable"), kind="stable").astype(np.float64)
+
+
+def feature_study(args: argparse.Namespace) -> dict:
+    """Score vs ground-truth label change over frame pairs; see the module docstring."""
+    from cloudseg_ros.selector.features import deviation, extract
+
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for variant in args.variants:
+        for seed in args.seeds:
+            clip = render(variant, seed, min(args.frames, 40), args.size)
+            feats = [extract(im) for im in clip.images]
+            for i in range(0, len(feats), 3):
+                for gap in (1, 2, 3, 5, 8):
+                    j = i + gap
+                    if j >= len(feats):
+                        continue
+                    a, b = clip.labels[i], clip.labels[j]
+                    valid = (a != 255) & (b != 255)
+                    change = float(np.mean((a != b) & valid))
+                    rows.setdefault(variant, []).append((deviation(feats[j], feats[i]), change))
+    out: dict = {"pairs": {v: len(r) for v, r in rows.items()}}
+    moving = [r for v, rs in rows.items() if v != "static" for r in rs]
+    if moving:
+        score, change = np.array(moving).T
+        out["spearman_score_vs_label_change"] = round(
+            float(np.corrcoef(_ranks(score), _ranks(change))[0, 1]), 3
+        )
+        out["moving_score_min"] = round(float(score.min()), 4)
+        out["moving_score_p5"] = round(float(np.percentile(score, 5)), 4)
+    if "static" in rows:
+        out["static_score_max"] = round(float(max(s for s, _ in rows["static"])), 4)
+    out["defaults"] = {"useful_threshold": DEFAULTS.useful_threshold, "key_threshold": DEFAULTS.key_threshold}
+    return out
+
+
 def render(variant: str, seed: int, frames: int, size: tuple[int, int]) -> Clip:
     scene = DrivingScene(seed, width=size[0], height=size[1], variant=variant, fps=FPS)
     shots = [scene.render(i) for i in range(frames)]
@@ -298,7 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
     parser.add_argument("--quick", action="store_true", help="40 frames, seed 0, oracle only")
     parser.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
+    parser.add_argument(
+        "--features", action="store_true", help="score vs label change study instead of the sweep"
+    )
     args = parser.parse_args(argv)
+    if args.features:
+        report = {"features": feature_study(args), "seeds": args.seeds, "size": list(args.size)}
+        print(json.dumps(report, indent=1))
+        return 0
     if args.quick:
         args.frames, args.seeds, args.segmenter = 40, [0], "oracle"
     report = run(args)
