@@ -56,7 +56,7 @@ class EdgeKnobs:
     fps_cap: float = 0.0  # max frames sent per second; 0 = every selected frame
     key_threshold: float = 0.3
     useful_threshold: float = 0.06
-    max_key_interval: int = 30  # camera frames
+    max_key_interval: int = 30  # frames the selector examined (past the fps cap and the credit)
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad knob (the node's descriptors say the same)."""

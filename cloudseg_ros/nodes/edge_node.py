@@ -56,7 +56,8 @@ PARAMS = (
           "(full inference) [score 0-1]", range=(0.0, 1.0)),
     Param("useful_threshold", D.useful_threshold, "Deviation that makes a frame USEFUL (sent); below it the "
           "frame is skipped and the robot reuses the latest mask [score 0-1]", range=(0.0, 1.0)),
-    Param("max_key_interval", D.max_key_interval, "Camera frames after which a KEY is forced [frames]",
+    Param("max_key_interval", D.max_key_interval, "Frames examined by the selector (past the fps cap and the "
+          "in-flight credit) after which a KEY is forced [frames]",
           range=(1, 10_000)),
     Param("max_in_flight", 2, "Frames sent and not yet acknowledged by the cloud; 0 = no limit [frames]",
           range=(0, 64)),
