@@ -197,3 +197,16 @@ def test_h265_stream_restarts_decode_cleanly() -> None:
     sent, _ = edge.process(fs[3], 0.3)
     assert sent.packet.key_frame and sent.stream_id == 1
     assert make_decoder("h265").decode(sent.packet.data, sent.width, sent.height).shape == (32, 64, 3)
+
+
+def test_new_stream_starts_with_a_selector_key() -> None:
+    """The cloud starts a new stream from scratch: its first frame is a KEY, not a USEFUL frame
+    that would reuse deep features of the previous stream."""
+    edge = make(key_threshold=0.99, useful_threshold=0.0, max_key_interval=1000)
+    fs = frames(5)
+    kinds = [edge.process(f, i * 0.1)[0].decision.selection.name for i, f in enumerate(fs[:3])]
+    assert kinds == ["KEY", "USEFUL", "USEFUL"]
+    edge.update(codec="jpeg")
+    sent, _ = edge.process(fs[3], 0.3)
+    assert sent.stream_id == 1 and sent.decision.selection.name == "KEY"
+    assert edge.process(fs[4], 0.4)[0].decision.selection.name == "USEFUL"

@@ -194,8 +194,10 @@ class EdgePipeline:
             # Checked before selection so that the selector's reference stays the last frame SENT.
             self.stats.skipped["in_flight"] += 1
             return None, "in_flight"
-        if self._idr_wanted:
-            self.selector.force_key()
+        h, w = rgb.shape[:2]
+        lw, lh = self.lr_size(w, h)
+        if self._idr_wanted or self._stream_key(lw, lh) != self._encoder_key:
+            self.selector.force_key()  # an IDR or a new stream: the cloud starts over, so a KEY
         t0 = time.perf_counter()
         decision = self.selector.select(rgb)
         t1 = time.perf_counter()
@@ -203,7 +205,6 @@ class EdgePipeline:
             self.stats.skipped["selector"] += 1
             return None, "selector"
         self._consume_fps_cap(stamp_s)
-        h, w = rgb.shape[:2]
         lr = downscale(rgb, self.knobs.downscale)
         encoder = self._encoder_for(lr.shape[1], lr.shape[0])
         force_key = self._idr_wanted
@@ -245,10 +246,15 @@ class EdgePipeline:
     def lr_size(self, width: int, height: int) -> tuple[int, int]:
         return downscaled_size(width, height, self.knobs.downscale)
 
-    def _encoder_for(self, width: int, height: int) -> Any:
+    def _stream_key(self, width: int, height: int) -> tuple:
+        """What the running encoder was opened for; any change starts a new stream."""
         k = self.knobs
         rate = 0.0 if k.codec == "jpeg" else round(self.send_fps, 3)  # JPEG has no time base
-        key = (k.codec, width, height, k.gop, k.preset, rate)
+        return (k.codec, width, height, k.gop, k.preset, rate)
+
+    def _encoder_for(self, width: int, height: int) -> Any:
+        k = self.knobs
+        key = self._stream_key(width, height)
         if key != self._encoder_key:
             if self._encoder is not None:
                 self._encoder.close()
