@@ -62,6 +62,15 @@ def run_suite(
     report["training_seed_runs"] = [str(wdir), *map(str, run_dirs)]
     if sweep:
         report["lambda_sweep"] = _sweep(clip, Path(sweep), segmenter, engine, threads)
+        shipped = read_metadata(wdir, "carn_m_cloudseg")["training"]["summary"]
+        report["lambda_sweep"].append(
+            {
+                "name": "carn_m_cloudseg (shipped)",
+                "lam": shipped["lam"],
+                "task": shipped["task"],
+                **rows["cloudseg"],
+            }
+        )
         figures.plot_sweep(report["lambda_sweep"], out_dir / "lambda_sweep.png")
     if fig5:
         points = bandwidth.measure(clip, wdir, engine, threads)

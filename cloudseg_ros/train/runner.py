@@ -45,8 +45,13 @@ def run_step(step: str, cfg: dict[str, Any], seed: int, out: Path, command: str)
         raise ConfigError(f"unknown training step {step!r}")
     metrics = {}
     if cfg.get("val"):
-        metrics = validate(*val_models, FrameBank(FrameSpec.from_config(cfg["val"]), progress=False))
-        log.info("%s validation: %s", name, {k: v for k, v in metrics.items() if k != "per_class"})
+        bank = FrameBank(FrameSpec.from_config(cfg["val"]), progress=False)
+        metrics = validate(*val_models, bank)
+        if step == "seg":  # how the demo default (bilinear x4) fares, next to HR
+            from cloudseg_ros.models import build_model
+
+            metrics = {"hr": metrics, "bilinear": validate(model, build_model({"type": "bilinear"}), bank)}
+        log.info("%s validation: %s", name, _brief(metrics))
     training = {
         "step": step,
         "command": command,
@@ -77,3 +82,8 @@ def _seed_summary(cfg: dict[str, Any]) -> dict[str, Any]:
                 "frames": spec.frames,
             }
     return out
+
+
+def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metrics without the per-class breakdown, for one log line."""
+    return {k: _brief(v) if isinstance(v, dict) else v for k, v in metrics.items() if k != "per_class"}
