@@ -26,8 +26,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from cloudseg_ros.camera.sources import McapSource, open_source
-from cloudseg_ros.errors import ConfigError, PayloadError
-from cloudseg_ros.metrics import psnr
+from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.msg import EncodedFrame
 from cloudseg_ros.nodes.image_conv import array_to_image
 from cloudseg_ros.record import BagReader, McapRecorder, definition
@@ -158,7 +157,13 @@ def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- end to end
 
 ROBOT = "car4"  # a name no other test uses: parallel runs in a shared domain cannot mix
-EDGE = {"gop": 10}  # a periodic IDR, so that a recording that missed the first one still decodes
+# JPEG and every frame a KEY: then a frame's mask depends on that frame alone, and the replay
+# must give the very same masks. (Two runs' streams start at whichever frame each edge saw
+# first, and the cloud asks for IDRs when it pleases; with H.264 the later inter frames then
+# reference different pictures: measured here, the decoded frames agree to ~48 dB and the masks
+# of this tiny 64x32 uplink to ~97.5% of their pixels. A USEFUL frame's mask reuses its KEY's
+# deep features, and where KEYs fall depends on the same accidents.)
+EDGE = {"codec": "jpeg", "key_threshold": 0.0, "useful_threshold": 0.0}
 
 
 def _masks(path: Path, topic: str) -> dict[tuple[int, int], np.ndarray]:
@@ -224,21 +229,17 @@ def test_recorded_run_replays_to_the_same_masks(tmp_path: Path) -> None:
         bag.close()
         replayed = _masks(second, f"/{ROBOT}/cloudseg/mask")
     common = sorted(set(recorded) & set(replayed))
-    agreement = [float(np.mean(recorded[k] == replayed[k])) for k in common]
-    # The robot side is reproduced too: the same camera frames went up. (Not byte for byte: the
-    # first frames reach the edge before or after its subscription matches, so the two H.264
-    # streams start at different frames and their later inter frames reference different
-    # pictures; what they carry is the same picture, to within coding noise.)
-    up1, up2 = _uplink_frames(first), _uplink_frames(second)
+    identical = [k for k in common if np.array_equal(recorded[k], replayed[k])]
+    # The robot side is reproduced too: the same camera frames went up, encoded to the same bytes.
+    up1, up2 = _uplink(first), _uplink(second)
     up_common = sorted(set(up1) & set(up2))
-    psnr_db = [psnr(up1[k], up2[k]) for k in up_common]
+    up_identical = [k for k in up_common if up1[k] == up2[k]]
     report = {"recorded": len(recorded), "replayed": len(replayed), "common": len(common),
-              "identical": sum(a == 1.0 for a in agreement), "min_agreement": min(agreement, default=0.0),
-              "uplink_common": len(up_common), "uplink_min_psnr_db": min(psnr_db, default=0.0)}  # fmt: skip
+              "identical": len(identical), "uplink_common": len(up_common), "uplink_identical": len(up_identical)}  # fmt: skip
     print(json.dumps(report))
     assert len(common) >= 0.75 * len(recorded), report
-    assert np.mean(agreement) >= 0.99 and min(agreement) >= 0.95, report
-    assert len(up_common) >= 0.5 * len(up1) and min(psnr_db) >= 30.0, report
+    assert len(identical) == len(common), report
+    assert len(up_common) >= 0.75 * len(up1) and len(up_identical) == len(up_common), report
 
 
 def _start_robot(group, domain: int, endpoint: str, camera: dict) -> None:
@@ -253,22 +254,13 @@ def _start_robot(group, domain: int, endpoint: str, camera: dict) -> None:
         group.start(spec)
 
 
-def _uplink_frames(path: Path) -> dict[tuple[int, int], np.ndarray]:
-    """The uplink frames of a recording, decoded as the cloud decodes them, by capture stamp."""
-    from cloudseg_ros.codec import make_decoder
-
+def _uplink(path: Path) -> dict[tuple[int, int], bytes]:
+    """The uplink payloads of a recording by capture stamp."""
     reader = BagReader(path)
-    out, decoder, stream = {}, None, None
+    out = {}
     for m in reader.messages({f"/{ROBOT}/cloudseg/uplink"}):
         f = reader.decode(m)
-        if (f.stream_id, f.codec) != stream:
-            decoder, stream = make_decoder(f.codec), (f.stream_id, f.codec)
-        try:
-            out[(f.header.stamp.sec, f.header.stamp.nanosec)] = decoder.decode(
-                bytes(f.data), f.width, f.height
-            )
-        except PayloadError:  # the recording started after this stream's key frame
-            continue
+        out[(f.header.stamp.sec, f.header.stamp.nanosec)] = bytes(f.data)
     return out
 
 
