@@ -20,7 +20,9 @@ from cloudseg_ros.demo.observer import RELIABLE, DomainNode, free_port, wait_unt
 from cloudseg_ros.demo.processes import ProcessGroup, ros_env
 from cloudseg_ros.msg import MaskInfo
 
-SMALL = {"width": 256, "height": 128, "fps": 5.0}
+from graphs import Graph
+
+SMALL = {"width": 256, "height": 128, "fps": 5.0}  # two robots and two clouds share 2 cores
 
 
 def fresh(node: DomainNode, robot: str) -> list[MaskInfo]:
@@ -76,38 +78,29 @@ SLOW_CONSUMER = textwrap.dedent(
 
 
 def test_slow_consumer_does_not_block_mask_publishing() -> None:
-    robot_domain, cloud_domain = random.sample(range(1, 232), 2)
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
-    group = ProcessGroup()
-    robot = DomainNode(robot_domain, "slow_robot_observer")
+    g = Graph(camera={**SMALL, "fps": 8.0})
     consumers = []
     try:
-        for spec in cloud_specs(cloud_domain, endpoint):
-            group.start(spec, f"cloud.{spec.name}")
-        for spec in robot_specs("car1", robot_domain, endpoint, {"camera": {**SMALL, "fps": 8.0}}):
-            group.start(spec)
-        robot.listen(MaskInfo, "/car1/segmentation/info", RELIABLE)
-        assert wait_until(lambda: len(fresh(robot, "car1")) >= 5, 90)
+        g.wait_served(count=5)
 
         def rate(seconds: float) -> float:
-            start = len(robot.messages("/car1/segmentation/info"))
+            start = len(g.robot.messages("/car1/segmentation/info"))
             time.sleep(seconds)
-            return (len(robot.messages("/car1/segmentation/info")) - start) / seconds
+            return (len(g.robot.messages("/car1/segmentation/info")) - start) / seconds
 
         before = rate(6.0)
         for topic in ("/car1/segmentation/mask", "/car1/segmentation/overlay", "/car1/segmentation/color"):
             consumers.append(
-                subprocess.Popen([sys.executable, "-c", SLOW_CONSUMER, topic], env=ros_env(robot_domain))
+                subprocess.Popen([sys.executable, "-c", SLOW_CONSUMER, topic], env=ros_env(g.robot_domain))
             )
         time.sleep(3.0)  # the consumers match and fill their queues
         during = rate(6.0)
         assert all(c.poll() is None for c in consumers)
         assert before > 3.0, f"mask stream too slow to judge ({before:.1f}/s)"
         assert during > 0.7 * before, f"mask publishing slowed from {before:.1f}/s to {during:.1f}/s"
-        assert not group.failed()
+        assert not g.group.failed()
     finally:
         for c in consumers:
             c.kill()
             c.wait()
-        robot.close()
-        group.close()
+        g.close()

@@ -9,26 +9,23 @@ robot's mask node, and the good robot (car1) is served before, during and after.
 
 from __future__ import annotations
 
-import json
 import math
-import random
 import time
 from pathlib import Path
 
 import pytest
 import zenoh
 from diagnostic_msgs.msg import DiagnosticArray
-from fuzzing import frame, load_corpus, mutations, oversized_case
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.serialization import serialize_message
 
 from cloudseg_ros.bridge.session import ZenohSettings, build_config
-from cloudseg_ros.demo.graph import cloud_specs, robot_specs
-from cloudseg_ros.demo.observer import RELIABLE, DomainNode, free_port, wait_until
-from cloudseg_ros.demo.processes import ProcessGroup
-from cloudseg_ros.msg import MaskInfo
+from cloudseg_ros.demo.observer import DomainNode, wait_until
+
+from fuzzing import frame, load_corpus, mutations, oversized_case
+from graphs import Graph
 
 MUTATIONS = 150
 
@@ -69,33 +66,16 @@ PARAM_CASES = [
 
 @pytest.fixture(scope="module")
 def graph():
-    robot_domain, cloud_domain = random.sample(range(1, 232), 2)
-    endpoint = f"tcp/127.0.0.1:{free_port()}"
-    group = ProcessGroup()
-    for spec in cloud_specs(cloud_domain, endpoint):
-        group.start(spec, f"cloud.{spec.name}")
-    for spec in robot_specs("car1", robot_domain, endpoint, {"camera": {"width": 256, "height": 128}}):
-        group.start(spec)
-    robot, cloud = (
-        DomainNode(robot_domain, "fuzz_robot_observer"),
-        DomainNode(cloud_domain, "fuzz_cloud_observer"),
-    )
-    robot.listen(MaskInfo, "/car1/segmentation/info", RELIABLE)
-    robot.listen(DiagnosticArray, "/diagnostics", keep=200)
-    cloud.listen(DiagnosticArray, "/diagnostics", keep=200)
-    fresh = lambda: [m for m in robot.messages("/car1/segmentation/info") if not m.stale]  # noqa: E731
-    if not wait_until(lambda: len(fresh()) >= 3, 90):
-        logs = {label: group.log_text(label)[-1200:] for label in group.procs}
-        robot.close(), cloud.close(), group.close()
-        pytest.fail("graph did not start:\n" + json.dumps(logs, indent=1))
-    yield endpoint, group, robot, cloud, fresh
-    robot.close()
-    cloud.close()
-    group.close()
+    g = Graph()
+    g.robot.listen(DiagnosticArray, "/diagnostics", keep=200)
+    g.cloud.listen(DiagnosticArray, "/diagnostics", keep=200)
+    g.wait_served()
+    yield g
+    g.close()
 
 
 def test_hostile_link_input_is_counted_and_survived(graph) -> None:
-    endpoint, group, robot, cloud, fresh = graph
+    endpoint, group, robot, cloud, fresh = graph.endpoint, graph.group, graph.robot, graph.cloud, graph.fresh
     corpus = load_corpus()
     uplink = [c for c in corpus if c.stream == "uplink"] + [
         oversized_case(),
@@ -141,7 +121,7 @@ def test_hostile_link_input_is_counted_and_survived(graph) -> None:
 
 
 def test_parameter_sets_of_wrong_type_or_extreme_value(graph) -> None:
-    _, group, robot, _, fresh = graph
+    group, robot, fresh = graph.group, graph.robot, graph.fresh
     client = robot.node.create_client(SetParameters, "/car1/edge/set_parameters")
     assert client.wait_for_service(timeout_sec=10)
     refused = accepted = 0

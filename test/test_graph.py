@@ -14,8 +14,6 @@ Small frames (256x128) keep it fast; throughput and accuracy are measured by the
 
 from __future__ import annotations
 
-import json
-import random
 import re
 import time
 from collections.abc import Iterator
@@ -26,47 +24,11 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 
-from cloudseg_ros.demo.graph import cloud_specs, robot_specs
-from cloudseg_ros.demo.observer import RELIABLE, SENSOR, DomainNode, free_port, wait_until
+from cloudseg_ros.demo.observer import RELIABLE, SENSOR, wait_until
 from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
-from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo
+from cloudseg_ros.msg import EncodedFrame, Feedback
 
-SIZE = {"width": 256, "height": 128, "fps": 10.0}
-
-
-def domains() -> tuple[int, int]:
-    """Random distinct domains: other graphs running on this host must not cross-talk."""
-    robot, cloud = random.sample(range(1, 232), 2)
-    return robot, cloud
-
-
-class Graph:
-    """One cloud and one robot (car1) graph, plus an observer node in each domain."""
-
-    def __init__(self, start_cloud: bool = True) -> None:
-        self.robot_domain, self.cloud_domain = domains()
-        self.port = free_port()
-        self.endpoint = f"tcp/127.0.0.1:{self.port}"
-        self.group = ProcessGroup()
-        if start_cloud:
-            self.start_cloud()
-        for spec in robot_specs("car1", self.robot_domain, self.endpoint, {"camera": SIZE}):
-            self.group.start(spec)
-        self.robot = DomainNode(self.robot_domain, "test_robot_observer")
-        self.cloud = DomainNode(self.cloud_domain, "test_cloud_observer")
-
-    def start_cloud(self) -> None:
-        for spec in cloud_specs(self.cloud_domain, self.endpoint):
-            self.group.start(spec, f"cloud.{spec.name}")
-
-    def stop_cloud(self) -> None:
-        for label in ("cloud.bridge", "cloud.cloud"):
-            self.group.stop_one(label)
-
-    def close(self) -> None:
-        self.robot.close()
-        self.cloud.close()
-        self.group.close()
+from graphs import Graph
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +36,8 @@ def graph() -> Iterator[Graph]:
     g = Graph()
     g.robot.listen(Image, "/car1/camera/image_raw", SENSOR)
     g.robot.listen(Image, "/car1/segmentation/mask", RELIABLE)
-    g.robot.listen(MaskInfo, "/car1/segmentation/info", RELIABLE)
     g.robot.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
-    masks = g.robot.wait_for("/car1/segmentation/mask", count=5, timeout=90)
-    if len(masks) < 5:
-        logs = {label: g.group.log_text(label)[-1500:] for label in g.group.procs}
-        g.close()
-        pytest.fail("no masks came back:\n" + json.dumps(logs, indent=1))
+    g.wait_served(count=5)
     yield g
     g.close()
 

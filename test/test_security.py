@@ -11,21 +11,19 @@ transport are in test_graph.py and test_fuzz.py.
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 
 import pytest
 import zenoh
-from sensor_msgs.msg import Image
 
 from cloudseg_ros.bridge.session import ZenohSettings, build_config
 from cloudseg_ros.cli import main as cli
-from cloudseg_ros.demo.graph import cloud_specs, robot_specs
-from cloudseg_ros.demo.observer import RELIABLE, DomainNode, free_port
-from cloudseg_ros.demo.processes import ProcessGroup
+from cloudseg_ros.demo.observer import RELIABLE, free_port, wait_until
 from cloudseg_ros.msg import Feedback
 from cloudseg_ros.security.zenoh_tls import access_control
+
+from graphs import Graph
 
 
 def test_acl_shape() -> None:
@@ -67,67 +65,50 @@ def _session(config_file: Path | str, endpoint: str, mode: str = "client") -> ze
 def fleet(tmp_path_factory: pytest.TempPathFactory):
     certs = tmp_path_factory.mktemp("certs")
     assert cli(["certs", "--out", str(certs), "--robots", "car1", "car2", "--cloud-host", "localhost"]) == 0
-    robot_domain = random.randrange(160, 190)
-    cloud_domain = robot_domain + 40
-    endpoint = f"tls/localhost:{free_port()}"
-    group = ProcessGroup()
-    for spec in cloud_specs(
-        cloud_domain, endpoint, {"bridge": {"zenoh_config_file": str(certs / "cloud.json5")}}
-    ):
-        group.start(spec, f"cloud.{spec.name}")
-    overrides = {
-        "camera": {"width": 256, "height": 128},
-        "bridge": {"zenoh_config_file": str(certs / "car1.json5")},
-    }
-    for spec in robot_specs("car1", robot_domain, endpoint, overrides):
-        group.start(spec)
-    robot, cloud = (
-        DomainNode(robot_domain, "tls_robot_observer"),
-        DomainNode(cloud_domain, "tls_cloud_observer"),
+    g = Graph(
+        endpoint=f"tls/localhost:{free_port()}",
+        cloud_overrides={"bridge": {"zenoh_config_file": str(certs / "cloud.json5")}},
+        robot_overrides={"bridge": {"zenoh_config_file": str(certs / "car1.json5")}},
     )
-    robot.listen(Image, "/car1/segmentation/mask", RELIABLE)
-    cloud.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
-    if len(robot.wait_for("/car1/segmentation/mask", count=3, timeout=90)) < 3:
-        logs = {label: group.log_text(label)[-1200:] for label in group.procs}
-        robot.close(), cloud.close(), group.close()
-        pytest.fail("no masks over TLS:\n" + json.dumps(logs, indent=1))
-    yield certs, endpoint, robot, cloud, group
-    robot.close()
-    cloud.close()
-    group.close()
+    g.cloud.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
+    g.wait_served()
+    yield certs, g
+    g.close()
 
 
 def test_client_without_certificate_is_refused(fleet) -> None:
-    certs, endpoint, *_ = fleet
+    certs, g = fleet
     no_cert = certs / "anonymous.json5"
     no_cert.write_text(
         json.dumps({"transport": {"link": {"tls": {"root_ca_certificate": str(certs / "ca.pem")}}}})
     )
     with pytest.raises(zenoh.ZError):
-        _session(no_cert, endpoint)
+        _session(no_cert, g.endpoint)
 
 
 def test_robot_cannot_spoof_or_snoop_another(fleet) -> None:
-    certs, endpoint, robot, cloud, group = fleet
-    car2 = _session(certs / "car2.json5", endpoint)  # a VALID certificate, but car2's
+    certs, g = fleet
+    car2 = _session(certs / "car2.json5", g.endpoint)  # a VALID certificate, but car2's
     stolen: list[bytes] = []
     try:
         snoop = car2.declare_subscriber("car1/cloudseg/mask", lambda s: stolen.append(s.payload.to_bytes()))
         spoof = car2.declare_publisher("car1/cloudseg/uplink")
         own = car2.declare_publisher("car2/cloudseg/uplink")
-        before = len(robot.messages("/car1/segmentation/mask"))
-        errors_before = cloud.messages("/car1/cloudseg/feedback")[-1].decode_errors  # start-up may count one
+        before = len(g.fresh())
+        errors_before = g.cloud.messages("/car1/cloudseg/feedback")[
+            -1
+        ].decode_errors  # start-up may count one
         for _ in range(20):
             spoof.put(b"\x00\x01\x00\x00 not a frame, and not car2's to send")
             own.put(b"\x00\x01\x00\x00 car2's own (malformed) frame")
             time.sleep(0.1)
-        masks = robot.wait_for("/car1/segmentation/mask", count=before + 10, timeout=30)
+        served = wait_until(lambda: len(g.fresh()) >= before + 10, 30)
         snoop.undeclare()
     finally:
         car2.close()
     assert stolen == [], "car2 read car1's masks"
-    assert len(masks) >= before + 10, "car1 stopped being served"
-    errors_after = cloud.messages("/car1/cloudseg/feedback")[-1].decode_errors
+    assert served, "car1 stopped being served"
+    errors_after = g.cloud.messages("/car1/cloudseg/feedback")[-1].decode_errors
     assert errors_after == errors_before, "car2's spoofed frames reached car1's stream"
-    assert "car2" in group.log_text("cloud.cloud")  # car2's own key was allowed, and its garbage counted
-    assert not [label for label in group.failed() if not label.startswith("cloud")]
+    assert "car2" in g.group.log_text("cloud.cloud")  # car2's own key was allowed, and its garbage counted
+    assert not g.group.failed()
