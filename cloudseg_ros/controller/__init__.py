@@ -1,1 +1,1 @@
-"""controller."""
+"""Bitrate controller logic (no ROS): profile, link estimator, AWStream-style policy."""
