@@ -1,0 +1,392 @@
+"""The adaptation policy (AWStream-style): which Pareto point the edge should run, and when.
+
+States:
+
+* ``startup`` — begin at a safe point and climb fast: once a few frames of the current
+  point are back without queuing, jump to the best point the measured delivery rate
+  carries (with headroom), or one step when the link is too idle to measure.
+* ``degrade`` — congestion: frames queue (median queuing delay over ``degrade_delay_ms``,
+  or feedback overdue by as much) or the measured rate cannot carry the current point. Step down to the best point that
+  fits the rate (at least one step); if frames of the new point still queue after
+  ``settle_s``, step again. Leave for ``steady`` once the queue has drained.
+* ``steady`` — hold. After ``hold_s`` without trouble (``climb_s`` when the last climb went
+  well), and unless the rate estimate says the next point does not fit, ``probe``.
+* ``probe`` — run the next point up for ``probe_s``; the first sign of queuing (two frames
+  over ``probe_delay_ms``, or one over ``degrade_delay_ms``) reverts it and doubles the
+  wait before that point is tried again. Congestion within ``probe_memory_s`` of
+  climbing to a point counts as a failed probe of it too (a link that swings every few
+  seconds would otherwise be chased up and down).
+
+Hysteresis: a point is left downwards only when it does not fit the rate at all, but
+entered upwards only when it fits with ``headroom`` to spare; queuing must exceed
+``degrade_delay_ms`` to step down but stay under ``probe_delay_ms`` to step up; every
+change waits ``min_interval_s`` after the previous one and probes of a point that failed
+back off exponentially. So an oscillating link does not make the configuration flap.
+
+Samples count for a point only if their frame was sent after the edge confirmed the
+point (robot clock), so the backlog of the previous point is never blamed on the new one.
+When feedback stops for ``feedback_timeout_s`` the safest point is chosen (and said so);
+when it resumes, startup begins again. A point the edge refuses is set aside for
+``refused_backoff_s``; the policy keeps believing what the edge really runs.
+
+No ROS here: the node feeds samples and calls :meth:`tick`; tests do the same with
+synthetic series.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
+from cloudseg_ros.controller.profile import Profile, ProfilePoint
+
+
+class State(StrEnum):
+    STARTUP = "startup"
+    DEGRADE = "degrade"
+    STEADY = "steady"
+    PROBE = "probe"
+
+
+@dataclass
+class Settings:
+    """Thresholds and timings of the policy (the controller node's parameters)."""
+
+    start_index: int = 0
+    headroom: float = 0.8  # a point is chosen upwards only if kbps <= headroom * rate
+    degrade_delay_ms: float = 300.0  # median queuing delay that means congestion
+    probe_delay_ms: float = 120.0  # queuing that aborts a probe / must be gone to leave degrade
+    delay_window_s: float = 1.0  # queuing is judged over the frames sent this recently
+    rate_window_s: float = 2.0
+    base_window_s: float = 30.0
+    min_samples: int = 3  # frames of a point needed before judging it
+    min_interval_s: float = 1.0  # between any two changes
+    settle_s: float = 1.5  # after a step down, before the next one
+    hold_s: float = 4.0  # in steady, before probing after a step down or a failed probe
+    climb_s: float = 3.0  # between two climbs that both went well
+    probe_s: float = 2.0
+    probe_backoff_max_s: float = 60.0
+    probe_memory_s: float = 15.0  # congestion this soon after climbing to a point counts as a failed probe
+    feedback_timeout_s: float = 2.5
+    refused_backoff_s: float = 30.0
+    request_timeout_s: float = 3.0
+
+    def validate(self) -> None:
+        if not 0 < self.headroom <= 1:
+            raise ValueError(f"headroom={self.headroom} must be within (0, 1]")
+        if not 0 < self.probe_delay_ms < self.degrade_delay_ms:
+            raise ValueError("need 0 < probe_delay_ms < degrade_delay_ms")
+        if min(self.min_interval_s, self.settle_s, self.hold_s, self.probe_s, self.feedback_timeout_s) <= 0:
+            raise ValueError("intervals must be > 0")
+        if self.min_samples < 1:
+            raise ValueError("min_samples must be >= 1")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A decision to run another point."""
+
+    index: int
+    previous: int  # -1 before the first configuration was applied
+    state: State  # state the policy is in once the change is applied
+    reason: str
+    at_s: float
+
+
+@dataclass
+class Status:
+    """What the policy believes right now (published for plotting)."""
+
+    state: State
+    index: int
+    rate_kbps: float | None
+    sent_kbps: float
+    queuing_ms: float | None
+    changes: int
+    refusals: int
+    reason: str
+
+
+@dataclass
+class _Probe:
+    backoff_s: dict[int, float] = field(default_factory=dict)  # point -> wait before the next try
+    not_before_s: dict[int, float] = field(default_factory=dict)
+    climbed_s: dict[int, float] = field(default_factory=dict)  # point -> when we last climbed to it
+
+
+class BitrateController:
+    """Feed it feedback samples and call :meth:`tick` regularly; apply what it returns."""
+
+    def __init__(self, profile: Profile, settings: Settings | None = None) -> None:
+        self.profile = profile
+        self.settings = settings or Settings()
+        self.settings.validate()
+        if not 0 <= self.settings.start_index < len(profile):
+            raise ValueError(
+                f"start_index {self.settings.start_index} outside the profile (0..{len(profile) - 1})"
+            )
+        s = self.settings
+        self.estimator = LinkEstimator(s.rate_window_s, s.base_window_s)
+        self.state = State.STARTUP
+        self.index = -1  # what the edge runs (confirmed); -1 = not set by us yet
+        self.since_s = 0.0  # robot time the edge confirmed ``index``
+        self.pending: Change | None = None
+        self.changes = 0
+        self.refusals = 0
+        self.reason = "waiting for the edge"
+        self.silent = False
+        self._last_change_s = -1e9
+        self._started_s: float | None = None
+        self._probe = _Probe()
+        self._refused_until: dict[int, float] = {}
+        self._probe_from: int | None = None
+        self._now_s = 0.0
+        self._last_climb_ok = False
+
+    # ------------------------------------------------------------------ inputs
+    def feedback(self, sample: FeedbackSample) -> None:
+        self.estimator.add(sample)
+
+    def confirmed(self, change: Change, now_s: float) -> Change | None:
+        """The edge accepted ``change``: it runs from now on. An answer that comes after the
+        request was given up still counts (the edge does run it); returns None only for an
+        answer that is older than what we know."""
+        if change is self.pending:
+            self.pending = None
+        elif change.at_s < self._last_change_s:
+            return None
+        if change.index > change.previous >= 0:
+            self._probe.climbed_s[change.index] = now_s
+        self.index, self.state, self.since_s = change.index, change.state, now_s
+        self._last_change_s = now_s
+        self._last_climb_ok = False  # set again when this point proves itself
+        self.changes += 1
+        self.reason = change.reason
+        return change
+
+    def refused(self, change: Change, reason: str, now_s: float) -> Change | None:
+        """The edge refused ``change`` (or did not answer): it still runs ``index``."""
+        if change is not self.pending:
+            return None
+        self.pending = None
+        self.refusals += 1
+        self._refused_until[change.index] = now_s + self.settings.refused_backoff_s
+        self.reason = f"edge refused {self.profile[change.index].name}: {reason}"
+        if self.state == State.PROBE or change.state == State.PROBE:
+            self.state = State.STEADY
+        self._last_change_s = now_s  # do not hammer the edge
+        return change
+
+    # ------------------------------------------------------------------ decisions
+    def tick(self, now_s: float) -> Change | None:
+        """Decide; returns a change to apply (then call confirmed/refused), or None."""
+        s = self.settings
+        self._now_s = now_s
+        if self._started_s is None:
+            self._started_s = now_s
+        if self.pending is not None:
+            if now_s - self.pending.at_s > s.request_timeout_s:
+                self.refused(self.pending, f"no answer within {s.request_timeout_s:g} s", now_s)
+            return None
+        if self.index < 0:
+            return self._propose(s.start_index, State.STARTUP, "initial configuration", now_s)
+        last = self.estimator.last_arrival_s
+        if last is None:  # nothing back yet: the cloud may still be starting
+            if now_s - self._started_s > s.feedback_timeout_s and self.index != 0:
+                return self._propose(0, State.STARTUP, "no feedback yet: safest configuration", now_s)
+            self.reason = "waiting for the first feedback"
+            return None
+        quiet_since = last
+        if now_s - quiet_since > s.feedback_timeout_s:
+            return self._on_silence(now_s, now_s - quiet_since)
+        if self.silent:
+            self.silent = False
+            self.state = State.STARTUP
+            self.reason = "feedback resumed: startup"
+        if now_s - self._last_change_s < s.min_interval_s:
+            return None
+        current = self.profile[self.index]
+        # Feedback that is overdue is queuing we cannot see yet (the frames are still on the way).
+        # Overdue means later than the camera (or the cap) and the cloud's own pace explain: a
+        # slow cloud spaces feedback out too, and that is not the link's doing.
+        expected_gap_s = max(self._frame_interval_s(current), self.estimator.server_s())
+        late_ms = (now_s - quiet_since - expected_gap_s) * 1e3
+        samples = self.estimator.recent(self.since_s)
+        if len(samples) < s.min_samples and late_ms <= s.degrade_delay_ms:
+            return None
+        delays = [self.estimator.queuing_ms(x) for x in samples]
+        judged = [d for x, d in zip(samples, delays, strict=True) if x.arrival_s >= now_s - s.delay_window_s]
+        if len(judged) < s.min_samples:
+            judged = delays[-s.min_samples :]
+        queuing = statistics.median(judged) if judged else None
+        if late_ms > s.degrade_delay_ms:
+            queuing = max(queuing or 0.0, late_ms)
+        rate = self.estimator.rate_kbps(now_s, s.min_samples)
+        # The rate alone is not enough: a point that does not fit must also have started to
+        # queue (a noisy estimate on an idle link must not push us down).
+        over_rate = (
+            rate is not None and current.kbps > rate and queuing is not None and queuing > s.probe_delay_ms
+        )
+        congested = (queuing is not None and queuing > s.degrade_delay_ms) or over_rate
+        handler = {
+            State.STARTUP: self._startup,
+            State.DEGRADE: self._degrade,
+            State.STEADY: self._steady,
+            State.PROBE: self._probing,
+        }[self.state]
+        return handler(now_s, delays, queuing, rate, congested)
+
+    def _on_silence(self, now_s: float, quiet_s: float) -> Change | None:
+        if not self.silent:
+            self.silent = True
+            self.reason = f"no feedback for {quiet_s:.1f} s"
+        if self.index != 0:
+            return self._propose(
+                0, State.DEGRADE, f"no feedback for {quiet_s:.1f} s: safest configuration", now_s
+            )
+        self.state = State.DEGRADE
+        return None
+
+    def _startup(self, now_s, delays, queuing, rate, congested) -> Change | None:
+        if congested:
+            return self._step_down(now_s, queuing, rate, "startup hit congestion")
+        if queuing is not None and queuing > self.settings.probe_delay_ms:
+            self.state, self.reason = State.STEADY, f"startup: queuing {queuing:.0f} ms, holding"
+            return None
+        top = self._usable_below(len(self.profile) - 1)
+        if rate is None:  # the link crossed every frame at once: far from full
+            if self.index < top:
+                nxt = self._usable_above(self.index)
+                if nxt is not None:
+                    return self._propose(nxt, State.STARTUP, "startup: link idle, one step up", now_s)
+            self.state, self.reason = State.STEADY, "startup done: top of the profile"
+            return None
+        target = self._usable_below(self.profile.fitting(rate * self.settings.headroom))
+        if target > self.index:
+            return self._propose(
+                target, State.STARTUP, f"startup: {rate:.0f} kbps measured fits "
+                f"{self.profile[target].kbps:.0f} kbps", now_s)  # fmt: skip
+        self.state, self.reason = State.STEADY, f"startup done at {rate:.0f} kbps measured"
+        return None
+
+    def _degrade(self, now_s, delays, queuing, rate, congested) -> Change | None:
+        if congested and now_s - self._last_change_s >= self.settings.settle_s:
+            return self._step_down(now_s, queuing, rate, "still congested")
+        if not congested and (queuing is None or queuing < self.settings.probe_delay_ms):
+            self.state, self.reason = State.STEADY, "queue drained"
+        return None
+
+    def _steady(self, now_s, delays, queuing, rate, congested) -> Change | None:
+        s = self.settings
+        if congested:
+            return self._step_down(now_s, queuing, rate, "congestion")
+        if now_s - self.since_s > s.probe_memory_s:
+            self._probe.backoff_s.pop(self.index, None)  # this point has proved itself
+        nxt = self._usable_above(self.index)
+        wait = s.climb_s if self._last_climb_ok else s.hold_s
+        if nxt is None or now_s - self._last_change_s < wait:
+            return None
+        if now_s < self._probe.not_before_s.get(nxt, 0.0):
+            return None
+        if queuing is not None and queuing > s.probe_delay_ms:
+            return None
+        want = self.profile[nxt].kbps
+        if rate is not None and want > rate * s.headroom:
+            return None
+        self._probe_from = self.index
+        why = "link idle" if rate is None else f"{rate:.0f} kbps measured"
+        return self._propose(nxt, State.PROBE, f"probe: {why}, trying {want:.0f} kbps", now_s)
+
+    def _probing(self, now_s, delays, queuing, rate, congested) -> Change | None:
+        s = self.settings
+        over = [d > s.probe_delay_ms for d in delays]
+        queued = any(a and b for a, b in itertools.pairwise(over)) or any(
+            d > s.degrade_delay_ms for d in delays
+        )
+        if queued or congested:
+            back = self._probe_from if self._probe_from is not None else max(0, self.index - 1)
+            wait = self._back_off(self.index, now_s)
+            worst = max(delays, default=queuing or 0.0)
+            return self._propose(
+                back,
+                State.STEADY,
+                f"probe failed (queuing {worst:.0f} ms): back off, retry in {wait:.0f} s",
+                now_s,
+            )
+        if now_s - self.since_s >= s.probe_s:
+            # The backoff of this point is forgotten only once it has held for probe_memory_s
+            # (see _steady): a link that swings every few seconds passes probes in its good phases.
+            self.state, self.reason = State.STEADY, "probe succeeded"
+            self._last_climb_ok = True
+        return None
+
+    # ------------------------------------------------------------------ helpers
+    def _frame_interval_s(self, point: ProfilePoint) -> float:
+        """Expected time between two feedback messages at this point (camera rate or cap)."""
+        fps = float(self.profile.meta.get("camera", {}).get("fps", 10.0))
+        cap = float(point.knobs.get("fps_cap", 0.0))
+        return 1.0 / (min(fps, cap) if cap > 0 else fps)
+
+    def _back_off(self, index: int, now_s: float) -> float:
+        """Double the wait before ``index`` is probed again; returns it."""
+        s = self.settings
+        wait = min(s.probe_backoff_max_s, 2 * self._probe.backoff_s.get(index, s.hold_s / 2))
+        self._probe.backoff_s[index] = wait
+        self._probe.not_before_s[index] = now_s + wait
+        return wait
+
+    def _step_down(self, now_s: float, queuing: float | None, rate: float | None, why: str) -> Change | None:
+        if self.index == 0:
+            self.state, self.reason = State.DEGRADE, f"{why} at the safest configuration"
+            return None
+        if now_s - self._probe.climbed_s.get(self.index, -1e9) < self.settings.probe_memory_s:
+            self._back_off(self.index, now_s)
+        target = self.index - 1
+        if rate is not None:
+            target = min(target, self.profile.fitting(rate * self.settings.headroom))
+        target = self._usable_below(target)
+        bits = []
+        if queuing is not None:
+            bits.append(f"queuing {queuing:.0f} ms")
+        if rate is not None:
+            bits.append(f"{rate:.0f} kbps measured < {self.profile[self.index].kbps:.0f} kbps"
+                        if self.profile[self.index].kbps > rate else f"{rate:.0f} kbps measured")  # fmt: skip
+        return self._propose(target, State.DEGRADE, f"{why} ({', '.join(bits)})", now_s)
+
+    def _usable(self, i: int) -> bool:
+        return self._refused_until.get(i, -1e9) <= self._now_s
+
+    def _usable_below(self, i: int) -> int:
+        while i > 0 and not self._usable(i):
+            i -= 1
+        return i
+
+    def _usable_above(self, i: int) -> int | None:
+        for j in range(i + 1, len(self.profile)):
+            if self._usable(j):
+                return j
+        return None
+
+    def _propose(self, index: int, state: State, reason: str, now_s: float) -> Change | None:
+        if index == self.index:
+            self.state = state
+            return None
+        self.pending = Change(index, self.index, state, reason, now_s)
+        return self.pending
+
+    def status(self, now_s: float) -> Status:
+        last = self.estimator.recent(now_s - self.settings.delay_window_s)
+        queuing = statistics.median([self.estimator.queuing_ms(x) for x in last]) if last else None
+        return Status(
+            self.state,
+            self.index,
+            self.estimator.rate_kbps(now_s, self.settings.min_samples),
+            self.estimator.sent_kbps(now_s),
+            queuing,
+            self.changes,
+            self.refusals,
+            self.reason,
+        )

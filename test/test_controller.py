@@ -1,0 +1,308 @@
+"""Controller logic on synthetic feedback series (no ROS, no network).
+
+A small discrete-time model of the robot's uplink produces the feedback the real cloud
+would send: a camera at 10 fps, the edge's in-flight window (2 frames), a FIFO link whose
+rate follows a given function of time, a fixed propagation delay, a cloud that answers
+after a fixed service time, and an unknown offset between the robot's and the cloud's
+clocks. The controller sees only what the node would give it (feedback samples and the
+edge's answers), and its decisions feed back into the frame sizes.
+
+Verifies: stepping down when the link shrinks and up when it grows; latency bounded
+after a drop; no flapping on an oscillating link (at most one change per 2 s); the
+result does not depend on the clock offset; the safest point after feedback stops
+(said so) and startup again when it resumes; a refused change leaves the state
+consistent and the refused point aside; the estimator's rate and queuing delay on
+known series; profile files that are missing, empty or inconsistent are refused with
+the file's name. Does not verify ROS plumbing (test_netem.py does, over a real link).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
+from cloudseg_ros.controller.policy import BitrateController, Change, Settings, State
+from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile, pareto, save_profile
+from cloudseg_ros.errors import ConfigError
+
+KBPS = (60, 150, 300, 600, 1200, 2400)
+
+
+def make_profile() -> Profile:
+    points = [
+        ProfilePoint(
+            f"p{k}", {"downscale": 4, "codec": "h264", "bitrate_kbps": k, "fps_cap": 0.0}, k, 0.3 + 0.05 * i
+        )
+        for i, k in enumerate(KBPS)
+    ]
+    return Profile(points)
+
+
+@dataclass
+class Run:
+    """What a simulation produced."""
+
+    latency: list[tuple[float, float]] = field(default_factory=list)  # (send time, latency s)
+    index: list[tuple[float, int]] = field(default_factory=list)
+    changes: list = field(default_factory=list)
+    controller: BitrateController | None = None
+
+    def index_at(self, t: float) -> int:
+        current = -1
+        for when, i in self.index:
+            if when <= t:
+                current = i
+        return current
+
+    def latencies(self, t0: float, t1: float) -> list[float]:
+        return [lat for when, lat in self.latency if t0 <= when < t1]
+
+
+def simulate(
+    rate_kbps: Callable[[float], float],
+    duration_s: float,
+    offset_s: float = 1234.5,
+    prop_s: float = 0.02,
+    server_s: float = 0.05,
+    fps: float = 10.0,
+    max_in_flight: int = 2,
+    feedback_until_s: float = math.inf,
+    refuse: Callable[[int], str | None] = lambda i: None,
+    settings: Settings | None = None,
+    jitter_s: float = 0.0,
+) -> Run:
+    """Millisecond-step model of camera, edge credit, FIFO link, cloud and controller."""
+    profile = make_profile()
+    ctl = BitrateController(profile, settings or Settings())
+    run = Run(controller=ctl)
+    link: deque[list] = deque()  # [seq, remaining bits, size bytes, send time]
+    acks: list[tuple[float, FeedbackSample]] = []  # (robot arrival time, sample)
+    in_flight: set[int] = set()
+    seq, index, dt = 0, 0, 0.0007  # not a round number: no exact ties at thresholds
+    next_frame, next_tick = 0.0, 0.0
+    pending_apply: tuple[float, Change] | None = None
+    steps = int(duration_s / dt)
+    for step in range(steps):
+        t = step * dt
+        if t >= next_frame:
+            next_frame += 1 / fps
+            if len(in_flight) < max_in_flight:
+                seq += 1
+                size = max(
+                    200, int(profile[index].kbps * 1000 / 8 / fps * (0.8 + 0.4 * ((seq * 7919) % 11) / 10))
+                )
+                link.append([seq, size * 8, size, t])
+                in_flight.add(seq)
+        budget = rate_kbps(t) * 1000 * dt
+        while link and budget > 0:
+            head = link[0]
+            used = min(budget, head[1])
+            head[1] -= used
+            budget -= used
+            if head[1] <= 0:
+                link.popleft()
+                recv = t + prop_s + jitter_s * (((head[0] * 7919) % 101) / 100) ** 3  # processing delays
+                arrival = recv + server_s + prop_s
+                sample = FeedbackSample(head[0], head[2], head[3], recv + offset_s, arrival)
+                acks.append((arrival, sample))
+                run.latency.append((head[3], arrival - head[3]))
+        for arrival, sample in [a for a in acks if a[0] <= t]:
+            acks.remove((arrival, sample))
+            in_flight.discard(sample.seq)
+            if t < feedback_until_s:
+                ctl.feedback(sample)
+        if pending_apply and t >= pending_apply[0]:
+            change = pending_apply[1]
+            reason = refuse(change.index)
+            if reason:
+                ctl.refused(change, reason, t)
+            else:
+                index = change.index
+                ctl.confirmed(change, t)
+                run.index.append((t, index))
+            pending_apply = None
+        if t >= next_tick:
+            next_tick += 0.1
+            change = ctl.tick(t)
+            if change is not None:
+                run.changes.append(change)
+                pending_apply = (t + 0.01, change)
+    return run
+
+
+def fits(index: int, rate: float) -> bool:
+    return KBPS[index] <= rate
+
+
+def test_steps_down_when_the_link_shrinks_and_latency_recovers() -> None:
+    run = simulate(lambda t: 3000 if t < 20 else 250, 40)
+    assert run.index_at(19.5) >= 4, "climbed while the link was wide"
+    assert fits(run.index_at(24.0), 250), f"still at {KBPS[run.index_at(24.0)]} kbps 4 s after the drop"
+    late = sorted(run.latencies(26, 40))
+    assert late and late[int(0.95 * (len(late) - 1))] < 1.0
+    assert any(c.state == State.DEGRADE for c in run.changes)
+
+
+def test_steps_up_when_the_link_grows() -> None:
+    run = simulate(lambda t: 250 if t < 15 else 4000, 45)
+    assert fits(run.index_at(14.5), 250)
+    assert run.index_at(44.0) == len(KBPS) - 1, [(round(c.at_s, 1), c.index, c.reason) for c in run.changes]
+    assert any(c.state == State.PROBE or c.state == State.STARTUP for c in run.changes if c.at_s > 15)
+
+
+@pytest.mark.parametrize("period_s", [1.0, 4.0])
+def test_oscillating_link_does_not_flap(period_s: float) -> None:
+    run = simulate(lambda t: 400 if int(t / period_s) % 2 else 2500, 60)
+    applied = [c for c in run.changes if c.at_s > 5]
+    assert len(applied) <= 55 / 2, f"{len(applied)} changes in 55 s"
+    lat = sorted(run.latencies(5, 60))
+    assert lat[int(0.95 * (len(lat) - 1))] < 1.0
+
+
+def test_clock_offset_does_not_matter() -> None:
+    a = simulate(lambda t: 3300 if t < 10 else 330, 20, offset_s=0.0)
+    b = simulate(lambda t: 3300 if t < 10 else 330, 20, offset_s=-987654.321)
+    # Identical up to floating-point ties at thresholds: the chosen point agrees nearly always.
+    times = [i * 0.1 for i in range(200)]
+    same = sum(a.index_at(t) == b.index_at(t) for t in times)
+    assert same >= 0.9 * len(times)
+    assert a.index_at(19.9) == b.index_at(19.9)
+
+
+def test_silence_steps_to_the_safest_point_and_startup_follows() -> None:
+    run = simulate(lambda t: 3000, 25, feedback_until_s=12.0)
+    ctl = run.controller
+    assert run.index_at(11.5) >= 3
+    silent = [c for c in run.changes if "no feedback" in c.reason]
+    assert silent and silent[0].index == 0 and 12.0 + 2.0 < silent[0].at_s < 12.0 + 3.5
+    assert ctl.index == 0 and ctl.state == State.DEGRADE
+
+
+def test_resumed_feedback_restarts_startup() -> None:
+    # A 4 s outage: nothing gets through, so no feedback; then the link comes back.
+    run = simulate(lambda t: 0.0 if 10 <= t < 14 else 2000, 30)
+    silent = [c for c in run.changes if "no feedback" in c.reason]
+    assert silent, [c.reason for c in run.changes]
+    assert run.index_at(29.0) >= 3
+
+
+def test_refused_change_keeps_state_consistent() -> None:
+    refused_point = len(KBPS) - 1
+    run = simulate(
+        lambda t: 4000, 30, refuse=lambda i: "bitrate_kbps out of range" if i == refused_point else None
+    )
+    ctl = run.controller
+    assert ctl.refusals >= 1
+    assert refused_point not in [i for _, i in run.index]
+    assert "refused" in ctl.reason or ctl.index != refused_point
+    assert ctl.pending is None
+    assert run.index_at(29.0) == refused_point - 1, "settled just below the refused point"
+
+
+def test_estimator_rate_and_queuing_on_a_known_link() -> None:
+    est = LinkEstimator(rate_window_s=2.0)
+    offset, prop, rate_bps = 500.0, 0.03, 1_000_000
+    link_free = 0.0
+    for i in range(40):  # 10 KB frames every 50 ms on a 1 Mbit/s link: 1.6 x overload
+        send = i * 0.05
+        start = max(send, link_free)
+        link_free = start + 10_000 * 8 / rate_bps
+        est.add(FeedbackSample(i, 10_000, send, link_free + prop + offset, link_free + 2 * prop))
+    rate = est.rate_kbps(2.0)
+    assert rate == pytest.approx(1000, rel=0.05)
+    last = est.recent(1.9)[-1]
+    # The 40th frame waited behind ~0.6 of a frame per step: about 0.95 s more than the first.
+    assert est.queuing_ms(last) == pytest.approx((link_free - 39 * 0.05 - 0.08) * 1e3, abs=5)
+
+
+def test_estimator_ignores_idle_time() -> None:
+    est = LinkEstimator()
+    for i in range(20):  # 2 KB frames every 100 ms on a 1 Mbit/s link: idle 84% of the time
+        send = i * 0.1
+        est.add(FeedbackSample(i, 2000, send, send + 0.016 + 7.0, send + 0.1))
+    # Each frame crossed in 16 ms, but the base delay already holds the transmission time of the
+    # smallest frame: the estimator cannot see this link's rate and must say so.
+    assert est.rate_kbps(2.0) is None
+    assert est.sent_kbps(2.0) == pytest.approx(160, rel=0.1)
+
+
+# ---------------------------------------------------------------------- profile files
+def test_profile_round_trip(tmp_path: Path) -> None:
+    path = save_profile(make_profile(), tmp_path / "p.yaml", header="test")
+    loaded = load_profile(path)
+    assert [p.kbps for p in loaded.points] == list(KBPS)
+    assert loaded.fitting(700) == 3 and loaded.fitting(10) == 0
+
+
+def test_pareto_keeps_only_undominated_points() -> None:
+    knobs = {"downscale": 1, "codec": "h264", "bitrate_kbps": 100, "fps_cap": 0.0}
+    pts = [
+        ProfilePoint("a", knobs, 100, 0.5),
+        ProfilePoint("b", knobs, 200, 0.4),
+        ProfilePoint("c", knobs, 300, 0.6),
+    ]
+    assert [p.name for p in pareto(pts)] == ["a", "c"]
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("", "empty"),
+        ("pareto: []\n", "non-empty"),
+        (
+            "pareto:\n- {name: a, knobs: {downscale: 4, codec: h264, bitrate_kbps: 100, fps_cap: 0.0}, kbps: 100, "
+            "miou: 0.5}\n- {name: b, knobs: {downscale: 2, codec: h264, bitrate_kbps: 200, fps_cap: 0.0}, kbps: 200, "
+            "miou: 0.4}\n",
+            "more accurate",
+        ),
+        (
+            "pareto:\n- {name: a, knobs: {downscale: 4, codec: h264, bitrate_kbps: 100, fps_cap: 0.0, warp: 9}, "
+            "kbps: 100, miou: 0.5}\n",
+            "unknown knob",
+        ),
+        (
+            "pareto:\n- {name: a, knobs: {downscale: 0, codec: h264, bitrate_kbps: 100, fps_cap: 0.0}, kbps: 100, "
+            "miou: 0.5}\n",
+            "downscale",
+        ),
+        (
+            "pareto:\n- {name: a, knobs: {downscale: 4, codec: h264, fps_cap: 0.0}, kbps: 100, miou: 0.5}\n",
+            "bitrate_kbps",
+        ),
+        ("pareto: [1, 2\n", "cannot read"),
+    ],
+)
+def test_bad_profile_files_are_refused_with_their_name(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "bad_profile.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=problem) as info:
+        load_profile(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_profile_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found") as info:
+        load_profile(tmp_path / "nope.yaml")
+    assert "nope.yaml" in str(info.value)
+
+
+def test_shipped_profile_is_valid() -> None:
+    from cloudseg_ros.paths import config_file
+
+    profile = load_profile(config_file("profile.yaml"))
+    assert len(profile) >= 3
+    assert profile.meta.get("camera", {}).get("fps", 0) > 0
+
+
+def test_no_feedback_at_all_falls_back_to_the_safest_point() -> None:
+    run = simulate(lambda t: 3000, 6, feedback_until_s=0.0, settings=Settings(start_index=3))
+    assert run.index_at(0.5) == 3
+    fallback = [c for c in run.changes if "no feedback yet" in c.reason]
+    assert fallback and fallback[0].index == 0 and 2.5 <= fallback[0].at_s < 3.5
+    assert run.controller.state == State.STARTUP  # ready to climb once the cloud answers
