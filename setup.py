@@ -11,7 +11,7 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "cloudseg_ros"
-NODES = ["camera_node", "edge_node", "bridge_node", "cloud_node", "mask_node"]
+NODES = ["camera_node", "edge_node", "bridge_node", "cloud_node", "mask_node", "controller_node"]
 
 setup(
     name=PACKAGE,

@@ -1,6 +1,7 @@
 """Robot graph: camera, edge, bridge (robot mode) and mask nodes in the robot's namespace.
 
     ros2 launch cloudseg_ros robot.launch.py robot_id:=car1 cloud:=tcp/1.2.3.4:7447
+    ros2 launch cloudseg_ros robot.launch.py controller:=true   # adapt the edge to the uplink
 
 All parameters come from config/robot.yaml (or params_file:=...); the launch
 arguments set only what differs per robot.
@@ -14,12 +15,15 @@ from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "cloudseg_ros"
 NODES = (("camera_node", "camera"), ("edge_node", "edge"), ("bridge_node", "bridge"), ("mask_node", "mask"))
+CONTROLLER = ("controller_node", "controller")  # bitrate controller, behind controller:=true
 
 
 def _nodes(context):
     robot_id = LaunchConfiguration("robot_id").perform(context)
     cloud = [e.strip() for e in LaunchConfiguration("cloud").perform(context).split(",") if e.strip()]
     params_file = LaunchConfiguration("params_file").perform(context)
+    with_controller = LaunchConfiguration("controller").perform(context).lower() in ("true", "1", "yes")
+    nodes = NODES + ((CONTROLLER,) if with_controller else ())
     overrides = {
         "bridge": {"connect": cloud},
         "camera": {"source": LaunchConfiguration("source").perform(context),
@@ -35,7 +39,7 @@ def _nodes(context):
             output="screen",
             emulate_tty=True,
         )
-        for executable, name in NODES
+        for executable, name in nodes
     ]
 
 
@@ -50,6 +54,8 @@ def generate_launch_description():
                                   description="Camera source: synthetic, video, folder or v4l2"),
             DeclareLaunchArgument("uri", default_value="",
                                   description="Video file, image folder or /dev/videoN for the camera source"),
+            DeclareLaunchArgument("controller", default_value="false",
+                                  description="Run the bitrate controller (adapts the edge's knobs to the uplink)"),
             DeclareLaunchArgument("params_file",
                                   default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "robot.yaml"]),
                                   description="Parameters of the robot nodes"),

@@ -19,6 +19,7 @@ ROBOT_NODES = (
     ("edge_node", "edge"),
     ("bridge_node", "bridge"),
     ("mask_node", "mask"),
+    ("controller_node", "controller"),
 )
 CLOUD_NODES = (("bridge_node", "bridge"), ("cloud_node", "cloud"))
 
