@@ -1,0 +1,88 @@
+"""`cloudseg netem --trace FILE --duration S --out DIR`: the bitrate controller on an emulated link.
+
+  cloudseg netem --trace traces/TMobile-UMTS-driving.up --duration 120 --out netem_umts
+  cloudseg netem --trace my.up --duration 60 --out /tmp/n --fixed x4-h264-160k --no-controller
+
+Needs root (network namespaces, tc) for the real emulation; elsewhere it runs on loopback
+with the relay doing rate, delay and loss (``--mode`` forces one or the other).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "netem",
+        help="run the node graph over an emulated cellular uplink, with the controller and fixed configurations",
+        description="Robot and cloud graphs in two network namespaces joined by a veth pair shaped with tc from a "
+        "mahimahi trace (delay and loss from a user-space relay). One run with the bitrate controller and one per "
+        "fixed configuration; writes DIR/netem.json, DIR/netem.png and per-run logs.",
+    )
+    p.add_argument(
+        "--trace", required=True, help="mahimahi uplink trace (one ms timestamp per 1500-byte packet)"
+    )
+    p.add_argument("--duration", type=float, required=True, help="seconds recorded per run")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--profile", help="controller profile (default: the shipped config/profile.yaml)")
+    p.add_argument(
+        "--fixed",
+        nargs="*",
+        help="profile points to run fixed (default: top, middle and bottom; --fixed alone: none)",
+    )
+    p.add_argument("--no-controller", action="store_true", help="only the fixed configurations")
+    p.add_argument("--mode", choices=("auto", "netns", "loopback"), default="auto")
+    p.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay added each way (default 20)")
+    p.add_argument("--loss", type=float, default=0.0, help="segment loss probability (default 0)")
+    p.add_argument("--trace-offset", type=float, default=0.0, help="start this many seconds into the trace")
+    p.add_argument("--scene-seed", type=int, default=7, help="scene the camera replays (default 7)")
+    p.add_argument(
+        "--scene-frames", type=int, default=200, help="frames rendered once and looped (default 200)"
+    )
+    p.add_argument("--weights-dir", help="model files for the cloud (default: the shipped weights)")
+    p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="controller parameter, e.g. --set hold_s=6")  # fmt: skip
+    p.set_defaults(func=run)
+
+
+def _params(pairs: list[str]) -> dict:
+    import yaml
+
+    from cloudseg_ros.errors import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cloudseg_ros.netem.experiment import ExperimentOptions, run_experiment
+
+    run_experiment(
+        ExperimentOptions(
+            trace=Path(args.trace),
+            duration_s=args.duration,
+            out=Path(args.out),
+            profile=Path(args.profile) if args.profile else None,
+            fixed=args.fixed,
+            controller=not args.no_controller,
+            mode=args.mode,
+            delay_ms=args.delay_ms,
+            loss=args.loss,
+            trace_offset_s=args.trace_offset,
+            scene_seed=args.scene_seed,
+            scene_frames=args.scene_frames,
+            weights_dir=args.weights_dir,
+            engine=args.engine,
+            controller_params=_params(args.set),
+        )
+    )
+    return 0

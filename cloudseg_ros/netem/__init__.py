@@ -1,0 +1,1 @@
+"""Network emulation for experiments: traces, namespaces, tc shaping, a delay/loss relay, runs."""

@@ -1,0 +1,294 @@
+"""`cloudseg netem`: the controller against fixed configurations on one emulated link.
+
+Runs the real node graph over the same trace (same segment, same delay and loss) once
+with the bitrate controller and once per fixed configuration (by default the most
+accurate, a middle and the cheapest point of the profile), then writes ``netem.json``
+(one row per run), a short table and ``netem.png`` (link rate, sent rate, latency,
+chosen configuration and shaper queue over time).
+
+The camera replays frames of the embedded scene rendered once beforehand (a scene seed
+the profile was NOT measured on), so the robot's CPU goes to the pipeline, not to
+rendering, and every run sees exactly the same pictures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloudseg_ros.controller.profile import Profile, load_profile
+from cloudseg_ros.errors import CloudsegError, ConfigError
+from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
+from cloudseg_ros.netem.run import Run, RunOptions
+from cloudseg_ros.netem.trace import Trace
+
+log = logging.getLogger(__name__)
+ROW_KEYS = ("miou", "miou_all_frames", "latency_ms_p50", "latency_ms_p95", "frames_sent", "masks_received",
+            "stale_fraction", "uplink_kbps", "config_changes")  # fmt: skip
+
+
+@dataclass
+class ExperimentOptions:
+    trace: Path
+    duration_s: float
+    out: Path
+    profile: Path | None = None  # None = the shipped config/profile.yaml
+    fixed: list[str] | None = None  # profile point names; None = top, middle, bottom; [] = none
+    controller: bool = True
+    mode: str = "auto"  # auto | netns | loopback
+    delay_ms: float = 20.0
+    loss: float = 0.0
+    trace_offset_s: float = 0.0
+    scene_seed: int = 7
+    scene_frames: int = 200
+    weights_dir: str | None = None
+    engine: str | None = None
+    controller_params: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.duration_s < 5:
+            raise ConfigError(f"--duration {self.duration_s} too short (at least 5 s)")
+        if self.mode not in ("auto", "netns", "loopback"):
+            raise ConfigError(f"--mode {self.mode!r}: auto, netns or loopback")
+        if self.delay_ms < 0 or not 0 <= self.loss < 0.5 or self.trace_offset_s < 0:
+            raise ConfigError("--delay-ms >= 0, 0 <= --loss < 0.5, --trace-offset >= 0")
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def prepare_scene(seed: int, frames: int, width: int, height: int, variant: str = "default") -> Path:
+    """Frames of the embedded scene in the Cityscapes layout (camera ``source: folder``), cached."""
+    from cloudseg_ros.scene import DrivingScene, write_cityscapes_frame
+    from cloudseg_ros.train.data import cache_dir
+
+    root = cache_dir().parent / "netem" / f"{variant}-{width}x{height}-seed{seed}-{frames}"
+    done = root / ".complete"
+    if done.is_file():
+        return root
+    log.info("rendering %d scene frames (seed %d, %dx%d) into %s, once", frames, seed, width, height, root)
+    scene = DrivingScene(seed, width, height, variant)
+    for i in range(frames):
+        frame = scene.render(i)
+        write_cityscapes_frame(root, "val", f"synth{seed}", seed, i, frame.image, frame.labels)
+    done.write_text("ok\n")
+    return root
+
+
+def edge_window() -> int:
+    """The edge's max_in_flight as the runs configure it (config/robot.yaml)."""
+    import yaml
+
+    from cloudseg_ros.paths import config_file
+
+    data = yaml.safe_load(config_file("robot.yaml").read_text())
+    return int(data.get("/**/edge", {}).get("ros__parameters", {}).get("max_in_flight", 2))
+
+
+def pick_fixed(profile: Profile, names: list[str] | None) -> list[int]:
+    """Profile indices of the fixed configurations to compare with."""
+    if names is not None:
+        try:
+            return [profile.index_of(n) for n in names]
+        except KeyError as exc:
+            raise ConfigError(str(exc)) from None
+    n = len(profile)
+    return sorted({n - 1, n // 2, 0}, reverse=True)
+
+
+def pick_mode(mode: str) -> bool:
+    """True for namespaces. ``auto`` uses them when this process may create them."""
+    if mode == "loopback":
+        return False
+    ok, why = can_use_netns()
+    if not ok and mode == "netns":
+        raise ConfigError(f"network namespaces are not available here: {why}")
+    if not ok:
+        log.warning("network namespaces not available (%s): emulating on loopback through the relay", why)
+    return ok
+
+
+def _row(
+    name: str, result: dict[str, Any], fixed: dict[str, Any] | None, duration_s: float, window: int
+) -> dict[str, Any]:
+    changes = [c for c in result["timeline"]["controller"] if c["changed"] and 0 <= c["t"] <= duration_s]
+    link = result["link"]
+    row = {
+        "name": name,
+        "controller": fixed is None,
+        "config": None if fixed is None else fixed["name"],
+        "config_kbps": None if fixed is None else fixed["kbps"],
+        "miou": result["miou"],
+        "miou_all_frames": result["miou_all_frames"],
+        "latency_ms_p50": result["latency_ms_p50"],
+        "latency_ms_p95": result["latency_ms_p95"],
+        "latency_ms_max": result["latency_ms_max"],
+        "frames_captured": result["frames_captured"],
+        "frames_sent": result["frames_sent"],
+        "masks_received": result["masks_received"],
+        "stale_fraction": result["stale_fraction"],
+        "uplink_kbps": result["uplink_kbps"],
+        "config_changes": len(changes),
+        "changes_per_2s": 2 * len(changes) / duration_s,
+        "max_in_flight": window,
+        "in_flight_max": result["in_flight"]["max"],
+        "in_flight_max_ignoring_timeout": result["in_flight"]["max_ignoring_timeout"],
+        "shaper_backlog_bytes_max": link["backlog_bytes_max"],
+        "shaper_backlog_bytes_p95": link["backlog_bytes_p95"],
+        "shaper_backlog_ms_max": link["backlog_ms_max"],
+        "shaper_drops": link["drops"],
+        "link_kbps_mean": link["rate_kbps_mean"],
+        "lr_size": result["lr_size"],
+        "sr_model": result["sr_model"],
+        "mode": result["mode"],
+    }
+    return row
+
+
+def _ok(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def evaluate_targets(rows: list[dict[str, Any]], median_kbps: float, duration_s: float) -> dict[str, Any]:
+    """The issue's targets, checked on this run's numbers."""
+    ctl = next((r for r in rows if r["controller"]), None)
+    fixed = [r for r in rows if not r["controller"]]
+    bounded = [r for r in fixed if _ok(r["latency_ms_p95"]) and r["latency_ms_p95"] < 1000]
+    out: dict[str, Any] = {
+        "fixed_over_link_median": [
+            {
+                "config": r["config"],
+                "config_kbps": r["config_kbps"],
+                "latency_ms_p95": r["latency_ms_p95"],
+                "stale_fraction": r["stale_fraction"],
+            }
+            for r in fixed
+            if r["config_kbps"] and r["config_kbps"] > median_kbps
+        ],
+        "in_flight_within_window": all(r["in_flight_max"] <= r["max_in_flight"] for r in rows),
+    }
+    if ctl is not None:
+        best = max(bounded, key=lambda r: r["miou"], default=None)
+        best_all = max(bounded, key=lambda r: r["miou_all_frames"], default=None)
+        out.update(
+            controller_p95_under_1s=_ok(ctl["latency_ms_p95"]) and ctl["latency_ms_p95"] < 1000,
+            best_bounded_fixed=None if best is None else best["config"],
+            controller_miou_ge_best_bounded_fixed=best is None or ctl["miou"] >= best["miou"],
+            controller_miou_all_frames_ge_best_bounded_fixed=best_all is None
+            or ctl["miou_all_frames"] >= best_all["miou_all_frames"],
+            controller_changes_per_2s=ctl["changes_per_2s"],
+            controller_changes_ok=ctl["config_changes"] <= duration_s / 2,
+        )
+    return out
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    def f(v: Any, spec: str) -> str:
+        return format(v, spec) if _ok(v) else "-"
+
+    lines = [
+        f"cloudseg netem: {report['trace']} from {report['trace_offset_s']:g} s, {report['duration_s']:g} s per run, "
+        f"link median {report['link_median_kbps']:.0f} kbps, {report['mode']}, delay {report['delay_ms']:g} ms, "
+        f"loss {report['loss']:g}",
+        f"{'run':<30}{'kbps':>7}{'mIoU':>7}{'all':>7}{'p50':>7}{'p95':>7}{'sent':>6}{'masks':>6}{'stale':>6}"
+        f"{'chg':>5}{'q max':>8}{'infl':>5}",
+    ]
+    for r in report["runs"]:
+        lines.append(
+            f"{r['name']:<30}{f(r['uplink_kbps'], '.0f'):>7}{f(r['miou'], '.3f'):>7}{f(r['miou_all_frames'], '.3f'):>7}"
+            f"{f(r['latency_ms_p50'], '.0f'):>7}{f(r['latency_ms_p95'], '.0f'):>7}{r['frames_sent']:>6}"
+            f"{r['masks_received']:>6}{f(r['stale_fraction'], '.2f'):>6}{r['config_changes']:>5}"
+            f"{r['shaper_backlog_bytes_max'] / 1e3:>7.0f}k{r['in_flight_max']:>5}"
+        )
+    return "\n".join(lines)
+
+
+def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
+    """All runs of one trace; returns the report (also DIR/netem.json, DIR/netem.png)."""
+    from cloudseg_ros.paths import config_file
+
+    opts.validate()
+    trace = Trace.load(opts.trace)
+    profile_path = opts.profile or config_file("profile.yaml")
+    profile = load_profile(profile_path)
+    cam = profile.meta.get("camera", {})
+    width, height, fps = int(cam.get("width", 1024)), int(cam.get("height", 512)), float(cam.get("fps", 10.0))
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        removed = remove_leftovers()
+        if removed:
+            log.info("removed namespaces left by a killed run: %s", ", ".join(removed))
+        netns = pick_mode(opts.mode)
+        scene = prepare_scene(opts.scene_seed, opts.scene_frames, width, height)
+        camera = {"source": "folder", "uri": str(scene), "width": width, "height": height, "fps": fps}
+        cloud = {"sr_model": profile.meta.get("cloud", {}).get("sr_model", "bilinear")}
+        if opts.weights_dir:
+            cloud["weights_dir"] = str(opts.weights_dir)
+        if opts.engine:
+            cloud["engine"] = opts.engine
+        plans: list[tuple[str, dict[str, Any] | None]] = []
+        if opts.controller:
+            plans.append(("controller", None))
+        for i in pick_fixed(profile, opts.fixed):
+            p = profile[i]
+            plans.append((f"fixed {p.name}", {"name": p.name, "kbps": p.kbps, "knobs": dict(p.knobs)}))
+        start = profile[int(opts.controller_params.get("start_index", 0))]
+        rows, results = [], {}
+        for name, fixed in plans:
+            knobs = dict(start.knobs) if fixed is None else fixed["knobs"]
+            controller = None if fixed is not None else {"profile_file": str(Path(profile_path).resolve()),
+                                                         **opts.controller_params}  # fmt: skip
+            run = RunOptions(
+                name=name.replace(" ", "_"), trace=trace, duration_s=opts.duration_s, out_dir=out,
+                edge={**knobs, "camera_fps": fps}, controller=controller, camera=camera, cloud=cloud,
+                netns=netns, delay_ms=opts.delay_ms, loss=opts.loss, trace_offset_s=opts.trace_offset_s,
+            )  # fmt: skip
+            print(f"run {len(rows) + 1}/{len(plans)}: {name} ...", flush=True)
+            result = Run(run).execute()
+            results[name] = result
+            row = _row(name, result, fixed, opts.duration_s, edge_window())
+            rows.append(row)
+            print(f"  mIoU {row['miou']:.3f} (all frames {row['miou_all_frames']:.3f}), p50 "
+                  f"{row['latency_ms_p50']:.0f} ms, p95 {row['latency_ms_p95']:.0f} ms, {row['frames_sent']} sent, "
+                  f"{row['config_changes']} changes", flush=True)  # fmt: skip
+        median = trace.median_kbps(opts.duration_s, opts.trace_offset_s)
+        report = {
+            "trace": trace.name,
+            "trace_offset_s": opts.trace_offset_s,
+            "duration_s": opts.duration_s,
+            "link_median_kbps": median,
+            "link_mean_kbps": float(trace.series(opts.duration_s, 1.0, opts.trace_offset_s).mean()),
+            "mode": "netns" if netns else "loopback",
+            "delay_ms": opts.delay_ms,
+            "loss": opts.loss,
+            "camera": {"width": width, "height": height, "fps": fps, "scene_seed": opts.scene_seed},
+            "profile": {"file": Path(profile_path).name, "points": [p.to_dict() for p in profile.points]},
+            "runs": rows,
+        }
+        report["targets"] = evaluate_targets(rows, median, opts.duration_s)
+        (out / "netem.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "timelines.json").write_text(json.dumps(results) + "\n")
+        from cloudseg_ros.netem.plot import plot_runs
+
+        plot_runs(results, profile, out / "netem.png", trace.name)
+        print(summary_table(report))
+        print(f"report: {out / 'netem.json'}\nplot: {out / 'netem.png'}")
+        return report
+    except _Terminated:
+        raise KeyboardInterrupt from None
+    except CloudsegError:
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)

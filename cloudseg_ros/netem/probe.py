@@ -1,0 +1,212 @@
+"""The measuring end of a network experiment: a process beside the robot graph.
+
+It runs where the robot's ROS graph runs (inside the robot's network namespace, where
+the robot's DDS is), listens like the demo's recorder (mIoU of fresh masks against the
+camera's ground truth, latency, frames, bytes) and also records what the experiment
+plots over time: each uplink frame (size, sequence), each feedback, each fresh mask's
+latency, the controller's state. From sends and acknowledgements it counts the frames
+in flight exactly as the edge defines them (sent, not acknowledged, younger than the
+in-flight timeout), and it scores EVERY published mask (stale republishes too) against
+its camera frame: the accuracy a consumer of ``segmentation/mask`` really gets.
+
+Protocol with the experiment runner (stdout lines): ``ready``, then ``start <monotonic
+seconds>`` once the first mask is back and recording begins, then ``done`` after
+``--duration`` seconds, when the JSON result is written to ``--out``.
+
+  python -m cloudseg_ros.netem.probe --robot-domain 12 --cloud-domain 112 --out run.json --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cloudseg_ros.bridge import keys
+from cloudseg_ros.demo.observer import RELIABLE
+from cloudseg_ros.demo.recorder import Recorder, _Bounded, _stamp
+from cloudseg_ros.demo.report import _clean, robot_row
+from cloudseg_ros.metrics import ConfusionMatrix
+from cloudseg_ros.msg import ControllerState, EncodedFrame, Feedback, MaskInfo
+
+
+class NetemRecorder(Recorder):
+    """The demo's recorder plus timelines, in-flight counting and every-mask accuracy."""
+
+    def __init__(self, robot_domain: int, cloud_domain: int, robot: str, out_dir: Path) -> None:
+        super().__init__(robot_domain, cloud_domain, [robot], out_dir, snapshots=0)
+        self.robot = robot
+        self.t0 = time.monotonic()
+        self.sends: list[tuple[float, int, int, float]] = []  # (t, seq, bytes, edge clock at send)
+        self.acks: list[tuple[float, int, float]] = []  # (t, last_seq, wall clock at arrival)
+        self.latencies: list[tuple[float, float]] = []  # (t, ms) of fresh masks
+        self.controller: list[dict[str, Any]] = []
+        self.all_frames = ConfusionMatrix()
+        self.masks_scored_all = 0
+        self._any_masks = _Bounded()
+        ns = f"/{robot}"
+        node = self.robot_node
+        node.listen(Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback)
+        node.listen(ControllerState, f"{ns}/cloudseg/controller", RELIABLE, callback=self._on_controller)
+
+    def start(self, expected_frames: int) -> None:
+        super().start(expected_frames)
+        self.t0 = time.monotonic()
+
+    # ---------------------------------------------------------------- extra listeners
+    def _on_uplink(self, robot: str, data: bytes) -> None:
+        super()._on_uplink(robot, data)
+        if self.recording:
+            from rclpy.serialization import deserialize_message
+
+            msg = deserialize_message(data, EncodedFrame)
+            sent_wall = msg.send_stamp.sec + msg.send_stamp.nanosec * 1e-9
+            self.sends.append((time.monotonic(), int(msg.seq), int(msg.encoded_size), sent_wall))
+
+    def _on_feedback(self, msg: Feedback) -> None:
+        if self.recording:
+            self.acks.append((time.monotonic(), int(msg.last_seq), time.time()))
+
+    def _on_controller(self, msg: ControllerState) -> None:
+        if self.recording or msg.changed:
+            self.controller.append({
+                "t": time.monotonic(), "state": msg.state, "index": int(msg.index), "config": msg.config,
+                "config_kbps": float(msg.config_kbps), "rate_kbps": float(msg.rate_kbps),
+                "queuing_ms": float(msg.queuing_ms), "changed": bool(msg.changed), "reason": msg.reason,
+                "changes": int(msg.changes), "refusals": int(msg.refusals),
+            })  # fmt: skip
+
+    def _on_mask_info(self, robot: str, msg: MaskInfo) -> None:
+        if self.recording and not msg.stale:
+            self.latencies.append((time.monotonic(), float(msg.latency_ms)))
+        super()._on_mask_info(robot, msg)
+
+    def _on_mask(self, robot: str, msg: Any) -> None:
+        super()._on_mask(robot, msg)
+        if self.recording:
+            from cloudseg_ros.demo.recorder import _as_array
+
+            with self._lock:
+                self._any_masks.put(_stamp(msg.header), np.array(_as_array(msg)))
+            self._score_any(_stamp(msg.header))
+
+    def _on_labels(self, robot: str, msg: Any) -> None:
+        super()._on_labels(robot, msg)
+        self._score_any(_stamp(msg.header))
+
+    def _score_any(self, stamp: int) -> None:
+        with self._lock:
+            labels = self._labels[self.robot].get(stamp)
+            if labels is None or stamp not in self._any_masks:
+                return
+            ids = self._any_masks.pop(stamp)
+        if ids.shape == labels.shape:
+            self.all_frames.update(labels, ids)
+            self.masks_scored_all += 1
+
+    # ---------------------------------------------------------------- results
+    def in_flight(self, timeout_s: float, skew_s: float = 0.05) -> dict[str, int]:
+        """Most frames ever in flight: as the edge counts them (sent, not acknowledged, younger
+        than the timeout), and without the timeout. A send is placed at the edge's own clock
+        reading (EncodedFrame.send_stamp), an acknowledgement at its arrival here minus
+        ``skew_s``: this observer may see a feedback a little after the edge did."""
+        events = sorted(
+            [(wall, 0, seq) for _, seq, _, wall in self.sends]
+            + [(wall - skew_s, 1, seq) for _, seq, wall in self.acks]
+        )
+        acked, sent_at, worst, worst_raw = -1, {}, 0, 0
+        for t, kind, seq in events:
+            if kind == 1:
+                acked = max(acked, seq)
+                continue
+            sent_at[seq] = t
+            waiting = [s for s in sent_at if s > acked]
+            worst_raw = max(worst_raw, len(waiting))
+            worst = max(worst, sum(1 for s in waiting if t - sent_at[s] < timeout_s))
+        return {"max": worst, "max_ignoring_timeout": worst_raw}
+
+    def result(self, duration_s: float, in_flight_timeout_s: float) -> dict[str, Any]:
+        rec = self.records[self.robot]
+        row = robot_row(rec, duration_s)
+        captured = max(1, row["frames_captured"])
+        fresh = row["masks_evaluated"]
+        stale = row["stale_published"]
+        t0 = self.t0
+        out = {
+            **{
+                k: row[k]
+                for k in (
+                    "frames_captured",
+                    "frames_sent",
+                    "masks_received",
+                    "masks_evaluated",
+                    "stale_published",
+                    "uplink_kbps",
+                    "latency_ms_p50",
+                    "latency_ms_p95",
+                    "miou",
+                    "fps",
+                    "lr_size",
+                    "codec",
+                    "sr_model",
+                    "engine",
+                )
+            },
+            "latency_ms_max": max((v for _, v in self.latencies), default=math.nan),
+            "stale_fraction": stale / max(1, stale + len(self.latencies)),
+            "miou_all_frames": self.all_frames.miou(),
+            "masks_scored_all_frames": self.masks_scored_all,
+            "frames_captured_per_s": captured / duration_s,
+            "fresh_masks_scored": fresh,
+            "in_flight": self.in_flight(in_flight_timeout_s),
+            "timeline": {
+                "sends": [(round(t - t0, 3), seq, b) for t, seq, b, _ in self.sends],
+                "latency": [(round(t - t0, 3), round(v, 1)) for t, v in self.latencies],
+                "controller": [{**c, "t": round(c["t"] - t0, 3)} for c in self.controller],
+            },
+        }
+        return _clean(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="record one network experiment run (robot side)")
+    p.add_argument("--robot-domain", type=int, required=True)
+    p.add_argument("--cloud-domain", type=int, required=True)
+    p.add_argument("--robot", default="car1")
+    p.add_argument("--duration", type=float, required=True)
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--in-flight-timeout", type=float, default=2.0)
+    p.add_argument("--startup-timeout", type=float, default=120.0)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))
+    out = Path(args.out)
+    recorder = NetemRecorder(args.robot_domain, args.cloud_domain, args.robot, out.parent)
+    try:
+        print("ready", flush=True)
+        deadline = time.monotonic() + args.startup_timeout
+        while not recorder.any_mask():
+            if time.monotonic() > deadline:
+                print("no mask came back", flush=True)
+                return 4
+            time.sleep(0.1)
+        recorder.start(expected_frames=int(args.duration * args.fps))
+        print(f"start {recorder.t0:.6f}", flush=True)
+        time.sleep(args.duration)
+        recorder.stop()
+        out.write_text(json.dumps(recorder.result(args.duration, args.in_flight_timeout)) + "\n")
+        print("done", flush=True)
+    finally:
+        recorder.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Mahimahi link traces: when the link could deliver a packet, turned into a rate over time.
+
+A mahimahi trace file has one integer per line: a millisecond timestamp at which one
+1500-byte packet may be delivered (several lines may share a millisecond; the trace
+repeats when it ends, with the period of its last timestamp). Shaping with ``tc`` needs a
+rate per interval, so :meth:`Trace.rate_kbps` averages the delivery opportunities of one
+interval. Intervals without any are clamped to ``floor_kbps`` (a token bucket cannot
+have rate 0; at the default floor a 1500-byte packet takes 1.5 s, as good as an outage).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cloudseg_ros.errors import ConfigError
+
+PACKET_BYTES = 1500
+FLOOR_KBPS = 8.0
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Delivery opportunities (ms, sorted) of one period of a mahimahi trace."""
+
+    name: str
+    opportunities_ms: tuple[int, ...]
+    period_ms: int
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"trace file not found: {path}")
+        values = []
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                v = int(line)
+            except ValueError:
+                raise ConfigError(
+                    f"trace file {path}, line {n}: {line[:40]!r} is not an integer (ms)"
+                ) from None
+            if v < 0 or (values and v < values[-1]):
+                raise ConfigError(f"trace file {path}, line {n}: timestamps must be >= 0 and not decrease")
+            values.append(v)
+        if not values or values[-1] <= 0:
+            raise ConfigError(f"trace file {path}: no delivery opportunities (an empty or all-zero trace)")
+        return cls(path.name, tuple(values), values[-1])
+
+    @classmethod
+    def constant(cls, kbps: float, period_ms: int = 1000, name: str = "constant") -> Trace:
+        """A trace with an even rate (tests, calibration)."""
+        count = max(1, round(kbps * period_ms / (PACKET_BYTES * 8)))
+        ops = tuple(round((i + 1) * period_ms / count) for i in range(count))
+        return cls(name, ops, period_ms)
+
+    def _count(self, t0_ms: float, t1_ms: float) -> int:
+        """Opportunities in [t0, t1), the trace repeating with its period."""
+        if t1_ms <= t0_ms:
+            return 0
+        period, ops = self.period_ms, self.opportunities_ms
+
+        def upto(t: float) -> int:  # opportunities in [0, t)
+            cycles, rest = divmod(t, period)
+            return int(cycles) * len(ops) + bisect.bisect_left(ops, rest)
+
+        return upto(t1_ms) - upto(t0_ms)
+
+    def rate_kbps(self, t0_s: float, t1_s: float, floor_kbps: float = FLOOR_KBPS) -> float:
+        """Mean rate the link offers between t0 and t1 (seconds into the trace)."""
+        n = self._count(t0_s * 1e3, t1_s * 1e3)
+        return max(floor_kbps, n * PACKET_BYTES * 8 / (t1_s - t0_s) / 1e3)
+
+    def series(self, duration_s: float, step_s: float, offset_s: float = 0.0) -> np.ndarray:
+        """Rates [kbps] of consecutive ``step_s`` intervals from ``offset_s`` on."""
+        steps = max(1, round(duration_s / step_s))
+        return np.array(
+            [self.rate_kbps(offset_s + i * step_s, offset_s + (i + 1) * step_s) for i in range(steps)]
+        )
+
+    def median_kbps(self, duration_s: float, offset_s: float = 0.0, step_s: float = 1.0) -> float:
+        """Median of the per-second rate over the part of the trace a run uses."""
+        return float(np.median(self.series(duration_s, step_s, offset_s)))
+
+    def mean_kbps(self) -> float:
+        return len(self.opportunities_ms) * PACKET_BYTES * 8 / self.period_ms

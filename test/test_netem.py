@@ -1,0 +1,412 @@
+"""Network emulation tooling, and one short real run of the node graph over an emulated link.
+
+Verifies: mahimahi traces parse (rates per interval, repetition, the floor for silent
+intervals) and bad trace files are refused with their name; ``tc -s qdisc`` output is
+read right; the relay adds its delay each way, paces the uplink at the rate it is told
+(loopback fallback) and models loss as retransmission stalls; namespaces and the veth
+pair are created, shaped with tc (a transfer takes as long as the rate says) and deleted,
+also those a killed run left behind. Then one real run (namespaces when this process
+may create them, else loopback through the relay; the test says which): the real robot
+graph with the controller node over a link that is wide for a while and then narrow.
+The controller sets the edge's knobs through the real parameter service (the uplink
+frames change size), steps down when the link narrows, a point the edge refuses is
+logged and skipped, the frames in flight never exceed the window, the shaper's queue
+stays bounded, and nothing is left behind (namespaces, processes).
+
+The full trace experiment (controller vs fixed configurations on real cellular traces)
+is the slow test at the end and bench/netem.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.netem.namespaces import NetnsLink, can_use_netns, list_ours, netns_exec, remove_leftovers
+from cloudseg_ros.netem.shaper import TcShaper, parse_qdisc
+from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
+
+NETNS_OK, NETNS_WHY = can_use_netns()
+needs_netns = pytest.mark.skipif(not NETNS_OK, reason=f"network namespaces not permitted: {NETNS_WHY}")
+TRACES = Path(
+    os.environ.get("CLOUDSEG_TRACES", Path(__file__).resolve().parent.parent.parent / "shared" / "traces")
+)
+
+
+def write_trace(path: Path, segments: list[tuple[float, float]]) -> Path:
+    """A mahimahi trace of (seconds, kbps) segments."""
+    lines, t0 = [], 0.0
+    for seconds, kbps in segments:
+        per_ms = kbps / (1500 * 8)  # packets per ms
+        acc = 0.0
+        for ms in range(int(t0 * 1000), int((t0 + seconds) * 1000)):
+            acc += per_ms
+            while acc >= 1:
+                lines.append(str(ms + 1))
+                acc -= 1
+        t0 += seconds
+    if not lines or int(lines[-1]) < int(t0 * 1000):
+        lines.append(str(int(t0 * 1000)))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------- traces
+def test_trace_rates_repeat_and_floor(tmp_path: Path) -> None:
+    trace = Trace.load(write_trace(tmp_path / "t.up", [(2, 1200), (1, 0), (2, 240)]))
+    assert trace.rate_kbps(0, 2) == pytest.approx(1200, rel=0.02)
+    assert trace.rate_kbps(2.1, 2.9) == FLOOR_KBPS
+    assert trace.rate_kbps(3, 5) == pytest.approx(240, rel=0.05)
+    assert trace.rate_kbps(5, 7) == pytest.approx(trace.rate_kbps(0, 2), rel=0.02)  # it repeats
+    assert trace.median_kbps(5) == pytest.approx(240, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "text,problem", [("", "no delivery"), ("10\nabc\n", "not an integer"), ("20\n10\n", "decrease")]
+)
+def test_bad_trace_files_are_named(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "bad.up"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=problem) as info:
+        Trace.load(path)
+    assert "bad.up" in str(info.value)
+
+
+def test_qdisc_statistics_are_parsed() -> None:
+    text = (
+        "qdisc tbf 8001: root refcnt 3 rate 1Mbit burst 4Kb lat 213ms \n"
+        " Sent 118274 bytes 80 pkt (dropped 3, overlimits 12 requeues 0) \n backlog 85858b 46p requeues 0\n"
+    )
+    q = parse_qdisc(text)
+    assert (q.backlog_bytes, q.backlog_packets, q.sent_bytes, q.dropped) == (85858, 46, 118274, 3)
+    assert parse_qdisc(text.replace("85858b", "12Kb")).backlog_bytes == 12_000
+
+
+# ---------------------------------------------------------------------- relay (loopback)
+class _Relay:
+    def __init__(self, target: int, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cloudseg_ros.netem.relay", "--listen", "127.0.0.1:0", "--target",
+             f"127.0.0.1:{target}", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        line = self.proc.stdout.readline().split()
+        self.port = int(line[-1].rsplit(":", 1)[1])
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+def _echo_server() -> tuple[socket.socket, int]:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def echo(conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_relay_adds_delay_both_ways() -> None:
+    server, port = _echo_server()
+    relay = _Relay(port, "--delay-ms", "40")
+    try:
+        with socket.create_connection(("127.0.0.1", relay.port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            rtts = []
+            for _ in range(3):
+                t0 = time.monotonic()
+                s.sendall(b"ping")
+                assert s.recv(16) == b"ping"
+                rtts.append(time.monotonic() - t0)
+        assert 0.075 < min(rtts) < 0.2, rtts
+    finally:
+        relay.close()
+        server.close()
+
+
+def _transfer_time(relay_port: int, nbytes: int) -> float:
+    """Send through the relay to the echo server and read it all back (the way back is not paced)."""
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", relay_port)) as s:
+        s.sendall(b"x" * nbytes)
+        s.shutdown(socket.SHUT_WR)
+        received = 0
+        while data := s.recv(65536):
+            received += len(data)
+    assert received == nbytes
+    return time.monotonic() - t0
+
+
+def test_relay_paces_the_uplink_and_stalls_on_loss() -> None:
+    server, port = _echo_server()
+    relay = _Relay(port, "--rate-kbps", "2000")
+    try:
+        seconds = _transfer_time(relay.port, 250_000)  # 2 Mbit at 2 Mbit/s: ~1 s
+        assert 0.85 < seconds < 1.6, seconds
+        relay.proc.stdin.write("rate 8000\nstats\n")
+        relay.proc.stdin.flush()
+        assert "backlog_bytes" in relay.proc.stdout.readline()
+        assert _transfer_time(relay.port, 250_000) < 0.6
+    finally:
+        relay.close()
+    lossy = _Relay(port, "--delay-ms", "20", "--loss", "0.2")
+    clean = _Relay(port, "--delay-ms", "20")
+    try:
+        assert _transfer_time(lossy.port, 300_000) > _transfer_time(clean.port, 300_000) + 0.05
+    finally:
+        lossy.close()
+        clean.close()
+        server.close()
+
+
+# ---------------------------------------------------------------------- namespaces and tc
+@needs_netns
+def test_namespaces_shaped_by_tc_and_removed() -> None:
+    py = sys.executable
+    with NetnsLink() as link:
+        assert {link.robot, link.cloud} <= set(list_ours())
+        sink = subprocess.Popen(netns_exec(link.cloud, [py, "-c", (
+            "import socket;s=socket.create_server(('10.213.0.2',9000));c,_=s.accept()\n"
+            "while c.recv(65536): pass")]))  # fmt: skip
+        shaper = TcShaper(link.robot, link.robot_dev, 2000)
+        try:
+            time.sleep(0.5)
+            send = (
+                "import socket,time;s=socket.create_connection(('10.213.0.2',9000));t=time.monotonic();"
+                "s.sendall(b'x'*400000);s.close();print(time.monotonic()-t)"
+            )
+            t0 = time.monotonic()
+            subprocess.run(netns_exec(link.robot, [py, "-c", send]), check=True, timeout=20)
+            sink.wait(20)
+            seconds = time.monotonic() - t0
+            assert 1.4 < seconds < 3.0, seconds  # 3.2 Mbit at 2 Mbit/s
+            assert shaper.sample().sent_bytes > 400_000
+        finally:
+            shaper.close()
+            sink.kill()
+    assert link.robot not in list_ours() and link.cloud not in list_ours()
+
+
+@needs_netns
+def test_trace_driver_delivers_what_a_slow_trace_allows(tmp_path: Path) -> None:
+    """Rate changes refill tc's token bucket; the driver's windows keep that small."""
+    from cloudseg_ros.netem.shaper import TraceDriver
+
+    trace = Trace.load(write_trace(tmp_path / "slow.up", [(3, 120), (3, 40)]))  # 80 kbit/s on average
+    py = sys.executable
+    with NetnsLink() as link:
+        sink = subprocess.Popen(netns_exec(link.cloud, [py, "-c", (
+            "import socket,time\ns=socket.create_server(('10.213.0.2',9000));c,_=s.accept();n=0;t=time.monotonic()\n"
+            "while time.monotonic()-t<6:\n n+=len(c.recv(65536))\nprint(n)")]), stdout=subprocess.PIPE, text=True)  # fmt: skip
+        time.sleep(1.0)
+        shaper = TcShaper(link.robot, link.robot_dev, 120)
+        driver = TraceDriver(shaper, trace).start()
+        try:
+            send = (
+                "import socket,time;s=socket.create_connection(('10.213.0.2',9000));s.settimeout(8);t=time.monotonic()\n"
+                "while time.monotonic()-t<6.5:\n try: s.send(b'x'*1400)\n except OSError: break"
+            )
+            subprocess.run(netns_exec(link.robot, [py, "-c", send]), timeout=20)
+            kbps = int(sink.communicate(timeout=15)[0]) * 8 / 6 / 1e3
+        finally:
+            driver.stop()
+            shaper.close()
+    assert 0.75 * 80 < kbps < 1.25 * 80, kbps
+    assert len(driver.record.t) >= 50  # the queue was sampled every 100 ms
+
+
+@needs_netns
+def test_leftovers_of_a_killed_run_are_removed() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    name = f"csnet{dead.pid}x1r"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        assert name in remove_leftovers()
+        assert name not in list_ours()
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+
+
+# ---------------------------------------------------------------------- one real run
+SIZE = (256, 128)
+
+
+def _profile(path: Path) -> Path:
+    """A ladder for a 256x128 camera; the top point asks for a frame-selection threshold above
+    the edge's key threshold, which the edge refuses (with its reason)."""
+
+    def point(name: str, d: int, kbps: int, measured: float, miou: float, **extra: float) -> dict:
+        return {"name": name, "knobs": {"downscale": d, "codec": "h264", "bitrate_kbps": kbps, "fps_cap": 0.0,
+                                        **extra}, "kbps": measured, "miou": miou}  # fmt: skip
+
+    data = {
+        "version": 1,
+        "camera": {"width": SIZE[0], "height": SIZE[1], "fps": 10.0},
+        "cloud": {"sr_model": "bilinear"},
+        "pareto": [
+            point("x4-20k", 4, 20, 25.0, 0.30),
+            point("x2-60k", 2, 60, 70.0, 0.40),
+            point("x1-200k", 1, 200, 230.0, 0.50),
+            point("x1-600k", 1, 600, 650.0, 0.55),
+            point("x1-1200k-selective", 1, 1200, 1300.0, 0.60, useful_threshold=0.5),
+        ],
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
+    from cloudseg_ros.netem.experiment import ExperimentOptions, run_experiment
+
+    trace = write_trace(tmp_path / "wide_then_narrow.up", [(12, 3000), (14, 60)])
+    opts = ExperimentOptions(
+        trace=trace, duration_s=24, out=tmp_path / "out", profile=_profile(tmp_path / "profile.yaml"), fixed=[],
+        scene_frames=40, controller_params={"hold_s": 2.0, "probe_s": 1.0},
+        weights_dir=os.environ.get("CLOUDSEG_WEIGHTS_DIR"),  # default: the shipped weights
+    )  # fmt: skip
+    before = set(list_ours())
+    report = run_experiment(opts)
+    print("mode:", report["mode"], "(namespaces)" if report["mode"] == "netns" else "(relay on loopback)")
+    assert set(list_ours()) <= before, "namespaces left behind"
+    row = report["runs"][0]
+    timeline = yaml.safe_load((tmp_path / "out" / "timelines.json").read_text())["controller"]
+    events = [e for e in timeline["timeline"]["controller"] if e["changed"]]
+    assert row["masks_received"] > 20 and row["frames_sent"] > 20
+    assert row["config_changes"] >= 2, [e["reason"] for e in events]
+    wide = [e["index"] for e in events if 0 <= e["t"] < 12]
+    narrow_end = [e for e in timeline["timeline"]["controller"] if e["t"] > 20]
+    assert wide and max(wide) >= 2, "climbed while the link was wide"
+    assert narrow_end and narrow_end[-1]["index"] <= 1, "stepped down once the link narrowed"
+    assert any(e["refusals"] > 0 for e in timeline["timeline"]["controller"]), "the edge's refusal was seen"
+    assert 4 not in [e["index"] for e in events], "a refused point never counts as applied"
+    sends = timeline["timeline"]["sends"]  # (t, seq, bytes): the edge really changed its encoding
+    wide_bytes = sorted(b for t, _, b in sends if 6 <= t < 12)
+    narrow_bytes = sorted(b for t, _, b in sends if t > 18)
+    assert wide_bytes and narrow_bytes
+    assert wide_bytes[len(wide_bytes) // 2] > 3 * narrow_bytes[len(narrow_bytes) // 2]
+    assert row["in_flight_max"] <= 2
+    assert row["shaper_backlog_bytes_max"] < 512_000
+    assert (tmp_path / "out" / "netem.png").stat().st_size > 10_000
+    log = (tmp_path / "out" / "logs" / "controller" / "car1.controller.log").read_text()
+    assert "edge refused x1-1200k-selective" in log and "useful_threshold" in log
+
+
+def test_controller_node_names_a_bad_profile(tmp_path: Path) -> None:
+    from cloudseg_ros.demo.processes import executable, ros_env
+
+    missing = tmp_path / "no_such_profile.yaml"
+    res = subprocess.run(
+        [executable("controller_node"), "--ros-args", "-r", "__ns:=/car1", "-p", f"profile_file:={missing}"],
+        env=ros_env(171), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert "no_such_profile.yaml" in res.stderr and "not found" in res.stderr
+    empty = tmp_path / "empty_profile.yaml"
+    empty.write_text("")
+    res = subprocess.run(
+        [executable("controller_node"), "--ros-args", "-r", "__ns:=/car1", "-p", f"profile_file:={empty}"],
+        env=ros_env(171), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2 and "empty_profile.yaml" in res.stderr and "empty" in res.stderr
+
+
+# ---------------------------------------------------------------------- the full experiment
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["ATT-LTE-driving-2016.up", "Verizon-LTE-short.up", "TMobile-UMTS-driving.up"]
+)
+def test_controller_beats_fixed_configurations_on_real_traces(tmp_path: Path, name: str) -> None:
+    from cloudseg_ros.netem.experiment import ExperimentOptions, run_experiment
+
+    trace = TRACES / name
+    if not trace.is_file():
+        pytest.skip(f"trace {trace} not available (set CLOUDSEG_TRACES)")
+    report = run_experiment(
+        ExperimentOptions(
+            trace=trace, duration_s=90, out=tmp_path, weights_dir=os.environ.get("CLOUDSEG_WEIGHTS_DIR")
+        )
+    )
+    t = report["targets"]
+    assert t["controller_p95_under_1s"], report["runs"][0]
+    assert t["controller_miou_ge_best_bounded_fixed"], report["runs"]
+    assert t["controller_changes_ok"]
+    assert t["in_flight_within_window"]
+
+
+# ---------------------------------------------------------------------- killed runs
+def _start_experiment(tmp_path: Path) -> subprocess.Popen:
+    from cloudseg_ros.demo.processes import executable
+
+    trace = write_trace(tmp_path / "flat.up", [(5, 1000)])
+    return subprocess.Popen(
+        [executable("cloudseg"), "netem", "--trace", str(trace), "--duration", "30", "--out", str(tmp_path / "o"),
+         "--profile", str(_profile(tmp_path / "profile.yaml")), "--fixed", "--scene-frames", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _wait_for_namespaces(proc: subprocess.Popen, timeout_s: float = 60) -> set[str]:
+    prefix = f"csnet{proc.pid}x"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ours = {n for n in list_ours() if n.startswith(prefix)}
+        if ours:
+            return ours
+        time.sleep(0.2)
+    raise AssertionError("the run never created its namespaces")
+
+
+def _processes_in(names: set[str]) -> list[int]:
+    pids: list[int] = []
+    for name in names:
+        res = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+        pids += [int(p) for p in res.stdout.split()]
+    return pids
+
+
+@needs_netns
+def test_terminated_run_cleans_up(tmp_path: Path) -> None:
+    proc = _start_experiment(tmp_path)
+    names = _wait_for_namespaces(proc)
+    time.sleep(3)  # let it start nodes inside them
+    proc.terminate()
+    proc.wait(60)
+    assert proc.returncode != 0
+    assert not names & set(list_ours()), "namespaces left after SIGTERM"
+
+
+@needs_netns
+def test_killed_run_is_cleaned_by_the_next(tmp_path: Path) -> None:
+    proc = _start_experiment(tmp_path)
+    names = _wait_for_namespaces(proc)
+    time.sleep(3)
+    proc.kill()  # no chance to clean up
+    proc.wait(10)
+    time.sleep(1.0)  # children got their parent-death signal
+    leftovers = names & set(list_ours())
+    if leftovers:
+        removed = set(remove_leftovers())
+        assert leftovers <= removed
+    assert not names & set(list_ours())
+    assert not _processes_in(names)
