@@ -3,7 +3,8 @@
 Encoder settings and why:
 
 - ``tune=zerolatency``: no B-frames, no lookahead, sliced threads -- the packet for a frame comes
-  out of the same ``encode()`` call. Checked on every frame (one frame in, one packet out).
+  out of the same ``encode()`` call. H.264 adds ``psnr`` (no psycho-visual tuning: the
+  consumer is a segmenter, not an eye). Checked on every frame (one frame in, one packet out).
 - Rate control ABR with VBV ``maxrate = bitrate`` and ``bufsize = bitrate / 2``: no frame may
   burst more than half a second of link time, which bounds the queueing delay it can cause.
 - ``keyint = gop`` with scene-cut detection off: key frames only at the GOP boundary or when the
@@ -69,9 +70,16 @@ class Flavour:
     params_option: str  # the encoder's private option for library parameters
     params: str
     picture_hash: bool  # does every packet end with a decoded-picture-hash SEI the decoder checks?
+    tune: str = "zerolatency"
 
 
-H264 = Flavour("h264", "libx264", "h264", "x264-params", "scenecut=0", picture_hash=False)
+# x264 takes zerolatency plus one psycho-visual tune: "psnr" turns off the psycho-visual
+# optimisations that spend bits on detail a person notices but a segmenter does not
+# (measured on the embedded scene at 512x256: +0.6 to +0.8 dB PSNR at the same size).
+# x265 takes a single tune.
+H264 = Flavour(
+    "h264", "libx264", "h264", "x264-params", "scenecut=0", picture_hash=False, tune="zerolatency,psnr"
+)
 H265 = Flavour(
     "h265",
     "libx265",
@@ -152,7 +160,7 @@ class PyAVEncoder(Encoder):
         # those fields on every frame and would otherwise reset the VBV to "off".
         ctx.options = {
             "preset": self.preset,
-            "tune": "zerolatency",
+            "tune": self._flavour.tune,
             "forced-idr": "1",
             "maxrate": str(kbps * 1000),
             "bufsize": str(kbps * 500),
