@@ -9,6 +9,13 @@ end of the veth pair, the other end with it, and the qdiscs on them.
 Addresses: 10.213.0.1/30 (robot) and 10.213.0.2/30 (cloud), only ever inside these
 namespaces; each namespace also gets its loopback up (DDS stays on it, one ROS graph per
 namespace).
+
+DDS also talks through shared memory, and /dev/shm is not part of a network namespace:
+two participants in different namespaces with the same domain and participant id would
+meet there (every test and demo on the host picks random domains). So each namespace
+also gets its own /dev/shm: a directory under the real one, bind-mounted over /dev/shm
+for every process started in that namespace (``ip netns exec`` gives each process a
+private mount namespace, so nothing outside sees the mount).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
@@ -26,6 +34,7 @@ from cloudseg_ros.errors import CloudsegError
 PREFIX = "csnet"
 ROBOT_ADDR, CLOUD_ADDR, PREFIX_LEN = "10.213.0.1", "10.213.0.2", 30
 _NAME = re.compile(rf"^{PREFIX}(\d+)x(\d+)[rc]$")
+SHM_ROOT = "/dev/shm"
 
 
 class NetnsError(CloudsegError):
@@ -42,9 +51,21 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return res
 
 
-def netns_exec(netns: str | None, cmd: Sequence[str]) -> list[str]:
-    """``cmd`` run inside ``netns`` (unchanged when None: the loopback fallback)."""
-    return ["ip", "netns", "exec", netns, *cmd] if netns else list(cmd)
+def shm_dir(netns: str) -> str:
+    """The private /dev/shm of one of our namespaces."""
+    return f"{SHM_ROOT}/{netns}"
+
+
+def netns_exec(netns: str | None, cmd: Sequence[str], private_shm: bool = False) -> list[str]:
+    """``cmd`` run inside ``netns`` (unchanged when None: the loopback fallback); with
+    ``private_shm`` it sees the namespace's own /dev/shm (for DDS processes). The shell
+    execs ``cmd``: process id, group and parent-death signal stay those of ``cmd``."""
+    if not netns:
+        return list(cmd)
+    if not private_shm:
+        return ["ip", "netns", "exec", netns, *cmd]
+    bind = 'mount --bind "$0" /dev/shm && exec "$@"'
+    return ["ip", "netns", "exec", netns, "sh", "-c", bind, shm_dir(netns), *cmd]
 
 
 def _alive(pid: int) -> bool:
@@ -58,9 +79,12 @@ def _alive(pid: int) -> bool:
 
 
 def list_ours() -> list[str]:
+    """Our namespaces (and private /dev/shm folders whose namespace is already gone)."""
     res = _ip("netns", "list", check=False)
-    names = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
-    return [n for n in names if _NAME.match(n)]
+    names = {line.split()[0] for line in res.stdout.splitlines() if line.strip()}
+    with contextlib.suppress(OSError):
+        names |= set(os.listdir(SHM_ROOT))
+    return sorted(n for n in names if _NAME.match(n))
 
 
 def remove_netns(name: str) -> None:
@@ -70,6 +94,7 @@ def remove_netns(name: str) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     _ip("netns", "delete", name, check=False)
+    shutil.rmtree(shm_dir(name), ignore_errors=True)
 
 
 def remove_leftovers() -> list[str]:
@@ -120,6 +145,7 @@ class NetnsLink:
         try:
             for ns in (self.robot, self.cloud):
                 _ip("netns", "add", ns)
+                os.makedirs(shm_dir(ns), mode=0o1777, exist_ok=True)
             # Created inside the robot namespace, so no interface ever exists outside ours.
             _ip("-n", self.robot, "link", "add", self.robot_dev, "type", "veth", "peer", "name", self.cloud_dev,
                 "netns", self.cloud)  # fmt: skip

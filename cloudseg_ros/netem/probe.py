@@ -41,7 +41,8 @@ class NetemRecorder(Recorder):
     """The demo's recorder plus timelines, in-flight counting and every-mask accuracy."""
 
     def __init__(self, robot_domain: int, cloud_domain: int, robot: str, out_dir: Path) -> None:
-        super().__init__(robot_domain, cloud_domain, [robot], out_dir, snapshots=0)
+        # Everything the callbacks touch exists BEFORE the base class subscribes: a callback
+        # that raises ends the observer's executor thread, and the probe would go deaf.
         self.robot = robot
         self.t0 = time.monotonic()
         self.sends: list[tuple[float, int, int, float]] = []  # (t, seq, bytes, edge clock at send)
@@ -50,7 +51,9 @@ class NetemRecorder(Recorder):
         self.controller: list[dict[str, Any]] = []
         self.all_frames = ConfusionMatrix()
         self.masks_scored_all = 0
+        self.feedback_seen = 0
         self._any_masks = _Bounded()
+        super().__init__(robot_domain, cloud_domain, [robot], out_dir, snapshots=0)
         ns = f"/{robot}"
         node = self.robot_node
         node.listen(Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback)
@@ -71,6 +74,7 @@ class NetemRecorder(Recorder):
             self.sends.append((time.monotonic(), int(msg.seq), int(msg.encoded_size), sent_wall))
 
     def _on_feedback(self, msg: Feedback) -> None:
+        self.feedback_seen += 1
         if self.recording:
             self.acks.append((time.monotonic(), int(msg.last_seq), time.time()))
 
@@ -115,8 +119,9 @@ class NetemRecorder(Recorder):
     def in_flight(self, timeout_s: float, skew_s: float = 0.05) -> dict[str, int]:
         """Most frames ever in flight: as the edge counts them (sent, not acknowledged, younger
         than the timeout), and without the timeout. A send is placed at the edge's own clock
-        reading (EncodedFrame.send_stamp), an acknowledgement at its arrival here minus
-        ``skew_s``: this observer may see a feedback a little after the edge did."""
+        reading (EncodedFrame.send_stamp, taken a little after the edge counted the frame), an
+        acknowledgement at its arrival here minus ``skew_s`` (this observer may see a feedback
+        a little after the edge did); the timeout is shortened by the same tolerance."""
         events = sorted(
             [(wall, 0, seq) for _, seq, _, wall in self.sends]
             + [(wall - skew_s, 1, seq) for _, seq, wall in self.acks]
@@ -129,7 +134,7 @@ class NetemRecorder(Recorder):
             sent_at[seq] = t
             waiting = [s for s in sent_at if s > acked]
             worst_raw = max(worst_raw, len(waiting))
-            worst = max(worst, sum(1 for s in waiting if t - sent_at[s] < timeout_s))
+            worst = max(worst, sum(1 for s in waiting if t - sent_at[s] < timeout_s - skew_s))
         return {"max": worst, "max_ignoring_timeout": worst_raw}
 
     def result(self, duration_s: float, in_flight_timeout_s: float) -> dict[str, Any]:
@@ -192,10 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("ready", flush=True)
         deadline = time.monotonic() + args.startup_timeout
+        next_note = time.monotonic() + 15.0
         while not recorder.any_mask():
             if time.monotonic() > deadline:
                 print("no mask came back", flush=True)
                 return 4
+            if time.monotonic() > next_note:  # for the log: what this observer does see
+                next_note += 15.0
+                seen = sorted(recorder.robot_node.topics())
+                print(
+                    f"probe: no mask yet; feedback {recorder.feedback_seen}, topics {seen}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.1)
         recorder.start(expected_frames=int(args.duration * args.fps))
         print(f"start {recorder.t0:.6f}", flush=True)

@@ -60,7 +60,7 @@ class NetnsNodeSpec(NodeSpec):
     netns: str | None = None
 
     def command(self, overrides_file: Path | None) -> list[str]:
-        return netns_exec(self.netns, super().command(overrides_file))
+        return netns_exec(self.netns, super().command(overrides_file), private_shm=True)
 
 
 @dataclass
@@ -215,7 +215,7 @@ class Run:
                 "--cloud-domain", str(robot_domain if o.netns else cloud_domain),
                 "--robot", o.robot, "--duration", str(o.duration_s), "--fps", str(fps), "--out", str(probe_out),
                 "--startup-timeout", str(o.startup_timeout_s),
-                "--in-flight-timeout", str(o.edge.get("in_flight_timeout_s", 2.0)))),
+                "--in-flight-timeout", str(o.edge.get("in_flight_timeout_s", 2.0))), private_shm=True),
             ros_env(robot_domain), self.logs / "probe.log",
         )  # fmt: skip
         self.helpers.append(probe)
