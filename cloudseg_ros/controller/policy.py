@@ -10,7 +10,8 @@ States:
   fits the rate (at least one step); if frames of the new point still queue after
   ``settle_s``, step again. Leave for ``steady`` once the queue has drained.
 * ``steady`` — hold. After ``hold_s`` without trouble (``climb_s`` when the last climb went
-  well), and unless the rate estimate says the next point does not fit, ``probe``.
+  well, ``idle_climb_s`` if moreover the link is too idle to measure), and unless the rate
+  estimate says the next point does not fit, ``probe``.
 * ``probe`` — run the next point up for ``probe_s``; the first sign of queuing (two frames
   over ``probe_delay_ms``, or one over ``degrade_delay_ms``) reverts it and doubles the
   wait before that point is tried again. Congestion within ``probe_memory_s`` of
@@ -67,6 +68,7 @@ class Settings:
     settle_s: float = 1.5  # after a step down, before the next one
     hold_s: float = 4.0  # in steady, before probing after a step down or a failed probe
     climb_s: float = 3.0  # between two climbs that both went well
+    idle_climb_s: float = 2.0  # the same while the link is too idle to even measure its rate
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
     probe_memory_s: float = 15.0  # congestion this soon after climbing to a point counts as a failed probe
@@ -286,7 +288,7 @@ class BitrateController:
         if now_s - self.since_s > s.probe_memory_s:
             self._probe.backoff_s.pop(self.index, None)  # this point has proved itself
         nxt = self._usable_above(self.index)
-        wait = s.climb_s if self._last_climb_ok else s.hold_s
+        wait = (s.idle_climb_s if rate is None else s.climb_s) if self._last_climb_ok else s.hold_s
         if nxt is None or now_s - self._last_change_s < wait:
             return None
         if now_s < self._probe.not_before_s.get(nxt, 0.0):
