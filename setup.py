@@ -20,7 +20,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
-    package_data={PACKAGE: ["weights/*.onnx", "weights/*.pt", "weights/*.json", "data/*"]},
+    package_data={PACKAGE: ["weights/*.onnx", "weights/*.pt", "weights/*.json", "train/configs/*.yaml"]},
     data_files=[
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.json5") + glob("config/*.xml")),
