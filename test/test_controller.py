@@ -184,12 +184,20 @@ def test_silence_steps_to_the_safest_point_and_startup_follows() -> None:
     assert ctl.index == 0 and ctl.state == State.DEGRADE
 
 
-def test_resumed_feedback_restarts_startup() -> None:
-    # A 4 s outage: nothing gets through, so no feedback; then the link comes back.
+def test_after_an_outage_the_point_held_before_is_tried_at_once() -> None:
+    # A 4 s outage: nothing gets through, so no feedback; then the link comes back as it was.
     run = simulate(lambda t: 0.0 if 10 <= t < 14 else 2000, 30)
+    before = run.index_at(9.5)
     silent = [c for c in run.changes if "no feedback" in c.reason]
-    assert silent, [c.reason for c in run.changes]
-    assert run.index_at(29.0) >= 3
+    assert silent and silent[0].index == 0, [c.reason for c in run.changes]
+    back = [c for c in run.changes if c.at_s > silent[0].at_s and "before the outage" in c.reason]
+    assert back and back[0].index == before and back[0].at_s < 14 + 2.0
+    assert run.index_at(29.0) >= before
+
+
+def test_after_an_outage_a_smaller_link_is_not_blamed_on_the_old_point() -> None:
+    run = simulate(lambda t: 2000 if t < 10 else (0.0 if t < 14 else 250), 30)
+    assert fits(run.index_at(29.0), 250)
 
 
 def test_refused_change_keeps_state_consistent() -> None:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,14 @@ from cloudseg_ros.netem.shaper import TcShaper, parse_qdisc
 from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
 
 NETNS_OK, NETNS_WHY = can_use_netns()
-needs_netns = pytest.mark.skipif(not NETNS_OK, reason=f"network namespaces not permitted: {NETNS_WHY}")
+
+
+def needs_netns(test: Callable) -> Callable:
+    """Marked ``netns`` and skipped (saying why) where namespaces cannot be created."""
+    skip = pytest.mark.skipif(not NETNS_OK, reason=f"network namespaces not permitted: {NETNS_WHY}")
+    return pytest.mark.netns(skip(test))
+
+
 TRACES = Path(
     os.environ.get("CLOUDSEG_TRACES", Path(__file__).resolve().parent.parent.parent / "shared" / "traces")
 )

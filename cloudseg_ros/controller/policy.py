@@ -27,7 +27,8 @@ back off exponentially. So an oscillating link does not make the configuration f
 Samples count for a point only if their frame was sent after the edge confirmed the
 point (robot clock), so the backlog of the previous point is never blamed on the new one.
 When feedback stops for ``feedback_timeout_s`` the safest point is chosen (and said so);
-when it resumes, startup begins again. A point the edge refuses is set aside for
+when it resumes, startup begins again, and once frames cross without queuing the point
+held before the outage is probed first (an outage is not a smaller link). A point the edge refuses is set aside for
 ``refused_backoff_s``; the policy keeps believing what the edge really runs.
 
 No ROS here: the node feeds samples and calls :meth:`tick`; tests do the same with
@@ -147,6 +148,8 @@ class BitrateController:
         self._probe_from: int | None = None
         self._now_s = 0.0
         self._last_climb_ok = False
+        self._good_index = -1  # last point held in steady state without trouble
+        self._resume_to: int | None = None
 
     # ------------------------------------------------------------------ inputs
     def feedback(self, sample: FeedbackSample) -> None:
@@ -245,6 +248,9 @@ class BitrateController:
         if not self.silent:
             self.silent = True
             self.reason = f"no feedback for {quiet_s:.1f} s"
+            # An outage is not a smaller link: once feedback flows again without queuing, the
+            # point held before the trouble is tried first (as a probe), not climbed to step by step.
+            self._resume_to = self._good_index if self._good_index > 0 else None
         if self.index != 0:
             return self._propose(
                 0, State.DEGRADE, f"no feedback for {quiet_s:.1f} s: safest configuration", now_s
@@ -252,9 +258,31 @@ class BitrateController:
         self.state = State.DEGRADE
         return None
 
+    def _resume(self, now_s: float, queuing: float | None, rate: float | None) -> Change | None:
+        """After an outage: back to the point held before it, as a probe (see _on_silence)."""
+        goal, self._resume_to = self._resume_to, None
+        if (
+            goal is None
+            or goal <= self.index
+            or (queuing is not None and queuing > self.settings.probe_delay_ms)
+        ):
+            return None
+        if rate is not None:
+            goal = min(goal, self.profile.fitting(rate * self.settings.headroom))
+        goal = self._usable_below(goal)
+        if goal <= self.index:
+            return None
+        self._probe_from = self.index
+        return self._propose(
+            goal, State.PROBE, f"link back: trying {self.profile[goal].name}, held before the outage", now_s
+        )
+
     def _startup(self, now_s, delays, queuing, rate, congested) -> Change | None:
         if congested:
+            self._resume_to = None  # the link came back worse than it was
             return self._step_down(now_s, queuing, rate, "startup hit congestion")
+        if (back := self._resume(now_s, queuing, rate)) is not None:
+            return back
         if queuing is not None and queuing > self.settings.probe_delay_ms:
             self.state, self.reason = State.STEADY, f"startup: queuing {queuing:.0f} ms, holding"
             return None
@@ -278,6 +306,8 @@ class BitrateController:
         if congested and now_s - self._last_change_s >= self.settings.settle_s:
             return self._step_down(now_s, queuing, rate, "still congested")
         if not congested and (queuing is None or queuing < self.settings.probe_delay_ms):
+            if (back := self._resume(now_s, queuing, rate)) is not None:
+                return back
             self.state, self.reason = State.STEADY, "queue drained"
         return None
 
@@ -285,6 +315,7 @@ class BitrateController:
         s = self.settings
         if congested:
             return self._step_down(now_s, queuing, rate, "congestion")
+        self._good_index = self.index
         if now_s - self.since_s > s.probe_memory_s:
             self._probe.backoff_s.pop(self.index, None)  # this point has proved itself
         nxt = self._usable_above(self.index)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from cloudseg_ros.bridge import keys
-from cloudseg_ros.demo.observer import RELIABLE
+from cloudseg_ros.demo.observer import RELIABLE, DomainNode
 from cloudseg_ros.demo.recorder import Recorder, _Bounded, _stamp
 from cloudseg_ros.demo.report import _clean, robot_row
 from cloudseg_ros.metrics import ConfusionMatrix
@@ -55,17 +55,25 @@ class NetemRecorder(Recorder):
         self._any_masks = _Bounded()
         super().__init__(robot_domain, cloud_domain, [robot], out_dir, snapshots=0)
         ns = f"/{robot}"
-        node = self.robot_node
-        node.listen(Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback)
-        node.listen(ControllerState, f"{ns}/cloudseg/controller", RELIABLE, callback=self._on_controller)
+        self.robot_node.listen(
+            ControllerState, f"{ns}/cloudseg/controller", RELIABLE, callback=self._on_controller
+        )
+        # Sends and acknowledgements are timed by a node of their own: the recorder's node spends
+        # tens of milliseconds scoring each mask, and a feedback waiting behind that would look late.
+        self.flow_node = DomainNode(robot_domain, "cloudseg_netem_flow")
+        self.flow_node.listen(EncodedFrame, f"{ns}/{keys.UPLINK}", RELIABLE, raw=True, callback=self._on_send)
+        self.flow_node.listen(Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback)
 
     def start(self, expected_frames: int) -> None:
         super().start(expected_frames)
         self.t0 = time.monotonic()
 
+    def close(self) -> None:
+        super().close()
+        self.flow_node.close()
+
     # ---------------------------------------------------------------- extra listeners
-    def _on_uplink(self, robot: str, data: bytes) -> None:
-        super()._on_uplink(robot, data)
+    def _on_send(self, data: bytes) -> None:
         if self.recording:
             from rclpy.serialization import deserialize_message
 
@@ -173,6 +181,7 @@ class NetemRecorder(Recorder):
             "in_flight": self.in_flight(in_flight_timeout_s),
             "timeline": {
                 "sends": [(round(t - t0, 3), seq, b) for t, seq, b, _ in self.sends],
+                "acks": [(round(t - t0, 3), seq) for t, seq, _ in self.acks],
                 "latency": [(round(t - t0, 3), round(v, 1)) for t, v in self.latencies],
                 "controller": [{**c, "t": round(c["t"] - t0, 3)} for c in self.controller],
             },

@@ -165,7 +165,10 @@ class Run:
     def _execute(self) -> dict[str, Any]:
         o = self.opts
         robot_domain, cloud_domain = pick_domains()
-        start_rate = o.trace.rate_kbps(o.trace_offset_s, o.trace_offset_s + o.step_s)
+        # Until the first mask is back (the graph starting, models loading) the link runs at the
+        # trace's mean over the run; the trace itself plays from the first mask on, so every run
+        # of an experiment meets the same link at the same moment of its recording.
+        start_rate = o.trace.rate_kbps(o.trace_offset_s, o.trace_offset_s + o.duration_s)
         if o.netns:
             self.link = NetnsLink().create()
             robot_ns, cloud_ns = self.link.robot, self.link.cloud
