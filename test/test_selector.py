@@ -1,8 +1,11 @@
 """Frame selector logic on real frames of the embedded scene.
 
 Verifies: identical frames are skipped, strong changes make KEY frames, forced and
-interval KEYs, threshold validation. Accuracy/bandwidth trade-offs of thresholds are
-measured in bench/selector.py, not here.
+interval KEYs, threshold validation; the skip decision is taken against the last frame SENT
+and its staleness adds up over the frames skipped since; the "unexplained" score ignores
+motion the flow follows (a shifted frame) and counts none on a still scene, while a moving
+one never skips more than a couple of frames in a row at the defaults. Accuracy/bandwidth
+trade-offs of thresholds are measured in bench/selector.py, not here.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def test_large_change_is_key(frames: list[np.ndarray]) -> None:
 def test_scores_grow_with_distance_from_key(frames: list[np.ndarray]) -> None:
     sel = FrameSelector(key_threshold=1.0, useful_threshold=0.0, max_key_interval=1000)
     sel.select(frames[0])
-    scores = [sel.select(f).score for f in frames[1:6]]
+    scores = [sel.select(f).key_score for f in frames[1:6]]
     assert scores[-1] > scores[0]
 
 
@@ -60,16 +63,50 @@ def test_thresholds_validated() -> None:
 
 
 def test_sensor_noise_is_skipped_motion_is_not() -> None:
-    """The default thresholds separate a still scene (sensor noise only) from ego motion."""
+    """At the default thresholds a still scene (sensor noise only) is skipped until the forced
+    KEY, and a moving one never goes more than two frames without sending one."""
     from cloudseg_ros.edge.pipeline import EdgeKnobs
 
     k = EdgeKnobs()
-    for variant, expect_sent in (("static", False), ("default", True)):
+    for variant in ("static", "default"):
         scene = DrivingScene(seed=11, width=512, height=256, variant=variant)
         sel = FrameSelector(k.key_threshold, k.useful_threshold, max_key_interval=1000)
         sel.select(scene.render(0).image)
-        decisions = [sel.select(scene.render(i).image) for i in range(1, 4)]
-        assert all((d.selection != Selection.SKIP) == expect_sent for d in decisions), (variant, decisions)
+        decisions = [sel.select(scene.render(i).image) for i in range(1, 9)]
+        kinds = "".join("S" if d.selection == Selection.SKIP else "s" for d in decisions)
+        if variant == "static":
+            assert kinds == "S" * 8 and all(d.staleness == 0.0 for d in decisions), decisions
+        else:
+            assert "SSS" not in kinds and all(d.staleness > 0.03 for d in decisions), decisions
+
+
+def test_staleness_adds_up_against_the_last_frame_sent(frames: list[np.ndarray]) -> None:
+    probe = FrameSelector(key_threshold=1.0, useful_threshold=1.0, max_key_interval=100)
+    probe.select(frames[0])
+    one = probe.select(frames[1]).staleness
+    assert 0.0 < one < 0.5
+    sel = FrameSelector(key_threshold=1.0, useful_threshold=1.5 * one, max_key_interval=100)
+    sel.select(frames[0])
+    first = sel.select(frames[1])  # skipped: one frame's worth
+    second = sel.select(frames[1])  # the same again: the skipped frame did not become the reference
+    assert first.selection == Selection.SKIP and first.staleness == pytest.approx(one)
+    assert second.selection == Selection.USEFUL and second.staleness == pytest.approx(2 * one)
+    third = sel.select(frames[1])  # the USEFUL frame is the reference now, not the KEY
+    assert third.selection == Selection.SKIP and third.staleness < 0.02
+    assert third.key_score > 0.05  # still far from the KEY: that score alone decides KEYs
+
+
+def test_unexplained_ignores_motion_the_flow_follows() -> None:
+    from cloudseg_ros.mask.propagate import make_flow
+    from cloudseg_ros.selector.features import deviation, extract, unexplained
+
+    image = DrivingScene(seed=3, width=512, height=256, variant="default").render(0).image
+    a = extract(np.ascontiguousarray(image[:, 32:-32]))
+    b = extract(np.ascontiguousarray(image[:, 24:-40]))  # the same view, 8 pixels to the side
+    flow = make_flow()
+    assert deviation(b, a) > 0.2  # looks very different ...
+    assert unexplained(b, a, flow) < 0.1  # ... but motion explains it (bar the strip that came in)
+    assert unexplained(a, a, flow) == 0.0
 
 
 def test_thumbnail_reads_a_fraction_of_the_frame_and_keeps_aspect() -> None:

@@ -1,18 +1,30 @@
 """Cheap low-level frame features for deciding what is worth sending (Reducto-style).
 
 Everything runs on a small grayscale thumbnail (about 96 pixels wide), so the decision
-costs a fraction of a millisecond even for a 2048x1024 frame: the robot must decide
-before it spends anything on downscaling or encoding.
+costs about a millisecond even for a 2048x1024 frame: the robot must decide before it
+spends anything on downscaling or encoding.
 
-Why these features (``python bench/selector.py --features --seeds 100 101 102 103``: scene
-seeds the benchmark's sweep does not use): a segmentation changes where object outlines
-move, so the score mixes the fraction of thumbnail pixels whose brightness moved (content
-change) with the fraction of edge pixels that appeared or vanished (outline change). Tried
-alone or paired: pixel difference at thresholds 0.04-0.12, mean absolute difference, edge
-change with and without a one-pixel tolerance, thumbnail widths 64-192. This pair, at a
-0.04 brightness threshold, ranks frame pairs of the moving scenes by their ground-truth
-label change best (Spearman 0.86; 0.82 at the first cut's 0.08), and scores frames that
-differ only by sensor noise at 0.02 at most, against > 0.12 for any ego motion at 10 Hz.
+Two scores, for the two decisions of the selector (frame_selector.py):
+
+- :func:`deviation` (is this a new KEY for the cloud?): how different the frame looks from
+  the last KEY frame. A segmentation changes where object outlines move, so it mixes the
+  fraction of thumbnail pixels whose brightness moved (content change) with the fraction of
+  edge pixels that appeared or vanished (outline change). Tuned with ``python
+  bench/selector.py --features --seeds 100 101 102 103`` (seeds the sweep does not use):
+  tried alone or paired: pixel difference at thresholds 0.04-0.12, mean absolute
+  difference, edge change with and without a one-pixel tolerance, thumbnail widths
+  64-192. This pair, at a 0.04 brightness threshold, ranks frame pairs of the moving scenes
+  by their ground-truth label change best (Spearman 0.86; 0.82 at the first cut's 0.08),
+  and scores frames that differ only by sensor noise at 0.02 at most, against > 0.12 for any
+  ego motion at 10 Hz.
+- :func:`unexplained` (can the robot do without this frame?): a frame that is not sent gets
+  the last sent frame's mask moved along the motion between the two frames
+  (cloudseg_ros/mask/propagate.py), so what it costs is not motion but what motion does not
+  explain: content that entered, was uncovered, or moved too far or too differently to
+  follow. The score is the fraction of thumbnail pixels whose brightness still differs by
+  more than 0.04 after the last sent frame's thumbnail is warped onto this one with the
+  same kind of flow the mask node uses (DIS, ~0.5 ms on this thumbnail). Sensor noise
+  scores 0 (measured on the still scene), one frame of ego motion ~0.05-0.14.
 
 How the thumbnail is made, and why not one ``cv2.resize``: an area resize from 2048x1024
 to 96x48 reads all 6 MB of the frame through OpenCV's slow non-integer path (~6 ms on this
@@ -36,10 +48,12 @@ EDGE_THRESHOLD = 0.2  # gradient magnitude that makes an edge: object outlines, 
 
 @dataclass(frozen=True)
 class Features:
-    """A frame's thumbnail (float32 gray in [0, 1]) and its binary edge map."""
+    """A frame's thumbnail (float32 gray in [0, 1], and as uint8 for the flow) and its binary
+    edge map."""
 
     gray: np.ndarray
     edges: np.ndarray
+    gray8: np.ndarray
 
 
 def thumbnail_view(rgb: np.ndarray, width: int = THUMB_WIDTH) -> tuple[np.ndarray, int, int]:
@@ -59,11 +73,12 @@ def thumbnail_view(rgb: np.ndarray, width: int = THUMB_WIDTH) -> tuple[np.ndarra
 def extract(rgb: np.ndarray, width: int = THUMB_WIDTH) -> Features:
     view, tw, th = thumbnail_view(rgb, width)
     small = cv2.resize(view, (tw, th), interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
+    gray8 = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    gray = gray8.astype(np.float32) * np.float32(1 / 255)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     edges = (gx * gx + gy * gy) > EDGE_THRESHOLD**2
-    return Features(gray, edges)
+    return Features(gray, edges, gray8)
 
 
 def deviation(current: Features, reference: Features, pixel_threshold: float = PIXEL_THRESHOLD) -> float:
@@ -79,3 +94,20 @@ def deviation(current: Features, reference: Features, pixel_threshold: float = P
     union = np.count_nonzero(current.edges | reference.edges)
     edge = float(np.count_nonzero(current.edges ^ reference.edges) / union) if union else 0.0
     return 0.5 * (pixel + edge)
+
+
+def unexplained(
+    current: Features, reference: Features, flow: cv2.DISOpticalFlow, pixel_threshold: float = PIXEL_THRESHOLD
+) -> float:
+    """The fraction of thumbnail pixels that the motion from ``reference`` does not explain, in
+    [0, 1]: ``reference`` is warped onto ``current`` along the dense flow from ``current`` to
+    it (``flow``: a DIS instance, see cloudseg_ros/mask/propagate.make_flow), and pixels whose
+    brightness still differs by more than ``pixel_threshold`` count. Frames of different sizes: 1."""
+    if current.gray.shape != reference.gray.shape:
+        return 1.0
+    motion = flow.calc(current.gray8, reference.gray8, None)
+    th, tw = current.gray.shape
+    motion[..., 0] += np.arange(tw, dtype=np.float32)[None, :]
+    motion[..., 1] += np.arange(th, dtype=np.float32)[:, None]
+    warped = cv2.remap(reference.gray, motion, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return float(np.count_nonzero(np.abs(warped - current.gray) > pixel_threshold)) / current.gray.size
