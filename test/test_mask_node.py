@@ -5,7 +5,11 @@ frame's header, restored to camera size, as fresh; a camera frame the edge skipp
 latest mask under ITS header, flagged stale with its age (camera stamp minus the mask's
 source stamp); a frame that was sent but that the cloud will not segment (its feedback says
 superseded) is answered stale the same way; feedback the bridge makes itself (link events)
-makes nothing; the counts and stale ages are in the diagnostics.
+makes nothing; the counts and stale ages are in the diagnostics. With real frames of the
+embedded scene: a skipped frame's stale mask is the latest mask propagated along the motion
+from its source frame (what MaskPropagator gives, and closer to the new frame's ground truth
+than the mask as it was), still flagged stale with the source's age; when the mask's source
+frame is not in the camera buffer the mask is republished as it is and the fallback counted.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ from std_msgs.msg import Header
 from cloudseg_ros.demo.observer import RELIABLE, SENSOR, DomainNode, wait_until
 from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
 from cloudseg_ros.mask.codec import ENCODING, encode_mask
+from cloudseg_ros.mask.propagate import MaskPropagator
+from cloudseg_ros.metrics import ConfusionMatrix
 from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo, SegmentationMask
-from cloudseg_ros.nodes.image_conv import array_to_image
+from cloudseg_ros.nodes.image_conv import array_to_image, image_to_array
+from cloudseg_ros.scene import DrivingScene
 
 NS = "/car5"
 W, H = 64, 32
@@ -67,6 +74,29 @@ def _info_for(node: DomainNode, header: Header) -> MaskInfo | None:
     return None
 
 
+def _mask_for(node: DomainNode, header: Header) -> np.ndarray | None:
+    for m in node.messages(f"{NS}/segmentation/mask"):
+        if (m.header.stamp.sec, m.header.stamp.nanosec) == (header.stamp.sec, header.stamp.nanosec):
+            return image_to_array(m)
+    return None
+
+
+def _diagnostic_values(node: DomainNode) -> dict[str, str]:
+    for a in reversed(node.messages("/diagnostics")):
+        for s in a.status:
+            if s.name.startswith("car5/mask"):
+                return {kv.key: kv.value for kv in s.values}
+    return {}
+
+
+def _send_mask(p: dict, header: Header, seq: int, ids: np.ndarray) -> None:
+    m = SegmentationMask(header=header, robot_id="car5", seq=seq, width=ids.shape[1], height=ids.shape[0],
+                         encoding=ENCODING)  # fmt: skip
+    m.data = encode_mask(ids)
+    p["uplink"].publish(EncodedFrame(header=header, seq=seq))
+    p["mask"].publish(m)
+
+
 def test_one_mask_per_frame_fresh_or_stale_with_age(graph: DomainNode) -> None:
     p = graph.pubs
     ids = np.zeros((H // 2, W // 2), np.uint8)
@@ -105,11 +135,7 @@ def test_one_mask_per_frame_fresh_or_stale_with_age(graph: DomainNode) -> None:
     assert sum(_info_for(graph, superseded) is i for i in graph.messages(f"{NS}/segmentation/info")) == 1
 
     def values() -> dict[str, str]:
-        for a in reversed(graph.messages("/diagnostics")):
-            for s in a.status:
-                if s.name.startswith("car5/mask"):
-                    return {kv.key: kv.value for kv in s.values}
-        return {}
+        return _diagnostic_values(graph)
 
     assert wait_until(lambda: values().get("stale") == "2", 5), values()
     v = values()
@@ -118,3 +144,47 @@ def test_one_mask_per_frame_fresh_or_stale_with_age(graph: DomainNode) -> None:
         and v["stale_unserved"] == "1"
         and float(v["stale_age_max_ms"]) == pytest.approx(200.0)
     )
+
+
+def _miou(truth: np.ndarray, pred: np.ndarray) -> float:
+    cm = ConfusionMatrix()
+    cm.update(truth, pred)
+    return cm.miou()
+
+
+def test_stale_masks_are_propagated_along_the_motion(graph: DomainNode) -> None:
+    p = graph.pubs
+    scene = DrivingScene(seed=7, width=256, height=128, variant="default")
+    f0, f1 = scene.render(0), scene.render(1)
+    t0, t1 = _header(10_000), _header(10_100)
+    for _ in range(5):  # best effort, like a camera
+        p["image"].publish(array_to_image(f0.image, "rgb8", t0))
+        p["image"].publish(array_to_image(f1.image, "rgb8", t1))
+        time.sleep(0.1)
+    _send_mask(p, t0, 10, f0.labels)
+    assert wait_until(lambda: _info_for(graph, t0) is not None, 10)
+    p["skipped"].publish(t1)
+    assert wait_until(lambda: _mask_for(graph, t1) is not None and _info_for(graph, t1) is not None, 10)
+    info = _info_for(graph, t1)
+    assert info.stale and info.seq == 10 and info.age_ms == pytest.approx(100.0)  # the source's age
+    served = _mask_for(graph, t1)
+    expected = MaskPropagator().propagate(0, f0.labels, 0, f0.image, 1, f1.image)
+    assert served.shape == expected.shape
+    assert np.mean(served == expected) > 0.999  # the node's propagation, not the mask as it was
+    assert _miou(f1.labels, served) > _miou(f1.labels, f0.labels) + 0.05
+
+    # A mask whose source frame never reached the camera buffer: republished as it is, counted.
+    t2, t3 = _header(11_000), _header(11_100)
+    small = np.ascontiguousarray(f0.labels[::2, ::2])  # no source frame to restore its size with either
+    _send_mask(p, t2, 11, small)
+    assert wait_until(lambda: _info_for(graph, t2) is not None, 10)
+    for _ in range(3):
+        p["image"].publish(array_to_image(f1.image, "rgb8", t3))
+        time.sleep(0.1)
+    p["skipped"].publish(t3)
+    assert wait_until(lambda: _mask_for(graph, t3) is not None, 10)
+    assert np.array_equal(_mask_for(graph, t3), small)
+    assert wait_until(
+        lambda: int(_diagnostic_values(graph).get("propagate_fallback_no_source_frame", 0)) >= 1, 5
+    )
+    assert int(_diagnostic_values(graph)["propagated"]) >= 1
