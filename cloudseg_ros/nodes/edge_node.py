@@ -54,8 +54,10 @@ PARAMS = (
     Param("fps_cap", D.fps_cap, "Max frames sent per second; 0 = no cap [Hz]", range=(0.0, 240.0)),
     Param("key_threshold", D.key_threshold, "Deviation from the last KEY frame that makes a new KEY "
           "(full inference) [score 0-1]", range=(0.0, 1.0)),
-    Param("useful_threshold", D.useful_threshold, "Deviation that makes a frame USEFUL (sent); below it the "
-          "frame is skipped and the robot reuses the latest mask [score 0-1]", range=(0.0, 1.0)),
+    Param("useful_threshold", D.useful_threshold, "Staleness that makes a frame sent (USEFUL, or KEY by "
+          "key_threshold): what motion does not explain since the last frame sent, summed over the frames "
+          "skipped since; below it the frame is skipped and the robot propagates the latest mask "
+          "[score 0-1]", range=(0.0, 1.0)),
     Param("max_key_interval", D.max_key_interval, "Frames examined by the selector (past the fps cap and the "
           "in-flight credit) after which a KEY is forced [frames]",
           range=(1, 10_000)),
