@@ -78,8 +78,8 @@ from cloudseg_ros.selector import Selection
 FPS = 10.0
 FACTOR = 4
 DEFAULTS = EdgeKnobs()
-USEFUL_SWEEP = (0.03, 0.06, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
-KEY_SWEEP = (0.3, 0.45)  # and key = useful: every frame sent is a KEY (a plain filter)
+USEFUL_SWEEP = (0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)  # staleness (unexplained, summed)
+KEY_SWEEP = (0.3,)  # and key = useful: (nearly) every frame sent is a KEY
 FPS_CAPS = (5.0, 3.0)
 TARGET_SAVED = 0.40
 TARGET_LOSS = 0.01
