@@ -17,7 +17,7 @@ the selector's tuning seeds; numbers in README "Frame selection"):
   (:func:`motion_thumbnail`), so the flow costs the same at 1024x512 and 2048x1024. DIS at
   the thumbnail's own scale, 8x8 patches every 3 pixels, 25 gradient-descent steps, no
   variational refinement (it added cost, not accuracy); a patch stride of 4 or a thumbnail
-  half as wide lost accuracy; twice as wide roughly halved the loss for ~3.5x the time
+  half as wide lost accuracy; twice as wide roughly halved the loss for ~3.3x the time
   (~7 ms a frame at 1024x512 on one core), over the few-ms budget of the robot.
 - Warp: the per-thumbnail-pixel source coordinates are upsampled (bilinear) to a full-size
   map in one resize, then ``cv2.remap`` samples the ids with NEAREST: ids are never blended,

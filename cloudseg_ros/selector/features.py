@@ -1,7 +1,7 @@
 """Cheap low-level frame features for deciding what is worth sending (Reducto-style).
 
 Everything runs on a small grayscale thumbnail (about 96 pixels wide), so the decision
-costs about a millisecond even for a 2048x1024 frame: the robot must decide before it
+costs under a millisecond even for a 2048x1024 frame: the robot must decide before it
 spends anything on downscaling or encoding.
 
 Two scores, for the two decisions of the selector (frame_selector.py):
@@ -23,8 +23,11 @@ Two scores, for the two decisions of the selector (frame_selector.py):
   explain: content that entered, was uncovered, or moved too far or too differently to
   follow. The score is the fraction of thumbnail pixels whose brightness still differs by
   more than 0.04 after the last sent frame's thumbnail is warped onto this one with the
-  same kind of flow the mask node uses (DIS, ~0.5 ms on this thumbnail). Sensor noise
-  scores 0 (measured on the still scene), one frame of ego motion ~0.05-0.14.
+  same kind of flow the mask node uses (DIS: the whole selection now takes ~0.8 ms a
+  frame, against ~0.2 ms before, still far below the downscale and encode a skip saves).
+  It ranks frame pairs by how much a propagated mask gets wrong better than the deviation
+  (Spearman 0.90 against 0.85), scores sensor noise 0 (still scene) and one frame of ego
+  motion ~0.05-0.14.
 
 How the thumbnail is made, and why not one ``cv2.resize``: an area resize from 2048x1024
 to 96x48 reads all 6 MB of the frame through OpenCV's slow non-integer path (~6 ms on this
