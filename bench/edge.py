@@ -11,7 +11,7 @@ What it measures, per source size (LR = source / 4, the CloudSeg uplink):
   conversion every codec here shares is inside the number);
 - bytes at matched PSNR: JPEG quality and H.264 bitrate are swept, H.264's bytes are
   interpolated (log bytes, linear in PSNR) at each JPEG point's PSNR; target H.264 >= 5x smaller;
-- the selector: ms per frame (thumbnail + deviation) at every size;
+- the selector: ms per frame (thumbnails, deviation and the motion flow) at every size;
 - the edge path at 2048x1024 through the robot's real send path (EdgePipeline: select +
   downscale x4 + H.264 encode, every frame sent), and what a skipped frame costs; target <= 5 ms;
 - what ``bitrate_kbps`` delivers: the measured uplink rate of EdgePipeline on the moving scene
@@ -234,7 +234,7 @@ def matched_psnr(lr: list[np.ndarray]) -> dict:
 
 
 def selector_ms(hr: list[np.ndarray]) -> float:
-    """Median ms of one selection (thumbnail + deviation from the key frame)."""
+    """Median ms of one selection (thumbnails, deviation from the key frame, motion flow)."""
     sel = FrameSelector(key_threshold=1.0, useful_threshold=1.0, max_key_interval=10**6)
     sel.select(hr[0])
     return _median_ms(timed(sel.select, hr[1:])[1])

@@ -159,7 +159,7 @@ def test_descriptors_have_ranges_and_units(edge: Edge) -> None:
         ("codec", "vp9", "must be one of"),
         ("downscale", "two", "type"),  # wrong type
         ("fps_cap", 5, "type"),  # an integer for a double parameter
-        ("useful_threshold", 0.5, "must not exceed key_threshold"),  # key_threshold is 0.3
+        ("useful_threshold", 0.5, "must not exceed key_threshold"),  # above the default key_threshold
     ],
 )
 def test_bad_parameter_values_refused_with_reason(edge: Edge, name: str, value, why: str) -> None:
