@@ -13,7 +13,13 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="reproduce the paper's tables on held-out scene frames")
     parser.add_argument("--out", required=True, help="directory for eval.json and the PNG plots")
-    parser.add_argument("--scene-seed", type=int, nargs="+", default=[1000], help="held-out scene seed(s)")
+    parser.add_argument(
+        "--scene-seed",
+        type=int,
+        nargs="+",
+        default=[1000, 1001, 1002],
+        help="held-out scene seed(s), >= 1000",
+    )
     parser.add_argument("--frames", type=int, default=20, help="consecutive frames per scene seed")
     parser.add_argument("--size", default="1024x512", help="HR frame size WxH (multiples of 32)")
     parser.add_argument("--variant", default="default", help="scene variant")

@@ -21,7 +21,12 @@ def weights_dir(path: str | Path | None) -> Path:
 def save_checkpoint(path: Path, model_cfg: dict[str, Any], model: Any) -> None:
     import torch
 
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # fp16 on disk halves the shipped size; every consumer (export, torch engine,
+    # fine-tuning) loads it back as fp32, so all of them see the same rounded weights.
+    state = {
+        k: v.detach().cpu().half() if v.is_floating_point() else v.cpu()
+        for k, v in model.state_dict().items()
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": dict(model_cfg), "state_dict": state}, path)
 

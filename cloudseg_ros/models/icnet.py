@@ -76,6 +76,7 @@ class ICNet(nn.Module):
         high_widths: tuple[int, int, int] = (16, 32, 48),
         fuse_width: int = 64,
         detail_width: int = 32,
+        head_refine: bool = False,
     ) -> None:
         super().__init__()
         if scale != 4:
@@ -101,7 +102,12 @@ class ICNet(nn.Module):
         self.cff_mid_high = CascadeFeatureFusion(fuse_width, high_widths[2], fuse_width, num_classes)
         self.detail = ConvBNReLU(high_widths[1], detail_width, 1, relu=False)
         self.head_up = ConvBNReLU(fuse_width, detail_width, 1, relu=False)
-        self.classifier = nn.Sequential(nn.ReLU(inplace=True), nn.Conv2d(detail_width, num_classes, 1))
+        # Optional 3x3 (separable) at 1/4 before classifying: lets the head use the shape of
+        # thin structures (poles, distant pedestrians) rather than one pixel's features.
+        refine: list[nn.Module] = [SeparableConv(detail_width, detail_width)] if head_refine else []
+        self.classifier = nn.Sequential(
+            nn.ReLU(inplace=True), *refine, nn.Conv2d(detail_width, num_classes, 1)
+        )
 
     #: HR sizes must be multiples of this: LR /8 in the low branch = HR /32.
     multiple = 32

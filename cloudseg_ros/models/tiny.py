@@ -15,6 +15,7 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         "high_widths": [4, 8, 8],
         "fuse_width": 8,
         "detail_width": 8,
+        "head_refine": True,
     },
     "carn_m": {"type": "carn_m", "width": 8, "groups": 2, "blocks": 2, "units": 2},
     "espcn": {"type": "espcn", "widths": [8, 8]},

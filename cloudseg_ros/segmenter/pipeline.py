@@ -128,8 +128,8 @@ class CloudPipeline:
         else:
             out = self.key_engine.run({"hr": hr, "lr": low_in})
             ids, state = out["ids"], KeyFrameFeatures(out["low"], (hr_width, hr_height))
-            if selection == "key" or robot_id not in self._state:
-                with self._lock:
+            with self._lock:
+                if selection == "key" or robot_id not in self._state:
                     self._state[robot_id] = state
         end = time.perf_counter()
         return PipelineResult(

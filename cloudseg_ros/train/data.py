@@ -160,9 +160,22 @@ class Batch:
 
 
 class CropSampler:
-    """Random scale-aligned crops of the bank with horizontal flips; seeded and endless."""
+    """Random scale-aligned crops of the bank with horizontal flips; seeded and endless.
 
-    def __init__(self, bank: FrameBank, crop: tuple[int, int], batch_size: int, seed: int) -> None:
+    With ``rare_fraction`` > 0, that share of crops is centred on a pixel of a class drawn
+    uniformly among the rare ones (pixel frequency below ``rare_below``): walls, fences,
+    riders, bicycles cover <0.1% of pixels and would otherwise be seen a handful of times.
+    """
+
+    def __init__(
+        self,
+        bank: FrameBank,
+        crop: tuple[int, int],
+        batch_size: int,
+        seed: int,
+        rare_fraction: float = 0.0,
+        rare_below: float = 0.02,
+    ) -> None:
         self.bank = bank
         self.crop_w, self.crop_h = (int(crop[0]), int(crop[1]))
         if self.crop_w % SCALE or self.crop_h % SCALE:
@@ -171,12 +184,44 @@ class CropSampler:
             raise ValueError(f"crop {crop} larger than the frames ({bank.spec.width}x{bank.spec.height})")
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
+        self.rare_fraction = float(rare_fraction)
+        self.anchors = self._rare_anchors(rare_below) if self.rare_fraction > 0 else {}
+
+    def _rare_anchors(self, rare_below: float, per_frame: int = 32) -> dict[int, np.ndarray]:
+        """Rare class -> (n, 3) array of (frame, y, x) pixels of that class."""
+        freq = self.bank.class_frequencies(256)
+        rare = [c for c in range(255) if 0 < freq[c] < rare_below]
+        found: dict[int, list[np.ndarray]] = {c: [] for c in rare}
+        for k, labels in enumerate(self.bank.labels):
+            for c in rare:
+                ys, xs = np.nonzero(labels == c)
+                if ys.size:
+                    pick = self.rng.choice(ys.size, size=min(per_frame, ys.size), replace=False)
+                    found[c].append(np.stack([np.full(pick.size, k), ys[pick], xs[pick]], axis=1))
+        return {c: np.concatenate(v) for c, v in found.items() if v}
+
+    def _origin(self, k: int, height: int, width: int) -> tuple[int, int]:
+        x = int(self.rng.integers(0, (width - self.crop_w) // SCALE + 1)) * SCALE
+        y = int(self.rng.integers(0, (height - self.crop_h) // SCALE + 1)) * SCALE
+        return x, y
+
+    def _pick(self) -> tuple[int, int, int]:
+        """(frame, x, y) of the next crop's top-left corner."""
+        if self.anchors and self.rng.random() < self.rare_fraction:
+            classes = sorted(self.anchors)
+            pixels = self.anchors[classes[int(self.rng.integers(len(classes)))]]
+            k, py, px = (int(v) for v in pixels[int(self.rng.integers(len(pixels)))])
+            h, w = self.bank.hr[k].shape[:2]
+            # Anywhere in the crop, not always the centre: the class must not learn a position.
+            x = int(np.clip(px - self.rng.integers(0, self.crop_w), 0, w - self.crop_w)) // SCALE * SCALE
+            y = int(np.clip(py - self.rng.integers(0, self.crop_h), 0, h - self.crop_h)) // SCALE * SCALE
+            return k, x, y
+        k = int(self.rng.integers(len(self.bank)))
+        return (k, *self._origin(k, *self.bank.hr[k].shape[:2]))
 
     def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        k = int(self.rng.integers(len(self.bank)))
+        k, x, y = self._pick()
         hr, lr, labels = self.bank.hr[k], self.bank.lr[k], self.bank.labels[k]
-        x = int(self.rng.integers(0, (hr.shape[1] - self.crop_w) // SCALE + 1)) * SCALE
-        y = int(self.rng.integers(0, (hr.shape[0] - self.crop_h) // SCALE + 1)) * SCALE
         hr_c = hr[y : y + self.crop_h, x : x + self.crop_w]
         lab_c = labels[y : y + self.crop_h, x : x + self.crop_w]
         lr_c = lr[y // SCALE : (y + self.crop_h) // SCALE, x // SCALE : (x + self.crop_w) // SCALE]

@@ -85,7 +85,14 @@ def train_segmenter(cfg: dict[str, Any], seed: int) -> tuple[nn.Module, dict[str
     freq = bank.class_frequencies(model.num_classes)
     weights = torch.from_numpy(enet_class_weights(freq, cfg.get("class_weight_cap", 10.0))).to(device)
     aux_weight = float(cfg.get("aux_weight", 0.4))
-    sampler = CropSampler(bank, tuple(cfg["crop"]), int(cfg["batch_size"]), seed)
+    sampler = CropSampler(
+        bank,
+        tuple(cfg["crop"]),
+        int(cfg["batch_size"]),
+        seed,
+        rare_fraction=float(cfg.get("rare_fraction", 0.0)),
+        rare_below=float(cfg.get("rare_below", 0.02)),
+    )
 
     def step(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         hr, lr, labels = to_device(batch, device)
