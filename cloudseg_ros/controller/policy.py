@@ -150,6 +150,7 @@ class BitrateController:
         self._last_climb_ok = False
         self._good_index = -1  # last point held in steady state without trouble
         self._resume_to: int | None = None
+        self._resume_since_s = 0.0
 
     # ------------------------------------------------------------------ inputs
     def feedback(self, sample: FeedbackSample) -> None:
@@ -251,6 +252,7 @@ class BitrateController:
             # An outage is not a smaller link: once feedback flows again without queuing, the
             # point held before the trouble is tried first (as a probe), not climbed to step by step.
             self._resume_to = self._good_index if self._good_index > 0 else None
+            self._resume_since_s = now_s
         if self.index != 0:
             return self._propose(
                 0, State.DEGRADE, f"no feedback for {quiet_s:.1f} s: safest configuration", now_s
@@ -259,14 +261,16 @@ class BitrateController:
         return None
 
     def _resume(self, now_s: float, queuing: float | None, rate: float | None) -> Change | None:
-        """After an outage: back to the point held before it, as a probe (see _on_silence)."""
-        goal, self._resume_to = self._resume_to, None
-        if (
-            goal is None
-            or goal <= self.index
-            or (queuing is not None and queuing > self.settings.probe_delay_ms)
-        ):
+        """After an outage: back to the point held before it, as a probe (see _on_silence), once
+        the frames stuck in the outage have drained; given up after ``hold_s`` of waiting."""
+        if self._resume_to is None:
             return None
+        if now_s - self._resume_since_s > self.settings.hold_s + self.settings.feedback_timeout_s:
+            self._resume_to = None
+            return None
+        if queuing is not None and queuing > self.settings.probe_delay_ms:
+            return None  # still draining
+        goal, self._resume_to = self._resume_to, None
         if rate is not None:
             goal = min(goal, self.profile.fitting(rate * self.settings.headroom))
         goal = self._usable_below(goal)
@@ -284,7 +288,8 @@ class BitrateController:
         if (back := self._resume(now_s, queuing, rate)) is not None:
             return back
         if queuing is not None and queuing > self.settings.probe_delay_ms:
-            self.state, self.reason = State.STEADY, f"startup: queuing {queuing:.0f} ms, holding"
+            if self._resume_to is None:
+                self.state, self.reason = State.STEADY, f"startup: queuing {queuing:.0f} ms, holding"
             return None
         top = self._usable_below(len(self.profile) - 1)
         if rate is None:  # the link crossed every frame at once: far from full
@@ -315,6 +320,8 @@ class BitrateController:
         s = self.settings
         if congested:
             return self._step_down(now_s, queuing, rate, "congestion")
+        if (back := self._resume(now_s, queuing, rate)) is not None:
+            return back
         self._good_index = self.index
         if now_s - self.since_s > s.probe_memory_s:
             self._probe.backoff_s.pop(self.index, None)  # this point has proved itself

@@ -44,7 +44,7 @@ class NetemRecorder(Recorder):
         # Everything the callbacks touch exists BEFORE the base class subscribes: a callback
         # that raises ends the observer's executor thread, and the probe would go deaf.
         self.robot = robot
-        self.t0 = time.monotonic()
+        self.t0, self.t0_wall = time.monotonic(), time.time()
         self.sends: list[tuple[float, int, int, float]] = []  # (t, seq, bytes, edge clock at send)
         self.acks: list[tuple[float, int, float]] = []  # (t, last_seq, wall clock at arrival)
         self.latencies: list[tuple[float, float]] = []  # (t, ms) of fresh masks
@@ -66,25 +66,25 @@ class NetemRecorder(Recorder):
 
     def start(self, expected_frames: int) -> None:
         super().start(expected_frames)
-        self.t0 = time.monotonic()
+        self.t0, self.t0_wall = time.monotonic(), time.time()
 
     def close(self) -> None:
         super().close()
         self.flow_node.close()
 
     # ---------------------------------------------------------------- extra listeners
+    # Sends and acknowledgements are kept from the start, not only inside the window: which
+    # frames are still unacknowledged when the window opens depends on what came before.
     def _on_send(self, data: bytes) -> None:
-        if self.recording:
-            from rclpy.serialization import deserialize_message
+        from rclpy.serialization import deserialize_message
 
-            msg = deserialize_message(data, EncodedFrame)
-            sent_wall = msg.send_stamp.sec + msg.send_stamp.nanosec * 1e-9
-            self.sends.append((time.monotonic(), int(msg.seq), int(msg.encoded_size), sent_wall))
+        msg = deserialize_message(data, EncodedFrame)
+        sent_wall = msg.send_stamp.sec + msg.send_stamp.nanosec * 1e-9
+        self.sends.append((time.monotonic(), int(msg.seq), int(msg.encoded_size), sent_wall))
 
     def _on_feedback(self, msg: Feedback) -> None:
         self.feedback_seen += 1
-        if self.recording:
-            self.acks.append((time.monotonic(), int(msg.last_seq), time.time()))
+        self.acks.append((time.monotonic(), int(msg.last_seq), time.time()))
 
     def _on_controller(self, msg: ControllerState) -> None:
         if self.recording or msg.changed:
@@ -140,6 +140,8 @@ class NetemRecorder(Recorder):
                 acked = max(acked, seq)
                 continue
             sent_at[seq] = t
+            if t < self.t0_wall:
+                continue  # before the window: only builds the state
             waiting = [s for s in sent_at if s > acked]
             worst_raw = max(worst_raw, len(waiting))
             worst = max(worst, sum(1 for s in waiting if t - sent_at[s] < timeout_s - skew_s))
@@ -180,8 +182,8 @@ class NetemRecorder(Recorder):
             "fresh_masks_scored": fresh,
             "in_flight": self.in_flight(in_flight_timeout_s),
             "timeline": {
-                "sends": [(round(t - t0, 3), seq, b) for t, seq, b, _ in self.sends],
-                "acks": [(round(t - t0, 3), seq) for t, seq, _ in self.acks],
+                "sends": [(round(t - t0, 3), seq, b) for t, seq, b, _ in self.sends if t >= t0],
+                "acks": [(round(t - t0, 3), seq) for t, seq, _ in self.acks if t >= t0],
                 "latency": [(round(t - t0, 3), round(v, 1)) for t, v in self.latencies],
                 "controller": [{**c, "t": round(c["t"] - t0, 3)} for c in self.controller],
             },
