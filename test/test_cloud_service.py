@@ -172,7 +172,11 @@ def test_gap_and_restart_ask_for_key_frames(pipeline, stream) -> None:
         svc.receive("car1", stream[7])  # 6 and 7 lost: an inter frame after a hole
         assert wait(lambda: len(sink.of("car1")[1]) == 6)
         (after_gap,) = [f for f in sink.of("car1")[1] if f.seq == 8]
-        assert after_gap.request_idr and after_gap.frames_lost == 2 and after_gap.error == "waiting for key frame"
+        assert (
+            after_gap.request_idr
+            and after_gap.frames_lost == 2
+            and after_gap.error == "waiting for key frame"
+        )
         assert svc.stats()["car1"]["decode_errors"] == 0  # waiting for a key frame is no error
         # The robot restarts: numbering goes back to 1 and its first frame is a key frame.
         svc.receive("car1", stream[0])
