@@ -1,4 +1,4 @@
-"""Export checkpoints to ONNX (single file, dynamic H/W) and locate the exported graphs.
+"""Export checkpoints to ONNX (single file, dynamic batch and H/W) and locate the exported graphs.
 
 ``cloudseg export`` calls :func:`export_model` for each checkpoint in a weights directory:
 a segmenter gives ``<name>.onnx`` (key frames) and ``<name>_decode.onnx`` (useful frames),
@@ -23,12 +23,13 @@ log = logging.getLogger(__name__)
 OPSET = 17
 # HR frame size range that TensorRT profiles cover (the ONNX files themselves are unbounded).
 HR_MIN, HR_OPT, HR_MAX = (128, 256), (512, 1024), (1024, 2048)
+# Batch is dynamic too: the cloud batches frames of several robots into one call.
 DYNAMIC = {
-    "hr": {2: "H", 3: "W"},
-    "sr": {2: "H", 3: "W"},
-    "ids": {1: "H", 2: "W"},
-    "lr": {2: "h", 3: "w"},
-    "low": {2: "h32", 3: "w32"},
+    "hr": {0: "N", 2: "H", 3: "W"},
+    "sr": {0: "N", 2: "H", 3: "W"},
+    "ids": {0: "N", 1: "H", 2: "W"},
+    "lr": {0: "N", 2: "h", 3: "w"},
+    "low": {0: "N", 2: "h32", 3: "w32"},
 }
 
 
