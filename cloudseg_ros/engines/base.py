@@ -30,9 +30,11 @@ class GraphSource:
 
 
 class Engine(ABC):
-    """A loaded graph ready to run. ``name`` is what the mask message reports."""
+    """A loaded graph ready to run. ``name`` is what the mask message reports;
+    ``max_batch`` is the largest batch (dim 0) one ``run`` accepts, None = any."""
 
     name: str = "engine"
+    max_batch: int | None = None
 
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -46,6 +46,9 @@ class OnnxRuntimeEngine(Engine):
             raise ConfigError(f"cannot load model file {path}: {exc}") from exc
         self.name = f"onnxruntime-{device}"
         self.output_names = [o.name for o in self.session.get_outputs()]
+        # Graphs exported before the batch axis became dynamic have a fixed dim 0.
+        fixed = [i.shape[0] for i in self.session.get_inputs() if i.shape and isinstance(i.shape[0], int)]
+        self.max_batch = min(fixed) if fixed else None
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(self.output_names, feeds), strict=True))

@@ -88,6 +88,9 @@ class TensorRTEngine(Engine):
         self.output_names = [n for n, i in zip(names, is_input, strict=True) if not i]
         self.stream = torch.cuda.Stream()
         self.name = "tensorrt-fp16" if self.fp16 else "tensorrt-fp32"
+        # The optimisation profile bounds the batch as well as H/W.
+        batches = [hi[0] for _, _, hi in source.profile.values()]
+        self.max_batch = min(batches) if batches else None
 
     def _build(self, builder: object, source: GraphSource) -> bytes:
         trt = self.trt

@@ -1,5 +1,5 @@
 """Cloud-side segmentation pipeline (SR + ICNet-style segmenter, key-frame reuse)."""
 
-from cloudseg_ros.segmenter.pipeline import CloudPipeline, KeyFrameFeatures, PipelineResult
+from cloudseg_ros.segmenter.pipeline import BatchItem, CloudPipeline, KeyFrameFeatures, PipelineResult
 
-__all__ = ["CloudPipeline", "KeyFrameFeatures", "PipelineResult"]
+__all__ = ["BatchItem", "CloudPipeline", "KeyFrameFeatures", "PipelineResult"]

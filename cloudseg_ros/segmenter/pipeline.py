@@ -4,6 +4,9 @@
 high branches) and the received LR frame (low branch; data reuse, CloudSeg §3.2). Per
 robot, the deep low-branch features of the last KEY frame are kept; a USEFUL frame reuses
 them and runs only the light HR branches (key-frame feature reuse).
+
+``process_batch`` serves frames of several robots at once: frames that need the same graph
+at the same HR size are stacked along the batch axis into one engine call.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -48,6 +53,18 @@ class PipelineResult:
     engine: str
     reused_key_features: bool
     key_frame_features: KeyFrameFeatures | None = field(default=None, repr=False)
+    batch_size: int = 1  # frames in the engine call that segmented this one
+
+
+class BatchItem(NamedTuple):
+    """One frame for :meth:`CloudPipeline.process_batch` (the arguments of ``process``)."""
+
+    lr_rgb: np.ndarray
+    hr_width: int
+    hr_height: int
+    selection: str = "key"
+    robot_id: str = "car1"
+    key_frame_features: KeyFrameFeatures | None = None
 
 
 class CloudPipeline:
@@ -104,44 +121,94 @@ class CloudPipeline:
         """Segment one received frame at (hr_width, hr_height). ``key_frame_features``
         overrides the robot's stored state; a USEFUL frame reuses the state when its size
         matches, else (no key frame yet) it is processed like a key frame."""
-        if selection not in SELECTIONS:
-            raise ConfigError(f"selection must be one of {SELECTIONS}, got {selection!r}")
-        if lr_rgb.ndim != 3 or lr_rgb.shape[2] != 3 or lr_rgb.dtype != np.uint8:
-            raise ConfigError(f"expected an (h, w, 3) uint8 RGB frame, got {lr_rgb.shape} {lr_rgb.dtype}")
-        self.check_size(hr_width, hr_height)
-        start = time.perf_counter()
-        lr_nchw = to_nchw(lr_rgb)
-        hr, sr_name = self.upscaler.upscale(lr_rgb, lr_nchw, hr_width, hr_height)
-        low_size = (hr_width // SCALE, hr_height // SCALE)
-        if lr_rgb.shape[1::-1] == low_size:
-            low_in = lr_nchw  # data reuse: the received frame IS the low branch's input
-        else:  # another ratio (a controller knob): what the robot's x4 downscale would give
-            low_in = to_nchw(cv2.resize(lr_rgb, low_size, interpolation=cv2.INTER_AREA))
-        mid = time.perf_counter()
-        state = key_frame_features
-        if state is None and selection == "useful":
-            with self._lock:
-                state = self._state.get(robot_id)
-        reuse = selection == "useful" and state is not None and state.hr_size == (hr_width, hr_height)
-        if reuse:
-            ids = self.decode_engine.run({"hr": hr, "low": state.low})["ids"]
-        else:
-            out = self.key_engine.run({"hr": hr, "lr": low_in})
-            ids, state = out["ids"], KeyFrameFeatures(out["low"], (hr_width, hr_height))
-            with self._lock:
-                if selection == "key" or robot_id not in self._state:
-                    self._state[robot_id] = state
-        end = time.perf_counter()
-        return PipelineResult(
-            class_ids=np.ascontiguousarray(ids[0], dtype=np.uint8),
-            sr_ms=(mid - start) * 1e3,
-            segment_ms=(end - mid) * 1e3,
-            sr_model=sr_name,
-            segmenter=self.segmenter,
-            engine=self.engine,
-            reused_key_features=reuse,
-            key_frame_features=state,
-        )
+        item = BatchItem(lr_rgb, hr_width, hr_height, selection, robot_id, key_frame_features)
+        return self.process_batch([item])[0]
+
+    def process_batch(self, items: Sequence[BatchItem | tuple]) -> list[PipelineResult]:
+        """Segment several frames (of any robots) with as few engine calls as possible.
+
+        Each item is a :class:`BatchItem` or a tuple in its field order
+        ``(lr_rgb, hr_width, hr_height, selection, robot_id[, key_frame_features])``.
+        Frames that can share one call are stacked along the batch axis: key frames (and
+        useful frames without usable state) of the same HR size share a key-graph call,
+        useful frames reusing stored features of the same HR size share a decode call.
+        The results, in input order, are exactly those of calling :meth:`process` on the
+        items one after the other: several frames of ONE robot are served in successive
+        rounds, so a useful frame sees the state a key frame before it stored.
+
+        Timings are amortised: ``segment_ms`` is its engine call's time divided by the
+        frames in that call (``batch_size``), ``sr_ms`` the frame's own upscaling time (a
+        learned SR call shared by several frames is divided evenly too), so the per-frame
+        times of a batch add up to the time the batch took.
+        """
+        jobs = [_check(BatchItem(*item)) for item in items]
+        for job in jobs:
+            self.check_size(job.hr_width, job.hr_height)
+        results: list[PipelineResult | None] = [None] * len(jobs)
+        for round_ in _rounds(jobs):
+            for index, result in zip(round_, self._run_round([jobs[i] for i in round_]), strict=True):
+                results[index] = result
+        return results  # type: ignore[return-value]
+
+    def _run_round(self, jobs: list[BatchItem]) -> list[PipelineResult]:
+        """One frame per robot at most: every frame's state is read before any is written."""
+        upscaled = self.upscaler.upscale_many([(job.lr_rgb, job.hr_width, job.hr_height) for job in jobs])
+        lows, sr_ms = [], []
+        for job, up in zip(jobs, upscaled, strict=True):
+            t0 = time.perf_counter()
+            lows.append(_low_input(job, up.lr_nchw))
+            sr_ms.append(up.ms + (time.perf_counter() - t0) * 1e3)
+        states = []
+        with self._lock:
+            for job in jobs:
+                state = job.key_frame_features
+                if state is None and job.selection == "useful":
+                    state = self._state.get(job.robot_id)
+                states.append(state)
+        reuse = [
+            job.selection == "useful" and state is not None and state.hr_size == (job.hr_width, job.hr_height)
+            for job, state in zip(jobs, states, strict=True)
+        ]
+        groups: dict[tuple[bool, int, int], list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault((reuse[i], job.hr_width, job.hr_height), []).append(i)
+        ids: list[np.ndarray | None] = [None] * len(jobs)
+        segment_ms = [0.0] * len(jobs)
+        batch_size = [1] * len(jobs)
+        for (decode, width, height), members in groups.items():
+            engine = self.decode_engine if decode else self.key_engine
+            for chunk in _chunks(members, engine.max_batch):
+                hr = _stack([upscaled[i].hr for i in chunk])
+                t0 = time.perf_counter()
+                if decode:
+                    out = engine.run({"hr": hr, "low": _stack([states[i].low for i in chunk])})
+                else:
+                    out = engine.run({"hr": hr, "lr": _stack([lows[i] for i in chunk])})
+                ms = (time.perf_counter() - t0) * 1e3 / len(chunk)
+                for k, i in enumerate(chunk):
+                    ids[i] = out["ids"][k]
+                    segment_ms[i], batch_size[i] = ms, len(chunk)
+                    if not decode:  # a key frame's own features, not a view of the batch
+                        low = out["low"] if len(chunk) == 1 else out["low"][k : k + 1].copy()
+                        states[i] = KeyFrameFeatures(low, (width, height))
+        with self._lock:
+            for job, state, reused in zip(jobs, states, reuse, strict=True):
+                if not reused and (job.selection == "key" or job.robot_id not in self._state):
+                    self._state[job.robot_id] = state
+        return [
+            PipelineResult(
+                class_ids=np.ascontiguousarray(ids[i], dtype=np.uint8),
+                sr_ms=sr_ms[i],
+                segment_ms=segment_ms[i],
+                sr_model=upscaled[i].name,
+                segmenter=self.segmenter,
+                engine=self.engine,
+                reused_key_features=reuse[i],
+                key_frame_features=states[i],
+                batch_size=batch_size[i],
+            )
+            for i in range(len(jobs))
+        ]
 
     def forget(self, robot_id: str) -> None:
         """Drop the robot's key-frame state (robot left, stream restarted)."""
@@ -151,6 +218,46 @@ class CloudPipeline:
     def robots(self) -> list[str]:
         with self._lock:
             return sorted(self._state)
+
+
+def _check(job: BatchItem) -> BatchItem:
+    if job.selection not in SELECTIONS:
+        raise ConfigError(f"selection must be one of {SELECTIONS}, got {job.selection!r}")
+    lr = job.lr_rgb
+    if lr.ndim != 3 or lr.shape[2] != 3 or lr.dtype != np.uint8:
+        raise ConfigError(f"expected an (h, w, 3) uint8 RGB frame, got {lr.shape} {lr.dtype}")
+    return job
+
+
+def _rounds(jobs: list[BatchItem]) -> list[list[int]]:
+    """Indices of ``jobs`` split so that each round holds at most one frame per robot, in order."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for i, job in enumerate(jobs):
+        n = seen[job.robot_id] = seen.get(job.robot_id, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
+
+
+def _chunks(members: list[int], size: int | None) -> list[list[int]]:
+    if not size or size >= len(members):
+        return [members]
+    return [members[i : i + size] for i in range(0, len(members), size)]
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """(1, C, H, W) arrays -> (N, C, H, W); a single one is passed through untouched."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+
+
+def _low_input(job: BatchItem, lr_nchw: np.ndarray) -> np.ndarray:
+    low_size = (job.hr_width // SCALE, job.hr_height // SCALE)
+    if job.lr_rgb.shape[1::-1] == low_size:
+        return lr_nchw  # data reuse: the received frame IS the low branch's input
+    # Another ratio (a controller knob): what the robot's x4 downscale would give.
+    return to_nchw(cv2.resize(job.lr_rgb, low_size, interpolation=cv2.INTER_AREA))
 
 
 def _resolve(path: str | Path | None) -> Path:
