@@ -4,7 +4,10 @@ Every received frame is decoded at once, in arrival order, by that robot's own
 decoder: an H.264 stream cannot skip a frame, so nothing is dropped before
 decoding. Decoded frames wait in a small per-robot newest-wins queue, and one
 inference worker serves the robots round-robin, so a robot that sends too much
-only loses its own stale frames. Every received frame gets exactly one feedback:
+only loses its own stale frames. With ``max_batch`` > 1 the worker takes up to that
+many frames that are already waiting, at most one per robot and in the same
+round-robin order, and segments them in one batched pipeline call (it never waits
+for more frames to fill a batch). Every received frame gets exactly one feedback:
 when its mask is out, when it was superseded by a newer frame, or when it was
 rejected; a rejected or out-of-sequence frame also asks the robot for a key frame.
 
@@ -32,6 +35,7 @@ from cloudseg_ros.mask.codec import encode_mask
 
 log = logging.getLogger(__name__)
 MAX_COUNTED_GAP = 100_000  # frames; about 3 hours at 10 fps
+DEFAULT_MAX_BATCH = 1
 
 
 def pad_to_multiple(lr: np.ndarray, width: int, height: int, multiple: int) -> tuple[np.ndarray, int, int]:
@@ -69,6 +73,7 @@ class MaskOut:
     segment_ms: float
     encode_ms: float
     total_ms: float
+    batch_size: int = 1  # frames segmented in the same engine call
 
 
 @dataclass
@@ -129,10 +134,12 @@ class CloudService:
         limits: PayloadLimits | None = None,
         queue_depth: int = 2,
         logger: logging.Logger | logging.LoggerAdapter | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         self.pipeline = pipeline
         self.limits = limits or PayloadLimits()
         self.queue_depth = queue_depth
+        self.max_batch = max_batch  # frames per inference call, at most one per robot
         self._emit_mask = emit_mask
         self._emit_feedback = emit_feedback
         self._log = logger or log
@@ -145,6 +152,9 @@ class CloudService:
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._serve, name="inference", daemon=True)
         self.inference_errors = 0
+        self.batches = 0  # inference calls of the worker
+        self.batched_frames = 0  # frames they served
+        self.last_batch_size = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> CloudService:
@@ -269,41 +279,80 @@ class CloudService:
         return rgb, (time.perf_counter() - t0) * 1e3
 
     # ------------------------------------------------------------------ inference
-    def _next_frame(self) -> tuple[RobotState, _Decoded] | None:
-        """Round-robin over robots: the next robot after the last one served that has a frame."""
+    def _next_jobs(self) -> list[tuple[RobotState, _Decoded]] | None:
+        """Round-robin over robots: from the robot after the last one served, the next
+        frames waiting, at most one per robot and ``max_batch`` in all. Only frames already
+        queued are taken: a frame never waits for a batch to fill."""
         with self._work:
             while not self._stop.is_set():
                 n = len(self._order)
+                limit = max(1, int(self.max_batch))
+                jobs, last = [], 0
                 for i in range(n):
-                    name = self._order[(self._next + i) % n]
-                    state = self.robots[name]
+                    state = self.robots[self._order[(self._next + i) % n]]
                     item = state.queue.get_nowait()
                     if item is not None:
-                        self._next = (self._next + i + 1) % max(n, 1)
-                        return state, item
+                        jobs.append((state, item))
+                        last = i
+                        if len(jobs) == limit:
+                            break
+                if jobs:
+                    self._next = (self._next + last + 1) % n
+                    return jobs
                 self._work.wait(0.5)
         return None
 
     def _serve(self) -> None:
-        while (job := self._next_frame()) is not None:
-            state, item = job
+        while (jobs := self._next_jobs()) is not None:
+            self.batches += 1
+            self.batched_frames += len(jobs)
+            self.last_batch_size = len(jobs)
             try:
-                self._infer(state, item)
+                results = self._segment(jobs)
             except Exception as exc:  # a model failure must not kill the service
-                self.inference_errors += 1
-                self._log.error(f"{state.name}: inference failed on frame {item.frame.seq}: {exc}")
-                self._feedback(
-                    state, item.frame, item.receive_ns, item.receive_mono, f"inference failed: {exc}"
-                )
+                if len(jobs) == 1:
+                    self._failed(*jobs[0], exc)
+                    continue
+                # One bad frame must not fail the others: serve the batch frame by frame.
+                results = []
+                for job in jobs:
+                    try:
+                        results.append(self._segment([job])[0])
+                    except Exception as err:
+                        self._failed(*job, err)
+                        results.append(None)
+            for (state, item), res in zip(jobs, results, strict=True):
+                if res is None:
+                    continue
+                try:
+                    self._answer(state, item, res)
+                except Exception as err:
+                    self._failed(state, item, err)
 
-    def _infer(self, state: RobotState, item: _Decoded) -> None:
+    def _failed(self, state: RobotState, item: _Decoded, exc: Exception) -> None:
+        self.inference_errors += 1
+        self._log.error(f"{state.name}: inference failed on frame {item.frame.seq}: {exc}")
+        self._feedback(state, item.frame, item.receive_ns, item.receive_mono, f"inference failed: {exc}")
+
+    def _segment(self, jobs: list[tuple[RobotState, _Decoded]]) -> list[Any]:
+        """Pipeline results of ``jobs``, in one batched call when there are several."""
+        multiple = getattr(self.pipeline, "multiple", 1)
+        items = []
+        for state, item in jobs:
+            frame = item.frame
+            selection = "useful" if int(frame.selection) == 1 else "key"
+            width, height = int(frame.original_width), int(frame.original_height)
+            lr, padded_w, padded_h = pad_to_multiple(item.rgb, width, height, multiple)
+            items.append((lr, padded_w, padded_h, selection, state.name))
+        if len(items) == 1:
+            lr, padded_w, padded_h, selection, robot = items[0]
+            return [self.pipeline.process(lr, padded_w, padded_h, selection=selection, robot_id=robot)]
+        return self.pipeline.process_batch(items)
+
+    def _answer(self, state: RobotState, item: _Decoded, res: Any) -> None:
+        """Send the mask of one segmented frame (cropped back to its camera size) and its feedback."""
         frame = item.frame
-        selection = "useful" if int(frame.selection) == 1 else "key"
         width, height = int(frame.original_width), int(frame.original_height)
-        lr, padded_w, padded_h = pad_to_multiple(
-            item.rgb, width, height, getattr(self.pipeline, "multiple", 1)
-        )
-        res = self.pipeline.process(lr, padded_w, padded_h, selection=selection, robot_id=state.name)
         t0 = time.perf_counter()
         png = encode_mask(np.ascontiguousarray(res.class_ids[:height, :width], dtype=np.uint8))
         encode_ms = (time.perf_counter() - t0) * 1e3
@@ -325,6 +374,7 @@ class CloudService:
                 segment_ms=res.segment_ms,
                 encode_ms=encode_ms,
                 total_ms=total_ms,
+                batch_size=int(getattr(res, "batch_size", 1)),
             )
         )
         state.masks_sent += 1
@@ -350,6 +400,15 @@ class CloudService:
         )
 
     # ------------------------------------------------------------------ stats
+    def batch_stats(self) -> dict[str, float | int]:
+        """How many frames the worker's inference calls served: last and mean batch size."""
+        return {
+            "max_batch": self.max_batch,
+            "batches": self.batches,
+            "last_batch_size": self.last_batch_size,
+            "mean_batch_size": round(self.batched_frames / self.batches, 2) if self.batches else 0.0,
+        }
+
     def stats(self) -> dict[str, dict[str, Any]]:
         return {
             name: {
