@@ -10,7 +10,9 @@ in-flight timeout), and it scores EVERY published mask (stale republishes too) a
 its camera frame: the accuracy a consumer of ``segmentation/mask`` really gets.
 
 Protocol with the experiment runner (stdout lines): ``ready``, then ``start <monotonic
-seconds>`` once the first mask is back and recording begins, then ``done`` after
+seconds>`` once the first mask is back (and this probe has seen a feedback: until its
+subscription matched the bridge's publisher, frames the edge saw acknowledged would count
+as in flight here) and recording begins, then ``done`` after
 ``--duration`` seconds, when the JSON result is written to ``--out``.
 
   python -m cloudseg_ros.netem.probe --robot-domain 12 --cloud-domain 112 --out run.json --duration 60
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print("ready", flush=True)
         deadline = time.monotonic() + args.startup_timeout
         next_note = time.monotonic() + 15.0
-        while not recorder.any_mask():
+        while not (recorder.any_mask() and recorder.feedback_seen):
             if time.monotonic() > deadline:
                 print("no mask came back", flush=True)
                 return 4
