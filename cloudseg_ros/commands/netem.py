@@ -2,6 +2,7 @@
 
   cloudseg netem --trace traces/TMobile-UMTS-driving.up --duration 120 --out netem_umts
   cloudseg netem --trace my.up --duration 60 --out /tmp/n --fixed x4-h264-160k --no-controller
+  cloudseg netem --trace my.up --duration 40 --out /tmp/p --fixed --partition 10:10   # link cut 10 s
 
 Needs root (network namespaces, tc) for the real emulation; elsewhere it runs on loopback
 with the relay doing rate, delay and loss (``--mode`` forces one or the other).
@@ -42,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--weights-dir", help="model files for the cloud (default: the shipped weights)")
     p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"))
+    p.add_argument("--partition", action="append", default=[], metavar="AT:SECONDS",
+                   help="cut the link AT seconds after the first mask for SECONDS (repeatable)")  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="controller parameter, e.g. --set hold_s=6")  # fmt: skip
     p.set_defaults(func=run)
@@ -58,6 +61,19 @@ def _params(pairs: list[str]) -> dict:
         if not sep or not key:
             raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
         out[key] = yaml.safe_load(value)
+    return out
+
+
+def _partitions(specs: list[str]) -> list[tuple[float, float]]:
+    from cloudseg_ros.errors import ConfigError
+
+    out = []
+    for spec in specs:
+        try:
+            at, seconds = (float(v) for v in spec.split(":"))
+        except ValueError:
+            raise ConfigError(f"--partition {spec!r}: expected AT:SECONDS, e.g. 10:10") from None
+        out.append((at, seconds))
     return out
 
 
@@ -83,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             weights_dir=args.weights_dir,
             engine=args.engine,
             controller_params=_params(args.set),
+            partitions=_partitions(args.partition),
         )
     )
     return 0

@@ -51,6 +51,11 @@ def _read(pid: str) -> ProcSample | None:
     )
 
 
+def read_process(pid: int) -> ProcSample | None:
+    """One node process (None once it has ended, or if it is not one of our nodes)."""
+    return _read(str(pid))
+
+
 def node_processes(domains: set[int] | None = None) -> list[ProcSample]:
     """Every running node process of this package (only those in ``domains`` if given)."""
     samples = (_read(pid) for pid in os.listdir("/proc") if pid.isdigit())

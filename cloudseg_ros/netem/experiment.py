@@ -49,6 +49,8 @@ class ExperimentOptions:
     weights_dir: str | None = None
     engine: str | None = None
     controller_params: dict[str, Any] = field(default_factory=dict)
+    # link cuts: (start, seconds), start counted from the first mask
+    partitions: list[tuple[float, float]] = field(default_factory=list)
 
     def validate(self) -> None:
         if self.duration_s < 5:
@@ -57,6 +59,10 @@ class ExperimentOptions:
             raise ConfigError(f"--mode {self.mode!r}: auto, netns or loopback")
         if self.delay_ms < 0 or not 0 <= self.loss < 0.5 or self.trace_offset_s < 0:
             raise ConfigError("--delay-ms >= 0, 0 <= --loss < 0.5, --trace-offset >= 0")
+        for start, seconds in self.partitions:
+            if start < 0 or seconds <= 0 or start + seconds > self.duration_s:
+                raise ConfigError(f"--partition {start:g}:{seconds:g}: must start >= 0, last > 0 s and end "
+                                  f"within --duration {self.duration_s:g}")  # fmt: skip
 
 
 class _Terminated(Exception):
@@ -254,6 +260,7 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
                 name=name.replace(" ", "_"), trace=trace, duration_s=opts.duration_s, out_dir=out,
                 edge={**knobs, "camera_fps": fps}, controller=controller, camera=camera, cloud=cloud,
                 netns=netns, delay_ms=opts.delay_ms, loss=opts.loss, trace_offset_s=opts.trace_offset_s,
+                partitions=list(opts.partitions),
             )  # fmt: skip
             print(f"run {len(rows) + 1}/{len(plans)}: {name} ...", flush=True)
             result = Run(run).execute()

@@ -59,6 +59,9 @@ def plot_runs(
                 )
     for p in profile.points:
         ax_cfg.axhline(p.kbps, color="grey", lw=0.4, ls=":")
+    for cut in (first or {}).get("partitions", []):  # the link was down
+        for ax in axes:
+            ax.axvspan(cut["start_s"], cut["end_s"], color="red", alpha=0.08, lw=0)
     ax_lat.axhline(1000, color="red", lw=0.8, ls="--", label="1 s")
     ax_rate.set_ylabel("kbps")
     ax_rate.set_yscale("log")

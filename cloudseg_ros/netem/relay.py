@@ -15,6 +15,14 @@ stdin, from the trace driver), and stops reading once ``queue_bytes`` wait, so T
 control pushes back to the robot the way a full bottleneck queue does. ``stats`` on stdin
 answers one JSON line (bytes waiting, bytes sent) so the same driver can watch the queue.
 
+``blackhole on`` on stdin partitions the link (``blackhole off`` ends it): nothing passes in
+either direction and no new connection reaches the target. The relay neither drops nor
+forwards meanwhile: it stops reading and writing, so what the peers send waits in their
+TCP buffers (bounded by the socket buffers, and at most one chunk already read per
+direction) and is delivered afterwards, in order, if the connection survived the
+partition; that is what TCP retransmission does after a real one. Dropping bytes instead
+would corrupt the stream, which no real link does to TCP.
+
   python -m cloudseg_ros.netem.relay --listen 10.213.0.2:7448 --target 127.0.0.1:7447 --delay-ms 20
 """
 
@@ -62,6 +70,7 @@ class Direction:
                         self.uplink and r.rate_kbps > 0 and self.waiting > r.queue_bytes and not self.closed
                     ):
                         self.cond.wait(0.05)
+                r.passing.wait()  # partitioned: leave it in the peer's TCP buffers
                 data = self.src.recv(65536)
                 if not data:
                     break
@@ -97,6 +106,7 @@ class Direction:
                 if wait > 0:
                     time.sleep(wait)
                 for i in range(0, len(data), SEGMENT):
+                    r.passing.wait()
                     piece = data[i : i + SEGMENT]
                     rate = r.rate_kbps if self.uplink else 0.0
                     if rate > 0:
@@ -136,6 +146,8 @@ class Relay:
             queue_bytes,
         )
         self.rng = random.Random(seed)
+        self.passing = threading.Event()  # cleared while the link is partitioned (blackhole)
+        self.passing.set()
         self.uplinks: list[Direction] = []
         self.server = socket.create_server(listen, reuse_port=False)
         self.address = self.server.getsockname()[:2]
@@ -146,6 +158,7 @@ class Relay:
                 client, _ = self.server.accept()
             except OSError:
                 return
+            self.passing.wait()  # a partition lets no connection through either
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -162,9 +175,16 @@ class Relay:
             up.start()
             down.start()
 
+    def blackhole(self, on: bool) -> None:
+        """Partition the link (on) or end the partition (off)."""
+        if on:
+            self.passing.clear()
+        else:
+            self.passing.set()
+
     def stats(self) -> dict[str, int]:
         return {"backlog_bytes": sum(d.waiting for d in self.uplinks), "sent_bytes": sum(d.sent for d in self.uplinks),
-                "dropped": 0}  # fmt: skip
+                "dropped": 0, "blackhole": int(not self.passing.is_set())}  # fmt: skip
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -177,13 +197,16 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def _control(relay: Relay) -> None:
-    """stdin: ``rate KBPS`` sets the uplink rate (0 = unlimited), ``stats`` prints one JSON line."""
+    """stdin: ``rate KBPS`` sets the uplink rate (0 = unlimited), ``blackhole on|off`` starts or
+    ends a partition, ``stats`` prints one JSON line."""
     for line in sys.stdin:
         words = line.split()
         if not words:
             continue
         if words[0] == "rate" and len(words) == 2:
             relay.rate_kbps = max(0.0, float(words[1]))
+        elif words[0] == "blackhole" and len(words) == 2 and words[1] in ("on", "off"):
+            relay.blackhole(words[1] == "on")
         elif words[0] == "stats":
             print(json.dumps(relay.stats()), flush=True)
     relay.close()  # our owner went away

@@ -8,6 +8,11 @@ namespace measures. zenoh is the only path between the two (TCP, shared memory o
 DDS stays on each namespace's loopback. Where namespaces cannot be made, the same graph
 runs on this host's loopback and the relay also does the shaping.
 
+``partitions`` cut the link for a while ((start, duration), seconds after the first
+mask): the robot's veth goes down, or on loopback the relay blackholes both directions
+(shaper.py). The result says when they really began and ended (``partitions``) and what
+each node process used over the run (``processes``: RSS, threads, file descriptors).
+
 Everything is stopped and deleted when the run ends, fails or is interrupted (SIGINT,
 SIGTERM); if the whole process is killed, children get SIGTERM from the kernel
 (parent-death signal) and the next run deletes the namespaces left behind.
@@ -83,6 +88,9 @@ class RunOptions:
     queue_limit_bytes: int = 512_000
     startup_timeout_s: float = 180.0
     robot: str = "car1"
+    # link cuts: (start, seconds), start counted from the first mask
+    partitions: list[tuple[float, float]] = field(default_factory=list)
+    sample_s: float = 1.0  # how often the node processes' memory is read (0 = never)
 
 
 class RunError(CloudsegError):
@@ -232,10 +240,16 @@ class Run:
             line = probe.readline(0.5)
             if line and line.startswith("start "):
                 t0 = float(line.split()[1])
-        self.driver = TraceDriver(self.shaper, o.trace, o.step_s, o.trace_offset_s).start()
-        deadline = time.monotonic() + o.duration_s + 60
+        self.driver = TraceDriver(
+            self.shaper, o.trace, o.step_s, o.trace_offset_s, partitions=o.partitions
+        ).start()
+        usage: dict[str, list[tuple[float, float, int, int]]] = {}
+        deadline, next_sample = time.monotonic() + o.duration_s + 60, 0.0
         while True:
             self._check(probe)
+            if o.sample_s > 0 and time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + o.sample_s
+                self._sample(usage, t0)
             line = probe.readline(0.5)
             if line == "done":
                 break
@@ -245,7 +259,22 @@ class Run:
         result = json.loads(probe_out.read_text())
         result["link"] = link_summary(record, t0, o.duration_s)
         result["mode"] = "netns" if o.netns else "loopback"
+        result["partitions"] = [
+            {"start_s": round(a - t0, 3), "end_s": round(b - t0, 3)} for a, b in record.partitions
+        ]
+        result["processes"] = {label: {"pid": self.group.procs[label].pid, "samples": rows}
+                               for label, rows in usage.items()}  # fmt: skip
         return result
+
+    def _sample(self, usage: dict[str, list[tuple[float, float, int, int]]], t0: float) -> None:
+        """(t, RSS MB, threads, fds) of every node process, t in seconds after the first mask."""
+        from cloudseg_ros.demo.procstats import read_process
+
+        t = round(time.monotonic() - t0, 3)
+        for label, proc in self.group.procs.items():
+            s = read_process(proc.pid)
+            if s is not None:
+                usage.setdefault(label, []).append((t, round(s.rss_mb, 1), s.threads, s.fds))
 
     def close(self) -> None:
         if self.driver is not None:

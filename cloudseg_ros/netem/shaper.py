@@ -1,9 +1,16 @@
 """Shaping the uplink and watching its queue: ``tc`` in a namespace, or the relay on loopback.
 
-Both shapers offer the same two calls: ``set_rate(kbps)`` and ``sample()`` (bytes waiting
-at the shaper, bytes sent, drops). :class:`TraceDriver` plays a mahimahi trace through
-either, one rate per ``step_s``, and records the link rate and the shaper's queue over
-time, which is how the experiment shows that the queue stays bounded.
+Both shapers offer the same calls: ``set_rate(kbps)``, ``sample()`` (bytes waiting at the
+shaper, bytes sent, drops) and ``set_link(up)`` (a partition: nothing passes either way).
+:class:`TraceDriver` plays a mahimahi trace through either, one rate per ``step_s``, cuts
+the link during the partitions it is given, and records the link rate and the shaper's
+queue over time, which is how the experiment shows that the queue stays bounded.
+
+A partition takes the robot's veth down (``ip link set DEV down``; its peer loses carrier,
+so nothing passes in either direction, and the kernel drops what waited in the qdisc). The
+address and the tbf qdisc survive that, the route to the peer comes back with the link
+(checked on this kernel); the tbf is set again anyway after the link is up. On loopback
+the relay blackholes both directions (see relay.py).
 
 :class:`TcShaper` puts a token bucket filter (``tbf``) on the robot's veth (the robot's
 egress is the uplink) and keeps ONE ``tc -batch`` process for all changes and readings:
@@ -23,11 +30,13 @@ Measured with one TCP flow (payload bytes): 60 kbit/s on a 58 kbit/s trace, 290 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +65,7 @@ class Shaper(Protocol):
     refill_bytes: int  # bytes a rate change lets through on top of the new rate
 
     def set_rate(self, kbps: float) -> None: ...
+    def set_link(self, up: bool) -> None: ...
     def sample(self) -> QueueSample: ...
     def close(self) -> None: ...
 
@@ -93,6 +103,7 @@ class TcShaper:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )  # fmt: skip
         self._lock = threading.Lock()
+        self.rate_kbps = rate_kbps
         self._tbf("replace", rate_kbps)
         self.sample()  # fails here, clearly, if the qdisc did not take
 
@@ -109,7 +120,17 @@ class TcShaper:
                        f"limit {self.limit_bytes}")  # fmt: skip
 
     def set_rate(self, kbps: float) -> None:
+        self.rate_kbps = kbps
         self._tbf("change", kbps)
+
+    def set_link(self, up: bool) -> None:
+        where = ["-n", self.netns] if self.netns else []
+        cmd = ["ip", *where, "link", "set", self.dev, "up" if up else "down"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        if res.returncode != 0:
+            raise ShaperError(f"{' '.join(cmd)}: {res.stderr.strip()}")
+        if up:
+            self._tbf("replace", self.rate_kbps)
 
     def sample(self) -> QueueSample:
         with self._lock:
@@ -147,11 +168,14 @@ class LinkRecord:
     backlog_bytes: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
     sent_bytes: list[int] = field(default_factory=list)
+    partitions: list[list[float]] = field(default_factory=list)  # [cut, restored] (monotonic seconds)
 
 
 class TraceDriver:
     """Plays ``trace`` through ``shaper`` from ``offset_s`` in a thread; samples the queue every
-    ``step_s`` and changes the rate every step or, on a slow link, every few (see above)."""
+    ``step_s`` and changes the rate every step or, on a slow link, every few (see above).
+    ``partitions`` are (start, duration) in seconds after ``start()``: the link is cut then
+    (rate 0 in the record) and restored after, also when the driver stops in one."""
 
     def __init__(
         self,
@@ -160,14 +184,17 @@ class TraceDriver:
         step_s: float = 0.1,
         offset_s: float = 0.0,
         max_window_s: float = 1.0,
+        partitions: Sequence[tuple[float, float]] = (),
     ) -> None:
         self.shaper, self.trace, self.step_s, self.offset_s = shaper, trace, step_s, offset_s
+        self.partitions = [(float(a), float(a) + float(d)) for a, d in partitions]
         self.max_steps = max(1, round(max_window_s / step_s))
         self.record = LinkRecord()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trace-driver", daemon=True)
         self.started_at: float | None = None
         self.error: str | None = None
+        self.cut = False
 
     def start(self) -> TraceDriver:
         self.started_at = time.monotonic()
@@ -185,12 +212,25 @@ class TraceDriver:
         budget = self.trace.rate_kbps(t0, t0 + n * step, 0.0) * 125 * n * step  # bytes the trace allows
         return n, max(FLOOR_KBPS, budget / 125 / (n * step))
 
+    def _set_link(self, up: bool) -> None:
+        """Cut (up=False) or restore the link, and record when."""
+        self.shaper.set_link(up)
+        self.cut = not up
+        now = time.monotonic()
+        if up:
+            self.record.partitions[-1][1] = now
+        else:
+            self.record.partitions.append([now, math.nan])
+
     def _run(self) -> None:
         assert self.started_at is not None
         k, change_at = 0, 0
         while not self._stop.is_set():
             t0 = self.offset_s + k * self.step_s
+            elapsed = time.monotonic() - self.started_at
             try:
+                if any(a <= elapsed < b for a, b in self.partitions) != self.cut:
+                    self._set_link(self.cut)
                 if k >= change_at:
                     n, rate = self.window(t0)
                     self.shaper.set_rate(rate)
@@ -201,7 +241,7 @@ class TraceDriver:
                 return
             r = self.record
             r.t.append(time.monotonic())
-            r.rate_kbps.append(self.trace.rate_kbps(t0, t0 + self.step_s))
+            r.rate_kbps.append(0.0 if self.cut else self.trace.rate_kbps(t0, t0 + self.step_s))
             r.backlog_bytes.append(q.backlog_bytes)
             r.dropped.append(q.dropped)
             r.sent_bytes.append(q.sent_bytes)
@@ -212,6 +252,9 @@ class TraceDriver:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if self.cut and not self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                self._set_link(True)
         return self.record
 
 
@@ -236,6 +279,10 @@ class RelayShaper:
     def set_rate(self, kbps: float) -> None:
         with self._lock:
             self._send(f"rate {kbps:.3f}")
+
+    def set_link(self, up: bool) -> None:
+        with self._lock:
+            self._send(f"blackhole {'off' if up else 'on'}")
 
     def sample(self) -> QueueSample:
         import json
