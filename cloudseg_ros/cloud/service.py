@@ -35,6 +35,9 @@ from cloudseg_ros.mask.codec import encode_mask
 
 log = logging.getLogger(__name__)
 MAX_COUNTED_GAP = 100_000  # frames; about 3 hours at 10 fps
+# Frames per inference call. 1: on ONNX Runtime CPU a batch costs as much per frame as single
+# frames (bench/batch.py: 1.06-1.16x at 1024x512) and every frame of it waits for the whole
+# call; engines that gain from batching (torch, GPUs) are configured with max_batch.
 DEFAULT_MAX_BATCH = 1
 
 

@@ -15,7 +15,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from cloudseg_ros.bridge import keys
-from cloudseg_ros.cloud.service import CloudService, FeedbackOut, MaskOut
+from cloudseg_ros.cloud.service import DEFAULT_MAX_BATCH, CloudService, FeedbackOut, MaskOut
 from cloudseg_ros.codec import PayloadLimits
 from cloudseg_ros.mask.codec import ENCODING
 from cloudseg_ros.msg import EncodedFrame, Feedback, SegmentationMask
@@ -36,6 +36,8 @@ PARAMS = (
     Param("weights_dir", "", "Folder with model files; empty = the weights shipped in the package"),
     Param("num_threads", 2, "CPU threads per inference engine", range=(1, 64)),
     Param("queue_depth", 2, "Decoded frames waiting per robot; older ones are superseded", range=(1, 16)),
+    Param("max_batch", DEFAULT_MAX_BATCH, "Waiting frames of different robots segmented in one "
+          "inference call (1 = one frame per call; see bench/batch.py)", range=(1, 16)),
     Param("discovery_period_s", 1.0, "How often to look for new robots' uplink topics [s]", range=(0.1, 60.0)),
     Param("robot_timeout_s", 30.0, "Forget a robot (decoder, features) silent for this long [s]", range=(1.0, 3600.0)),
     Param("serve", ["**"], "Robots served, as zenoh key expressions over robot ids (** = all)"),
@@ -69,6 +71,7 @@ class CloudNode(Node):
             limits=self._limits(),
             queue_depth=p["queue_depth"],
             logger=self.get_logger(),
+            max_batch=p["max_batch"],
         ).start()
         # Deep enough that the DDS history never overwrites an uplink frame before it is taken:
         # every frame must reach its decoder (the newest-wins queue comes after decoding).
@@ -96,6 +99,8 @@ class CloudNode(Node):
             self.service.queue_depth = changed["queue_depth"]
             for state in self.service.robots.values():
                 state.queue.resize(changed["queue_depth"])
+        if "max_batch" in changed:
+            self.service.max_batch = changed["max_batch"]  # from the worker's next batch
         if "discovery_period_s" in changed:
             self._discover_timer.cancel()
             self._discover_timer = self.create_timer(changed["discovery_period_s"], self._discover)
@@ -174,8 +179,9 @@ class CloudNode(Node):
     # ------------------------------------------------------------------ diagnostics
     def _diagnostics(self) -> list[Status]:
         stats = self.service.stats()
+        values = {"inference_errors": self.service.inference_errors, **self.service.batch_stats()}
         engine = Status("engine", OK if self.service.inference_errors == 0 else ERROR,
-                        self._engine_name(), {"inference_errors": self.service.inference_errors})  # fmt: skip
+                        self._engine_name(), values)  # fmt: skip
         out = [engine]
         for robot, s in stats.items():
             level = WARN if s["decode_errors"] or s["frames_lost"] else OK
