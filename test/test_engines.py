@@ -149,4 +149,5 @@ def test_profiles_cover_demo_and_paper_sizes(weights: Path) -> None:
     profile = graph_source(weights, "icnet", "decode").profile
     lo, opt, hi = profile["hr"]
     assert lo[2:] <= (256, 512) and opt[2:] == (512, 1024) and hi[2:] >= (1024, 2048)
-    assert profile["low"][2] == (1, 16, 32, 64)
+    assert profile["low"][2] == (8, 16, 32, 64)  # up to 8 robots' frames in one call
+    assert [shape[0] for shape in profile["hr"]] == [1, 1, 8]

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 OPSET = 17
 # HR frame size range that TensorRT profiles cover (the ONNX files themselves are unbounded).
 HR_MIN, HR_OPT, HR_MAX = (128, 256), (512, 1024), (1024, 2048)
+BATCH_MIN, BATCH_OPT, BATCH_MAX = 1, 1, 8  # TensorRT profile: one robot's frame is the usual call
 # Batch is dynamic too: the cloud batches frames of several robots into one call.
 DYNAMIC = {
     "hr": {0: "N", 2: "H", 3: "W"},
@@ -130,5 +131,8 @@ def graph_source(directory: Path, name: str, graph: str) -> GraphSource:
     profile = {}
     for name_in in {"segmenter": SEGMENTER_IO, "decode": DECODE_IO, "sr": SR_IO}[graph][0]:
         div, ch = {"hr": (1, 3), "lr": (4, 3), "low": (32, low_channels)}[name_in]
-        profile[name_in] = tuple((1, ch, h // div, w // div) for h, w in (HR_MIN, HR_OPT, HR_MAX))
+        profile[name_in] = tuple(
+            (n, ch, h // div, w // div)
+            for n, (h, w) in zip((BATCH_MIN, BATCH_OPT, BATCH_MAX), (HR_MIN, HR_OPT, HR_MAX), strict=True)
+        )
     return GraphSource(directory / files[graph], build if pt.is_file() else None, profile)
