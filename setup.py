@@ -23,7 +23,10 @@ setup(
     package_data={PACKAGE: ["weights/*.onnx", "weights/*.pt", "weights/*.json", "train/configs/*.yaml"]},
     data_files=[
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.json5") + glob("config/*.xml")),
+        (
+            f"share/{PACKAGE}/config",
+            glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.json5") + glob("config/*.xml"),
+        ),
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
     ],
     entry_points={

@@ -27,7 +27,9 @@ def share_dir() -> Path:
     for c in candidates:
         if (c / "config").is_dir() and (c / "launch").is_dir():
             return c
-    raise ConfigError(f"cannot find the {PACKAGE} config folder (looked in {', '.join(map(str, candidates))})")
+    raise ConfigError(
+        f"cannot find the {PACKAGE} config folder (looked in {', '.join(map(str, candidates))})"
+    )
 
 
 def config_file(name: str) -> Path:
