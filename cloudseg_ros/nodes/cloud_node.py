@@ -28,7 +28,7 @@ UPLINK_TYPE = "cloudseg_ros/msg/EncodedFrame"
 UPLINK_TOPIC = re.compile(rf"^/(.+)/{keys.UPLINK}$")
 
 PARAMS = (
-    Param("sr_model", "bilinear", "Upscaler from the received frame to camera resolution",
+    Param("sr_model", "cloudseg", "Upscaler from the received frame to camera resolution",
           choices=("bilinear", "bicubic", "espcn", "carn_m", "cloudseg")),
     Param("segmenter", "icnet", "Segmentation model name (shipped weights) ", choices=("icnet",)),
     Param("engine", "auto", "Inference engine; auto = TensorRT, then ONNX Runtime CUDA/CPU, then torch",
