@@ -23,7 +23,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,8 @@ from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.netem.namespaces import NetnsLink, can_use_netns, list_ours, netns_exec, remove_leftovers
 from cloudseg_ros.netem.shaper import TcShaper, parse_qdisc
 from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
+
+from netem_tools import Relay, echo_server, ladder_profile, write_trace
 
 NETNS_OK, NETNS_WHY = can_use_netns()
 
@@ -48,24 +49,6 @@ def needs_netns(test: Callable) -> Callable:
 TRACES = Path(
     os.environ.get("CLOUDSEG_TRACES", Path(__file__).resolve().parent.parent.parent / "shared" / "traces")
 )
-
-
-def write_trace(path: Path, segments: list[tuple[float, float]]) -> Path:
-    """A mahimahi trace of (seconds, kbps) segments."""
-    lines, t0 = [], 0.0
-    for seconds, kbps in segments:
-        per_ms = kbps / (1500 * 8)  # packets per ms
-        acc = 0.0
-        for ms in range(int(t0 * 1000), int((t0 + seconds) * 1000)):
-            acc += per_ms
-            while acc >= 1:
-                lines.append(str(ms + 1))
-                acc -= 1
-        t0 += seconds
-    if not lines or int(lines[-1]) < int(t0 * 1000):
-        lines.append(str(int(t0 * 1000)))
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # ---------------------------------------------------------------------- traces
@@ -100,43 +83,11 @@ def test_qdisc_statistics_are_parsed() -> None:
 
 
 # ---------------------------------------------------------------------- relay (loopback)
-class _Relay:
-    def __init__(self, target: int, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cloudseg_ros.netem.relay", "--listen", "127.0.0.1:0", "--target",
-             f"127.0.0.1:{target}", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        line = self.proc.stdout.readline().split()
-        self.port = int(line[-1].rsplit(":", 1)[1])
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait(5)
-
-
-def _echo_server() -> tuple[socket.socket, int]:
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def echo(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=echo, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return server, server.getsockname()[1]
 
 
 def test_relay_adds_delay_both_ways() -> None:
-    server, port = _echo_server()
-    relay = _Relay(port, "--delay-ms", "40")
+    server, port = echo_server()
+    relay = Relay(port, "--delay-ms", "40")
     try:
         with socket.create_connection(("127.0.0.1", relay.port)) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -166,8 +117,8 @@ def _transfer_time(relay_port: int, nbytes: int) -> float:
 
 
 def test_relay_paces_the_uplink_and_stalls_on_loss() -> None:
-    server, port = _echo_server()
-    relay = _Relay(port, "--rate-kbps", "2000")
+    server, port = echo_server()
+    relay = Relay(port, "--rate-kbps", "2000")
     try:
         seconds = _transfer_time(relay.port, 250_000)  # 2 Mbit at 2 Mbit/s: ~1 s
         assert 0.85 < seconds < 1.6, seconds
@@ -177,8 +128,8 @@ def test_relay_paces_the_uplink_and_stalls_on_loss() -> None:
         assert _transfer_time(relay.port, 250_000) < 0.6
     finally:
         relay.close()
-    lossy = _Relay(port, "--delay-ms", "20", "--loss", "0.2")
-    clean = _Relay(port, "--delay-ms", "20")
+    lossy = Relay(port, "--delay-ms", "20", "--loss", "0.2")
+    clean = Relay(port, "--delay-ms", "20")
     try:
         assert _transfer_time(lossy.port, 300_000) > _transfer_time(clean.port, 300_000) + 0.05
     finally:
@@ -257,31 +208,6 @@ def test_leftovers_of_a_killed_run_are_removed() -> None:
 
 
 # ---------------------------------------------------------------------- one real run
-SIZE = (256, 128)
-
-
-def _profile(path: Path) -> Path:
-    """A ladder for a 256x128 camera; the top point asks for a frame-selection threshold above
-    the edge's key threshold, which the edge refuses (with its reason)."""
-
-    def point(name: str, d: int, kbps: int, measured: float, miou: float, **extra: float) -> dict:
-        return {"name": name, "knobs": {"downscale": d, "codec": "h264", "bitrate_kbps": kbps, "fps_cap": 0.0,
-                                        **extra}, "kbps": measured, "miou": miou}  # fmt: skip
-
-    data = {
-        "version": 1,
-        "camera": {"width": SIZE[0], "height": SIZE[1], "fps": 10.0},
-        "cloud": {"sr_model": "bilinear"},
-        "pareto": [
-            point("x4-20k", 4, 20, 25.0, 0.30),
-            point("x2-60k", 2, 60, 70.0, 0.40),
-            point("x1-200k", 1, 200, 230.0, 0.50),
-            point("x1-600k", 1, 600, 650.0, 0.55),
-            point("x1-1200k-selective", 1, 1200, 1300.0, 0.60, useful_threshold=0.5),
-        ],
-    }
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
@@ -289,7 +215,7 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
 
     trace = write_trace(tmp_path / "wide_then_narrow.up", [(12, 3000), (14, 60)])
     opts = ExperimentOptions(
-        trace=trace, duration_s=24, out=tmp_path / "out", profile=_profile(tmp_path / "profile.yaml"), fixed=[],
+        trace=trace, duration_s=24, out=tmp_path / "out", profile=ladder_profile(tmp_path / "profile.yaml"), fixed=[],
         scene_frames=40, controller_params={"hold_s": 2.0, "probe_s": 1.0},
         weights_dir=os.environ.get("CLOUDSEG_WEIGHTS_DIR"),  # default: the shipped weights
     )  # fmt: skip
@@ -320,7 +246,7 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
     assert "edge refused x1-1200k-selective" in log and "useful_threshold" in log
 
 
-def test_controller_node_names_a_bad_profile(tmp_path: Path) -> None:
+def test_controller_node_names_a_badladder_profile(tmp_path: Path) -> None:
     from cloudseg_ros.demo.processes import executable, ros_env
 
     missing = tmp_path / "no_such_profile.yaml"
@@ -369,7 +295,7 @@ def _start_experiment(tmp_path: Path) -> subprocess.Popen:
     trace = write_trace(tmp_path / "flat.up", [(5, 1000)])
     return subprocess.Popen(
         [executable("cloudseg"), "netem", "--trace", str(trace), "--duration", "30", "--out", str(tmp_path / "o"),
-         "--profile", str(_profile(tmp_path / "profile.yaml")), "--fixed", "--scene-frames", "40"],
+         "--profile", str(ladder_profile(tmp_path / "profile.yaml")), "--fixed", "--scene-frames", "40"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 

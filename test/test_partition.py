@@ -19,10 +19,10 @@ import statistics
 import time
 from pathlib import Path
 
-from test_netem import _echo_server, _profile, _Relay, write_trace
-
 from cloudseg_ros.netem.experiment import ExperimentOptions, edge_window, run_experiment
 from cloudseg_ros.netem.namespaces import list_ours
+
+from netem_tools import Relay, echo_server, ladder_profile, write_trace
 
 CUT_AT, CUT_S, DURATION = 10.0, 10.0, 35.0
 # First fresh mask after the link returns. Measured 0.7 s (the zenoh session outlived the
@@ -35,14 +35,14 @@ STEP_DOWN_BOUND_S = 4.5  # measured 2.6 s: feedback_timeout_s (2.5 s, the defaul
 RSS_GROWTH_MB = 10.0
 
 
-def _command(relay: _Relay, line: str) -> None:
+def _command(relay: Relay, line: str) -> None:
     relay.proc.stdin.write(line + "\n")
     relay.proc.stdin.flush()
 
 
 def test_relay_blackhole_holds_both_directions_then_delivers() -> None:
-    server, port = _echo_server()
-    relay = _Relay(port)
+    server, port = echo_server()
+    relay = Relay(port)
     try:
         with socket.create_connection(("127.0.0.1", relay.port)) as s:
             s.settimeout(0.6)
@@ -93,7 +93,7 @@ def test_ten_second_partition_with_the_real_graph(tmp_path: Path) -> None:
     trace = write_trace(tmp_path / "flat2000.up", [(DURATION + 5, 2000)])
     out = tmp_path / "out"
     opts = ExperimentOptions(
-        trace=trace, duration_s=DURATION, out=out, profile=_profile(tmp_path / "profile.yaml"), fixed=[],
+        trace=trace, duration_s=DURATION, out=out, profile=ladder_profile(tmp_path / "profile.yaml"), fixed=[],
         scene_frames=40, controller_params={"hold_s": 2.0, "probe_s": 1.0}, partitions=[(CUT_AT, CUT_S)],
         weights_dir=os.environ.get("CLOUDSEG_WEIGHTS_DIR"),  # default: the shipped weights
     )  # fmt: skip

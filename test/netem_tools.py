@@ -1,0 +1,92 @@
+"""Shared by the network tests: synthetic mahimahi traces, a loopback relay process, an echo
+server and a small controller profile for a 256x128 camera."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import yaml
+
+SIZE = (256, 128)
+
+
+def write_trace(path: Path, segments: list[tuple[float, float]]) -> Path:
+    """A mahimahi trace of (seconds, kbps) segments."""
+    lines, t0 = [], 0.0
+    for seconds, kbps in segments:
+        per_ms = kbps / (1500 * 8)  # packets per ms
+        acc = 0.0
+        for ms in range(int(t0 * 1000), int((t0 + seconds) * 1000)):
+            acc += per_ms
+            while acc >= 1:
+                lines.append(str(ms + 1))
+                acc -= 1
+        t0 += seconds
+    if not lines or int(lines[-1]) < int(t0 * 1000):
+        lines.append(str(int(t0 * 1000)))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Relay:
+    """The user-space relay (cloudseg_ros.netem.relay) on loopback, in front of ``target``."""
+
+    def __init__(self, target: int, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cloudseg_ros.netem.relay", "--listen", "127.0.0.1:0", "--target",
+             f"127.0.0.1:{target}", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        line = self.proc.stdout.readline().split()
+        self.port = int(line[-1].rsplit(":", 1)[1])
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+def echo_server() -> tuple[socket.socket, int]:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def echo(conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def ladder_profile(path: Path) -> Path:
+    """A ladder for a 256x128 camera; the top point asks for a frame-selection threshold above
+    the edge's key threshold, which the edge refuses (with its reason)."""
+
+    def point(name: str, d: int, kbps: int, measured: float, miou: float, **extra: float) -> dict:
+        return {"name": name, "knobs": {"downscale": d, "codec": "h264", "bitrate_kbps": kbps, "fps_cap": 0.0,
+                                        **extra}, "kbps": measured, "miou": miou}  # fmt: skip
+
+    data = {
+        "version": 1,
+        "camera": {"width": SIZE[0], "height": SIZE[1], "fps": 10.0},
+        "cloud": {"sr_model": "bilinear"},
+        "pareto": [
+            point("x4-20k", 4, 20, 25.0, 0.30),
+            point("x2-60k", 2, 60, 70.0, 0.40),
+            point("x1-200k", 1, 200, 230.0, 0.50),
+            point("x1-600k", 1, 600, 650.0, 0.55),
+            point("x1-1200k-selective", 1, 1200, 1300.0, 0.60, useful_threshold=0.5),
+        ],
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
