@@ -195,6 +195,18 @@ def test_after_an_outage_the_point_held_before_is_tried_at_once() -> None:
     assert run.index_at(29.0) >= before
 
 
+def test_after_a_stall_the_point_held_before_is_tried_once_the_backlog_drained() -> None:
+    # The link nearly stops for 6 s with more frames in flight than the window's 2 (the edge's
+    # window expires frames after a timeout): feedback stops, and when the link is back the
+    # first frames of the safest point queue behind the stuck ones. That backlog draining is
+    # not news about the link: the point held before is still tried at once, not climbed to.
+    run = simulate(lambda t: 2000 if t < 10 or t >= 16 else 30, 40, max_in_flight=6)
+    before = run.index_at(9.5)
+    assert any("no feedback" in c.reason for c in run.changes)
+    back = [c for c in run.changes if c.at_s > 16 and "before the outage" in c.reason]
+    assert back and back[0].index == before and back[0].at_s < 16 + 2.0, [c.reason for c in run.changes]
+
+
 def test_after_an_outage_a_smaller_link_is_not_blamed_on_the_old_point() -> None:
     run = simulate(lambda t: 2000 if t < 10 else (0.0 if t < 14 else 250), 30)
     assert fits(run.index_at(29.0), 250)

@@ -212,6 +212,7 @@ class BitrateController:
             self.silent = False
             self.state = State.STARTUP
             self.reason = "feedback resumed: startup"
+            self._resume_since_s = now_s  # the wait for the stuck frames to drain starts now
         if now_s - self._last_change_s < s.min_interval_s:
             return None
         current = self.profile[self.index]
@@ -283,7 +284,10 @@ class BitrateController:
 
     def _startup(self, now_s, delays, queuing, rate, congested) -> Change | None:
         if congested:
-            self._resume_to = None  # the link came back worse than it was
+            if self.index > 0:
+                self._resume_to = None  # the link came back worse than it was
+            # At the safest point this is the backlog of the outage draining, not news about
+            # the link: the point held before stays the goal once the queue is gone.
             return self._step_down(now_s, queuing, rate, "startup hit congestion")
         if (back := self._resume(now_s, queuing, rate)) is not None:
             return back
