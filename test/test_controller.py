@@ -207,6 +207,16 @@ def test_after_a_stall_the_point_held_before_is_tried_once_the_backlog_drained()
     assert back and back[0].index == before and back[0].at_s < 16 + 2.0, [c.reason for c in run.changes]
 
 
+def test_a_link_that_measures_far_more_is_climbed_in_jumps() -> None:
+    # Congestion for 4 s pushes the controller to the bottom; then the link measures 2000 kbps
+    # again: each climb goes to the best point that rate carries with headroom, not one rung.
+    run = simulate(lambda t: 2000 if t < 10 or t >= 14 else 100, 40, max_in_flight=6)
+    before = run.index_at(9.5)
+    climbs = [c for c in run.changes if c.at_s > 14 and c.index > c.previous]
+    back = next(c for c in climbs if c.index >= before)
+    assert back.at_s < 22.0 and climbs.index(back) <= 1, [(c.at_s, c.index, c.reason) for c in climbs]
+
+
 def test_after_an_outage_a_smaller_link_is_not_blamed_on_the_old_point() -> None:
     run = simulate(lambda t: 2000 if t < 10 else (0.0 if t < 14 else 250), 30)
     assert fits(run.index_at(29.0), 250)

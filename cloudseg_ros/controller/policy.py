@@ -70,6 +70,7 @@ class Settings:
     hold_s: float = 4.0  # in steady, before probing after a step down or a failed probe
     climb_s: float = 3.0  # between two climbs that both went well
     idle_climb_s: float = 2.0  # the same while the link is too idle to even measure its rate
+    idle_climb_factor: float = 2.0  # an idle link's climb goes up to this x the current kbps
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
     probe_memory_s: float = 15.0  # congestion this soon after climbing to a point counts as a failed probe
@@ -84,6 +85,8 @@ class Settings:
             raise ValueError("need 0 < probe_delay_ms < degrade_delay_ms")
         if min(self.min_interval_s, self.settle_s, self.hold_s, self.probe_s, self.feedback_timeout_s) <= 0:
             raise ValueError("intervals must be > 0")
+        if self.idle_climb_factor < 1:
+            raise ValueError(f"idle_climb_factor={self.idle_climb_factor} must be >= 1")
         if self.min_samples < 1:
             raise ValueError("min_samples must be >= 1")
 
@@ -298,9 +301,14 @@ class BitrateController:
         top = self._usable_below(len(self.profile) - 1)
         if rate is None:  # the link crossed every frame at once: far from full
             if self.index < top:
-                nxt = self._usable_above(self.index)
+                nxt = self._climb_target(None)
                 if nxt is not None:
-                    return self._propose(nxt, State.STARTUP, "startup: link idle, one step up", now_s)
+                    return self._propose(
+                        nxt,
+                        State.STARTUP,
+                        f"startup: link idle, up to {self.profile[nxt].kbps:.0f} kbps",
+                        now_s,
+                    )
             self.state, self.reason = State.STEADY, "startup done: top of the profile"
             return None
         target = self._usable_below(self.profile.fitting(rate * self.settings.headroom))
@@ -329,11 +337,11 @@ class BitrateController:
         self._good_index = self.index
         if now_s - self.since_s > s.probe_memory_s:
             self._probe.backoff_s.pop(self.index, None)  # this point has proved itself
-        nxt = self._usable_above(self.index)
         wait = (s.idle_climb_s if rate is None else s.climb_s) if self._last_climb_ok else s.hold_s
-        if nxt is None or now_s - self._last_change_s < wait:
+        if now_s - self._last_change_s < wait:
             return None
-        if now_s < self._probe.not_before_s.get(nxt, 0.0):
+        nxt = self._climb_target(rate, one_step=not self._last_climb_ok)
+        if nxt is None:
             return None
         if queuing is not None and queuing > s.probe_delay_ms:
             return None
@@ -399,6 +407,30 @@ class BitrateController:
             bits.append(f"{rate:.0f} kbps measured < {self.profile[self.index].kbps:.0f} kbps"
                         if self.profile[self.index].kbps > rate else f"{rate:.0f} kbps measured")  # fmt: skip
         return self._propose(target, State.DEGRADE, f"{why} ({', '.join(bits)})", now_s)
+
+    def _climb_target(self, rate: float | None, one_step: bool = False) -> int | None:
+        """Where a climb from here goes: the next usable point up, or further when the link
+        vouches for it: the best point the measured rate carries with headroom, or, on a link
+        too idle to measure (every frame crossed at once), the best point within
+        ``idle_climb_factor`` x the current kbps (slow-start-like: a ladder dense at the bottom
+        is not climbed one rung a second). Points whose probe backoff has not expired are
+        not jumped to; then the next point is the candidate (and it may be backing off too)."""
+        nxt = self._usable_above(self.index)
+        if nxt is None:
+            return None
+        far = nxt
+        if not one_step:
+            budget = (
+                rate * self.settings.headroom
+                if rate is not None
+                else self.profile[self.index].kbps * self.settings.idle_climb_factor
+            )
+            far = max(nxt, self._usable_below(self.profile.fitting(budget)))
+            while far > nxt and self._now_s < self._probe.not_before_s.get(far, 0.0):
+                far = self._usable_below(far - 1)
+        if self._now_s < self._probe.not_before_s.get(far, 0.0):
+            return None
+        return far
 
     def _usable(self, i: int) -> bool:
         return self._refused_until.get(i, -1e9) <= self._now_s
