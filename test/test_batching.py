@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cloudseg_ros.cloud.service import CloudService, FeedbackOut, MaskOut
+from cloudseg_ros.cloud.service import CloudService
 from cloudseg_ros.codec import make_encoder
 from cloudseg_ros.imaging.resize import downscale
 from cloudseg_ros.models.tiny import write_tiny_weights
 from cloudseg_ros.scene import DrivingScene
 from cloudseg_ros.segmenter import BatchItem, CloudPipeline
 
-HR = (256, 128)
+from service_tools import HR, Frame, Sink
 
 
 @pytest.fixture(scope="module")
@@ -150,47 +149,6 @@ def test_bad_items_are_refused_before_anything_runs(weights: Path) -> None:
 
 
 # ---------------------------------------------------------------------- the service
-
-
-@dataclass
-class Frame:
-    """The EncodedFrame fields the service reads."""
-
-    seq: int
-    data: bytes
-    codec: str = "h264"
-    key_frame: bool = False
-    width: int = HR[0] // 4
-    height: int = HR[1] // 4
-    original_width: int = HR[0]
-    original_height: int = HR[1]
-    stream_id: int = 0
-    selection: int = 0
-    send_stamp: object = None
-    header: object = None
-    encoded_size: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.encoded_size = len(self.data)
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.masks: list[MaskOut] = []
-        self.feedback: list[FeedbackOut] = []
-        self.lock = threading.Lock()
-
-    def mask(self, m: MaskOut) -> None:
-        with self.lock:
-            self.masks.append(m)
-
-    def fb(self, f: FeedbackOut) -> None:
-        with self.lock:
-            self.feedback.append(f)
-
-    def of(self, robot: str) -> tuple[list[MaskOut], list[FeedbackOut]]:
-        with self.lock:
-            return [m for m in self.masks if m.robot == robot], [f for f in self.feedback if f.robot == robot]
 
 
 class Recorder:

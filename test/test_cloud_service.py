@@ -12,59 +12,17 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
-from cloudseg_ros.cloud.service import CloudService, FeedbackOut, MaskOut, pad_to_multiple
+from cloudseg_ros.cloud.service import CloudService, pad_to_multiple
 from cloudseg_ros.codec import make_encoder
 from cloudseg_ros.imaging.resize import downscale
 from cloudseg_ros.scene import DrivingScene
 from cloudseg_ros.segmenter import CloudPipeline
 
-HR = (256, 128)
-
-
-@dataclass
-class Frame:
-    """The EncodedFrame fields the service reads (a plain object: no ROS in this module)."""
-
-    seq: int
-    data: bytes
-    codec: str = "h264"
-    key_frame: bool = False
-    width: int = 64
-    height: int = 32
-    original_width: int = HR[0]
-    original_height: int = HR[1]
-    stream_id: int = 0
-    selection: int = 0
-    send_stamp: object = None
-    header: object = None
-    encoded_size: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.encoded_size = len(self.data)
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.masks: list[MaskOut] = []
-        self.feedback: list[FeedbackOut] = []
-        self.lock = threading.Lock()
-
-    def mask(self, m: MaskOut) -> None:
-        with self.lock:
-            self.masks.append(m)
-
-    def fb(self, f: FeedbackOut) -> None:
-        with self.lock:
-            self.feedback.append(f)
-
-    def of(self, robot: str) -> tuple[list[MaskOut], list[FeedbackOut]]:
-        with self.lock:
-            return [m for m in self.masks if m.robot == robot], [f for f in self.feedback if f.robot == robot]
+from service_tools import HR, Frame, Sink
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,14 @@ def _command(relay: Relay, line: str) -> None:
     relay.proc.stdin.flush()
 
 
+def _reply(sock: socket.socket) -> bytes:
+    """What comes back within the socket's timeout (nothing: b"")."""
+    try:
+        return sock.recv(16)
+    except TimeoutError:
+        return b""
+
+
 def test_relay_blackhole_holds_both_directions_then_delivers() -> None:
     server, port = echo_server()
     relay = Relay(port)
@@ -51,19 +59,11 @@ def test_relay_blackhole_holds_both_directions_then_delivers() -> None:
             _command(relay, "blackhole on")
             time.sleep(0.2)
             s.sendall(b"during")
-            try:
-                data = s.recv(16)
-            except TimeoutError:
-                data = b""
-            assert data == b"", "nothing passes while blackholed"
+            assert _reply(s) == b"", "nothing passes while blackholed"
             late = socket.create_connection(("127.0.0.1", relay.port))  # the kernel accepts it ...
             late.settimeout(0.6)
             late.sendall(b"new")
-            try:
-                data = late.recv(16)
-            except TimeoutError:
-                data = b""
-            assert data == b"", "... but it reaches nothing"
+            assert _reply(late) == b"", "... but it reaches nothing"
             _command(relay, "blackhole off")
             s.settimeout(3)
             late.settimeout(3)
