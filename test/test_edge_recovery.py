@@ -53,6 +53,7 @@ from cloudseg_ros.scene import DrivingScene
 ROBOT = "car8"
 W, H = 256, 128
 WEIGHTS = os.environ.get("CLOUDSEG_TEST_WEIGHTS_DIR") or None
+SR_MODEL = "cloudseg"  # the cloud's default; the reference below must run the same
 
 
 @dataclass
@@ -148,7 +149,7 @@ def robot() -> Iterator[Robot]:
     domain = random.randrange(200, 230)
     endpoint = f"tcp/127.0.0.1:{free_port()}"
     group = ProcessGroup()
-    overrides = {"cloud": {"weights_dir": WEIGHTS}} if WEIGHTS else {}
+    overrides = {"cloud": {"sr_model": SR_MODEL, **({"weights_dir": WEIGHTS} if WEIGHTS else {})}}
     for spec in cloud_specs(domain, endpoint, overrides):
         group.start(spec, f"cloud.{spec.name}")
     r = None
@@ -185,7 +186,7 @@ def reference():
     """The cloud's pipeline, run here on frames decoded from the complete stream."""
     from cloudseg_ros.segmenter import CloudPipeline
 
-    pipe = CloudPipeline(sr_model="bilinear", weights_dir=WEIGHTS, num_threads=1)
+    pipe = CloudPipeline(sr_model=SR_MODEL, weights_dir=WEIGHTS, num_threads=1)
     return lambda lr: pipe.process(lr, W, H, selection="key", robot_id="reference").class_ids
 
 
