@@ -4,10 +4,12 @@ States:
 
 * ``startup`` — begin at a safe point and climb fast: once a few frames of the current
   point are back without queuing, jump to the best point the measured delivery rate
-  carries (with headroom), or one step when the link is too idle to measure.
+  carries (with headroom), or that is within ``climb_factor`` x the current kbps when the
+  link is too idle to measure; never further than that factor in one climb.
 * ``degrade`` — congestion: frames queue (median queuing delay over ``degrade_delay_ms``,
   or feedback overdue by as much) or the measured rate cannot carry the current point. Step down to the best point that
-  fits the rate (at least one step); if frames of the new point still queue after
+  fits the rate (at least one step, and to at most half the kbps when the queue is
+  deeper than twice ``degrade_delay_ms``); if frames of the new point still queue after
   ``settle_s``, step again. Leave for ``steady`` once the queue has drained.
 * ``steady`` — hold. After ``hold_s`` without trouble (``climb_s`` when the last climb went
   well, ``idle_climb_s`` if moreover the link is too idle to measure), and unless the rate
@@ -28,7 +30,10 @@ Samples count for a point only if their frame was sent after the edge confirmed 
 point (robot clock), so the backlog of the previous point is never blamed on the new one.
 When feedback stops for ``feedback_timeout_s`` the safest point is chosen (and said so);
 when it resumes, startup begins again, and once frames cross without queuing the point
-held before the outage is probed first (an outage is not a smaller link). A point the edge refuses is set aside for
+held before the outage is probed first (an outage is not a smaller link). The same after
+a stall: congestion at a point the measured rate carries with headroom (or while the link
+is too idle to measure) is the link pausing, not our bytes; once the backlog drained, the
+point held before is probed again instead of climbed back to step by step. A point the edge refuses is set aside for
 ``refused_backoff_s``; the policy keeps believing what the edge really runs.
 
 No ROS here: the node feeds samples and calls :meth:`tick`; tests do the same with
@@ -44,6 +49,8 @@ from enum import StrEnum
 
 from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
 from cloudseg_ros.controller.profile import Profile, ProfilePoint
+
+STALL = "held before the stall"
 
 
 class State(StrEnum):
@@ -70,7 +77,7 @@ class Settings:
     hold_s: float = 4.0  # in steady, before probing after a step down or a failed probe
     climb_s: float = 3.0  # between two climbs that both went well
     idle_climb_s: float = 2.0  # the same while the link is too idle to even measure its rate
-    idle_climb_factor: float = 2.0  # an idle link's climb goes up to this x the current kbps
+    climb_factor: float = 4.0  # a climb goes at most to this x the current kbps
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
     probe_memory_s: float = 15.0  # congestion this soon after climbing to a point counts as a failed probe
@@ -85,8 +92,8 @@ class Settings:
             raise ValueError("need 0 < probe_delay_ms < degrade_delay_ms")
         if min(self.min_interval_s, self.settle_s, self.hold_s, self.probe_s, self.feedback_timeout_s) <= 0:
             raise ValueError("intervals must be > 0")
-        if self.idle_climb_factor < 1:
-            raise ValueError(f"idle_climb_factor={self.idle_climb_factor} must be >= 1")
+        if self.climb_factor < 1:
+            raise ValueError(f"climb_factor={self.climb_factor} must be >= 1")
         if self.min_samples < 1:
             raise ValueError("min_samples must be >= 1")
 
@@ -153,6 +160,7 @@ class BitrateController:
         self._last_climb_ok = False
         self._good_index = -1  # last point held in steady state without trouble
         self._resume_to: int | None = None
+        self._resume_why = ""
         self._resume_since_s = 0.0
 
     # ------------------------------------------------------------------ inputs
@@ -255,8 +263,9 @@ class BitrateController:
             self.reason = f"no feedback for {quiet_s:.1f} s"
             # An outage is not a smaller link: once feedback flows again without queuing, the
             # point held before the trouble is tried first (as a probe), not climbed to step by step.
-            self._resume_to = self._good_index if self._good_index > 0 else None
-            self._resume_since_s = now_s
+            goals = [i for i in (self._good_index, self._resume_to) if i is not None and i > 0]
+            self._resume_to = max(goals) if goals else None
+            self._resume_since_s, self._resume_why = now_s, "held before the outage"
         if self.index != 0:
             return self._propose(
                 0, State.DEGRADE, f"no feedback for {quiet_s:.1f} s: safest configuration", now_s
@@ -265,8 +274,9 @@ class BitrateController:
         return None
 
     def _resume(self, now_s: float, queuing: float | None, rate: float | None) -> Change | None:
-        """After an outage: back to the point held before it, as a probe (see _on_silence), once
-        the frames stuck in the outage have drained; given up after ``hold_s`` of waiting."""
+        """After an outage or a stall: back to the point held before it, as a probe (see
+        _on_silence and _step_down), once the frames stuck in it have drained; given up after
+        ``hold_s`` of waiting, or if that point is backing off from a failed probe."""
         if self._resume_to is None:
             return None
         if now_s - self._resume_since_s > self.settings.hold_s + self.settings.feedback_timeout_s:
@@ -275,14 +285,16 @@ class BitrateController:
         if queuing is not None and queuing > self.settings.probe_delay_ms:
             return None  # still draining
         goal, self._resume_to = self._resume_to, None
-        if rate is not None:
+        if rate is not None and self._resume_why != STALL:
+            # After an outage the link may come back smaller. After a stall the rate was
+            # vetted when it began; what the small frames since then measure is too noisy.
             goal = min(goal, self.profile.fitting(rate * self.settings.headroom))
         goal = self._usable_below(goal)
-        if goal <= self.index:
+        if goal <= self.index or now_s < self._probe.not_before_s.get(goal, 0.0):
             return None
         self._probe_from = self.index
         return self._propose(
-            goal, State.PROBE, f"link back: trying {self.profile[goal].name}, held before the outage", now_s
+            goal, State.PROBE, f"link back: trying {self.profile[goal].name}, {self._resume_why}", now_s
         )
 
     def _startup(self, now_s, delays, queuing, rate, congested) -> Change | None:
@@ -311,7 +323,7 @@ class BitrateController:
                     )
             self.state, self.reason = State.STEADY, "startup done: top of the profile"
             return None
-        target = self._usable_below(self.profile.fitting(rate * self.settings.headroom))
+        target = self._usable_below(self.profile.fitting(self._climb_budget(rate)))
         if target > self.index:
             return self._propose(
                 target, State.STARTUP, f"startup: {rate:.0f} kbps measured fits "
@@ -340,7 +352,9 @@ class BitrateController:
         wait = (s.idle_climb_s if rate is None else s.climb_s) if self._last_climb_ok else s.hold_s
         if now_s - self._last_change_s < wait:
             return None
-        nxt = self._climb_target(rate, one_step=not self._last_climb_ok)
+        # After trouble, a measured link is climbed one point at a time; a link too idle to
+        # measure says nothing against a bigger step (a failed probe costs one probe_s).
+        nxt = self._climb_target(rate, one_step=rate is not None and not self._last_climb_ok)
         if nxt is None:
             return None
         if queuing is not None and queuing > s.probe_delay_ms:
@@ -394,11 +408,23 @@ class BitrateController:
         if self.index == 0:
             self.state, self.reason = State.DEGRADE, f"{why} at the safest configuration"
             return None
-        if now_s - self._probe.climbed_s.get(self.index, -1e9) < self.settings.probe_memory_s:
+        current = self.profile[self.index].kbps
+        fits = current <= rate * self.settings.headroom if rate is not None else self.state == State.STARTUP
+        if self.state != State.DEGRADE and self._resume_to is None and fits:
+            # Queuing that our own bytes do not explain (the link carries this point with
+            # headroom, or startup's small points met a link too idle to measure): the link
+            # paused, as cellular links do for a second or two. Step down so the backlog
+            # drains, then try this point again.
+            self._resume_to, self._resume_since_s, self._resume_why = self.index, now_s, STALL
+        elif now_s - self._probe.climbed_s.get(self.index, -1e9) < self.settings.probe_memory_s:
             self._back_off(self.index, now_s)
         target = self.index - 1
         if rate is not None:
             target = min(target, self.profile.fitting(rate * self.settings.headroom))
+        if queuing is not None and queuing > 2 * self.settings.degrade_delay_ms:
+            # A deep queue: halve the rate at least (multiplicative decrease), one rung at a
+            # time would add a settle_s of queuing per rung.
+            target = min(target, self.profile.fitting(current / 2))
         target = self._usable_below(target)
         bits = []
         if queuing is not None:
@@ -408,24 +434,26 @@ class BitrateController:
                         if self.profile[self.index].kbps > rate else f"{rate:.0f} kbps measured")  # fmt: skip
         return self._propose(target, State.DEGRADE, f"{why} ({', '.join(bits)})", now_s)
 
+    def _climb_budget(self, rate: float | None) -> float:
+        """The most kbps a climb from here may go to: what the measured rate carries with
+        headroom, and never more than ``climb_factor`` x the current kbps (slow-start-like).
+        The cap matters twice: a link too idle to measure (every frame crossed at once) is
+        climbed in a few big steps rather than one rung a second, and a rate measured on
+        frames much smaller than the link's burst is inflated (a token bucket lets a small
+        frame through at line rate), so it may not vouch for a point many times bigger."""
+        cap = self.profile[self.index].kbps * self.settings.climb_factor
+        return cap if rate is None else min(cap, rate * self.settings.headroom)
+
     def _climb_target(self, rate: float | None, one_step: bool = False) -> int | None:
-        """Where a climb from here goes: the next usable point up, or further when the link
-        vouches for it: the best point the measured rate carries with headroom, or, on a link
-        too idle to measure (every frame crossed at once), the best point within
-        ``idle_climb_factor`` x the current kbps (slow-start-like: a ladder dense at the bottom
-        is not climbed one rung a second). Points whose probe backoff has not expired are
-        not jumped to; then the next point is the candidate (and it may be backing off too)."""
+        """Where a climb from here goes: the next usable point up, or further, within
+        :meth:`_climb_budget`. Points whose probe backoff has not expired are not jumped to;
+        then the next point is the candidate (and it may be backing off too)."""
         nxt = self._usable_above(self.index)
         if nxt is None:
             return None
         far = nxt
         if not one_step:
-            budget = (
-                rate * self.settings.headroom
-                if rate is not None
-                else self.profile[self.index].kbps * self.settings.idle_climb_factor
-            )
-            far = max(nxt, self._usable_below(self.profile.fitting(budget)))
+            far = max(nxt, self._usable_below(self.profile.fitting(self._climb_budget(rate))))
             while far > nxt and self._now_s < self._probe.not_before_s.get(far, 0.0):
                 far = self._usable_below(far - 1)
         if self._now_s < self._probe.not_before_s.get(far, 0.0):
