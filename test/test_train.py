@@ -15,10 +15,11 @@ from cloudseg_ros.cli import main
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.train import data as data_module
 from cloudseg_ros.train.config import apply_override, load_config
-from cloudseg_ros.train.data import CropSampler, FrameBank, check_disjoint, downscale
+from cloudseg_ros.train.data import CropSampler, FrameBank, FrameSpec, check_disjoint, downscale
 from cloudseg_ros.train.loop import LoopConfig, lr_factor
 from cloudseg_ros.train.seg import enet_class_weights, segmentation_loss, subsample_labels
 from cloudseg_ros.train.toy import toy_frame
+from cloudseg_ros.train.uplink import UplinkSpec, degrade_bank, received_lr
 
 
 def _bank(n: int = 2, w: int = 128, h: int = 64) -> FrameBank:
@@ -130,3 +131,42 @@ def test_rare_class_crops_contain_the_rare_class() -> None:
     for _ in range(10):
         _, _, labels = sampler.sample()
         assert (labels == 18).any()
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255**2 / mse))
+
+
+def test_uplink_frames_are_what_the_cloud_decodes() -> None:
+    """The degraded LR frame went through the real encoder and decoder: the lower the
+    bitrate, the further from the clean downscale; never the clean frame itself."""
+    spec = UplinkSpec()
+    clean = downscale(data_module.render(3, 12, 256, 128, "default")[0])
+    low = received_lr(3, 12, 256, 128, "default", spec, 20)
+    high = received_lr(3, 12, 256, 128, "default", spec, 2000)
+    assert low.shape == high.shape == clean.shape and low.dtype == np.uint8
+    assert 15 < _psnr(low, clean) < _psnr(high, clean) < 60
+    assert np.array_equal(received_lr(3, 12, 256, 128, "default", spec, 20), low), "deterministic"
+
+
+def test_uplink_degrades_the_configured_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data_module, "render", toy_frame)
+    bank = FrameBank(FrameSpec(seeds=(0, 1, 2, 3), frames=(6, 8), width=128, height=64), progress=False)
+    before = [lr.copy() for lr in bank.lr]
+    summary = degrade_bank(bank, UplinkSpec(fraction=1.0, bitrates_kbps=(30.0, 30.0)), seed=0)
+    assert summary["frames"] == summary["of"] == 8 and summary["kbps_median"] == pytest.approx(30.0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, bank.lr, strict=True))
+    assert degrade_bank(bank, UplinkSpec(fraction=0.0), seed=0)["frames"] == 0
+    early = FrameBank(FrameSpec(seeds=(0,), frames=(2,), width=128, height=64), progress=False)
+    with pytest.raises(ConfigError, match="frames >= 6"):
+        degrade_bank(early, UplinkSpec(fraction=1.0), seed=0)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [{"codec": "jpeg"}, {"bitrates_kbps": [500, 40]}, {"fraction": 1.5}, {"stride": 0}, {"bitrate": 40}],
+)
+def test_uplink_config_errors(cfg: dict) -> None:
+    with pytest.raises(ConfigError, match="uplink"):
+        UplinkSpec.from_config(cfg)

@@ -5,7 +5,9 @@ loss = L1(SR(LR), HR) + lam * task, with the trained segmenter frozen:
 * task = "kl": label-free, KL(segmenter(HR, LR) || segmenter(SR(LR), LR)), the segmenter's
   own HR prediction as the target (usable on unlabelled frames).
 Large patches (the segmenter's training crop, as the paper says: small patches do not
-give the segmenter enough context to produce a meaningful gradient).
+give the segmenter enough context to produce a meaningful gradient). With an ``uplink``
+section, a share of the LR frames is what the cloud decodes after the robot's H.264
+encoder (:mod:`cloudseg_ros.train.uplink`), so the model learns the artefacts it will see.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ def finetune_sr(cfg: dict[str, Any], seed: int, out: Path) -> tuple[nn.Module, n
     lam = float(cfg.get("lam", 0.1))
     mode = str(cfg.get("task", "ce"))
     bank = FrameBank(FrameSpec.from_config(cfg["data"]))
+    uplink = None
+    if cfg.get("uplink"):
+        from cloudseg_ros.train.uplink import UplinkSpec, degrade_bank
+
+        uplink = degrade_bank(bank, UplinkSpec.from_config(cfg["uplink"]), seed)
     weights = torch.from_numpy(enet_class_weights(bank.class_frequencies(segmenter.num_classes))).to(device)
     sampler = CropSampler(bank, tuple(cfg["crop"]), int(cfg["batch_size"]), seed)
 
@@ -81,6 +88,7 @@ def finetune_sr(cfg: dict[str, Any], seed: int, out: Path) -> tuple[nn.Module, n
         "segmenter": seg_path.name,
         "lam": lam,
         "task": mode,
+        "uplink": uplink,
         "final": last,
     }
     return model.eval().cpu(), segmenter.cpu(), summary
