@@ -123,6 +123,20 @@ def test_round_trip_psnr_and_same_call_decode(
 
 
 @pytest.mark.parametrize("codec", CODECS)
+def test_yuv444_keeps_the_colour_that_yuv420_halves(codec: str) -> None:
+    """Fine colour detail (1-pixel colour stripes over flat luma): 4:2:0 averages it away
+    whatever the bitrate, 4:4:4 keeps it; both streams decode in an ordinary decoder."""
+    x = np.arange(W)[None, :, None]
+    stripes = np.where(x % 2, [200, 60, 60], [60, 60, 200]).astype(np.uint8)
+    frame = np.ascontiguousarray(np.broadcast_to(stripes, (H, W, 3)))
+    got = {}
+    for chroma in ("yuv420", "yuv444"):
+        pkt = encode_all(codec, [frame], chroma=chroma, bitrate_kbps=4000, jpeg_quality=95)[0]
+        got[chroma] = psnr(frame, make_decoder(codec).decode(pkt.data, W, H))
+    assert got["yuv444"] > got["yuv420"] + 6, got
+
+
+@pytest.mark.parametrize("codec", CODECS)
 def test_one_packet_per_frame(codec: str, frames: list[np.ndarray]) -> None:
     enc = make_encoder(codec, width=W, height=H)
     for frame in frames:
@@ -248,6 +262,8 @@ def test_odd_size_rejected_with_clear_message(codec: str) -> None:
         ({"fps": 0}, "fps"),
         ({"codec": "jpeg", "jpeg_quality": 101}, "jpeg_quality"),
         ({"codec": "h265", "width": 8, "height": 8}, "libx265 refused 8x8"),
+        ({"chroma": "yuv422"}, "chroma 'yuv422' unknown; must be one of: yuv420, yuv444"),
+        ({"codec": "jpeg", "chroma": "444"}, "chroma '444' unknown"),
     ],
 )
 def test_bad_encoder_parameters(kwargs: dict, match: str) -> None:

@@ -83,7 +83,7 @@ def test_bitrate_change_applies_to_running_stream() -> None:
     assert np.mean(low[5:]) < 0.6 * np.mean(high[5:])
 
 
-@pytest.mark.parametrize("change", [{"downscale": 4}, {"codec": "jpeg"}])
+@pytest.mark.parametrize("change", [{"downscale": 4}, {"codec": "jpeg"}, {"chroma": "yuv420"}])
 def test_size_or_codec_change_restarts_stream_with_key(change) -> None:
     edge = make()
     fs = frames(6)
@@ -103,6 +103,8 @@ def test_fps_cap_and_bad_knobs() -> None:
     assert results == ["sent", "fps_cap", "sent", "fps_cap", "sent", "fps_cap"]
     with pytest.raises(ValueError):
         edge.update(codec="vp9")
+    with pytest.raises(ValueError, match="chroma"):
+        edge.update(chroma="444")
     with pytest.raises(ValueError):
         edge.update(key_threshold=0.1, useful_threshold=0.5)
     assert edge.knobs.codec == "h264"

@@ -5,7 +5,15 @@ The robot's edge node encodes with :func:`make_encoder`; the cloud keeps one
 :func:`validate_frame_header` first.
 """
 
-from cloudseg_ros.codec.base import WAITING_FOR_KEY, Decoder, EncodedPacket, Encoder
+from cloudseg_ros.codec.base import (
+    CHROMA_MODES,
+    DEFAULT_CHROMA,
+    WAITING_FOR_KEY,
+    Decoder,
+    EncodedPacket,
+    Encoder,
+    check_chroma,
+)
 from cloudseg_ros.codec.limits import (
     CODECS,
     PayloadLimits,
@@ -16,12 +24,15 @@ from cloudseg_ros.codec.limits import (
 from cloudseg_ros.codec.registry import make_decoder, make_encoder
 
 __all__ = [
+    "CHROMA_MODES",
     "CODECS",
+    "DEFAULT_CHROMA",
     "WAITING_FOR_KEY",
     "Decoder",
     "EncodedPacket",
     "Encoder",
     "PayloadLimits",
+    "check_chroma",
     "jpeg_header_size",
     "make_decoder",
     "make_encoder",

@@ -11,8 +11,10 @@ Encoder settings and why:
   caller forces one. ``forced-idr`` makes a forced key frame a real IDR (H.265 also needs
   ``open-gop=0``, else its key frames are CRA pictures), so the cloud can resume on it with a
   fresh decoder.
-- Colour: frames are converted RGB -> yuv420p by swscale (BT.601, limited range, area-averaged
-  chroma) and the stream is tagged so; the decoder converts back with the same matrix.
+- Colour: frames are converted RGB -> yuv444p (``chroma="yuv444"``, High 4:4:4 profile) or
+  yuv420p (area-averaged chroma) by swscale (BT.601, limited range) and the stream is tagged
+  so; the decoder converts back with the same matrix. See ``base.CHROMA_MODES`` for why 4:4:4
+  at the robot's small sizes.
 
 Bitrate changes (``set_bitrate``) restart the encoder, and its next frame is an IDR:
 
@@ -51,12 +53,13 @@ import numpy as np
 from av.video.frame import PictureType
 from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
-from cloudseg_ros.codec.base import Decoder, EncodedPacket, Encoder, check_rgb
+from cloudseg_ros.codec.base import DEFAULT_CHROMA, Decoder, EncodedPacket, Encoder, check_chroma, check_rgb
 from cloudseg_ros.codec.limits import PayloadLimits, annexb_key_frame, nal_unit_types
 from cloudseg_ros.errors import ConfigError, PayloadError
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 MAX_BITRATE_KBPS = 1_000_000
+PIX_FMT = {"yuv420": "yuv420p", "yuv444": "yuv444p"}  # chroma sampling -> the encoder's pixel format
 _AVCOL_SPC_SMPTE170M = 6  # AVColorSpace value for the BT.601 matrix (what swscale uses by default)
 
 
@@ -111,7 +114,9 @@ class PyAVEncoder(Encoder):
         bitrate_kbps: int = 500,
         gop: int = 60,
         preset: str = "veryfast",
+        chroma: str = DEFAULT_CHROMA,
     ) -> None:
+        check_chroma(chroma)
         if width < 2 or height < 2 or width % 2 or height % 2:
             raise ConfigError(
                 f"{flavour.codec} needs an even width and height (yuv420p), got {width}x{height}; "
@@ -127,6 +132,8 @@ class PyAVEncoder(Encoder):
         self.codec = flavour.codec
         self.gop = gop
         self.preset = preset
+        self.chroma = chroma
+        self._pix_fmt = PIX_FMT[chroma]
         # Constant frame rate time base: pts counts frames, so rate control sees bitrate / fps bits
         # per frame whatever the wall clock does.
         self._rate = Fraction(fps).limit_denominator(1001)
@@ -148,7 +155,7 @@ class PyAVEncoder(Encoder):
         kbps = self._bitrate_kbps
         ctx = av.CodecContext.create(self._flavour.encoder, "w")
         ctx.width, ctx.height = self.width, self.height
-        ctx.pix_fmt = "yuv420p"
+        ctx.pix_fmt = self._pix_fmt
         ctx.framerate = self._rate
         ctx.time_base = 1 / self._rate
         ctx.gop_size = self.gop
@@ -196,7 +203,7 @@ class PyAVEncoder(Encoder):
             self.restarts += 1
         frame = self._reformatter.reformat(
             av.VideoFrame.from_ndarray(rgb, format="rgb24"),
-            format="yuv420p",
+            format=self._pix_fmt,
             interpolation=Interpolation.AREA,
         )
         frame.pts = self._pts

@@ -2,7 +2,8 @@
 
 The fallback and the baseline: no inter-frame state, so nothing to resynchronise after a loss,
 at several times the bytes of H.264 for the same quality (bench/edge.py measures how many).
-Chroma is subsampled 4:2:0 like the H.264 path, so quality comparisons are like for like.
+Chroma is sampled like the H.264 path (``chroma``, 4:4:4 or 4:2:0), so quality comparisons
+are like for like.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import simplejpeg
 
-from cloudseg_ros.codec.base import Decoder, EncodedPacket, Encoder, check_rgb
+from cloudseg_ros.codec.base import DEFAULT_CHROMA, Decoder, EncodedPacket, Encoder, check_chroma, check_rgb
 from cloudseg_ros.errors import ConfigError, PayloadError
 
 
@@ -26,11 +27,12 @@ class JpegEncoder(Encoder):
     codec = "jpeg"
     rate_control = "quality"
 
-    def __init__(self, width: int, height: int, quality: int = 80) -> None:
+    def __init__(self, width: int, height: int, quality: int = 80, chroma: str = DEFAULT_CHROMA) -> None:
         if width < 1 or height < 1:
             raise ConfigError(f"jpeg frame size must be positive, got {width}x{height}")
         super().__init__(width, height)
         self.quality = check_quality(quality)
+        self.chroma = check_chroma(chroma)
 
     def set_quality(self, quality: int) -> None:
         self.quality = check_quality(quality)
@@ -38,7 +40,9 @@ class JpegEncoder(Encoder):
     def encode(self, rgb: np.ndarray, force_key: bool = False) -> EncodedPacket:
         self._check_open()
         rgb = check_rgb(rgb, self.width, self.height)
-        data = simplejpeg.encode_jpeg(rgb, quality=self.quality, colorspace="RGB", colorsubsampling="420")
+        data = simplejpeg.encode_jpeg(
+            rgb, quality=self.quality, colorspace="RGB", colorsubsampling=self.chroma.removeprefix("yuv")
+        )
         return EncodedPacket(data, True, self.codec, self.width, self.height)
 
 

@@ -5,7 +5,7 @@ Explicit imports, no discovery: importing the package costs the same whatever is
 
 from __future__ import annotations
 
-from cloudseg_ros.codec.base import Decoder, Encoder
+from cloudseg_ros.codec.base import DEFAULT_CHROMA, Decoder, Encoder
 from cloudseg_ros.codec.h264 import H264, H265, PyAVDecoder, PyAVEncoder
 from cloudseg_ros.codec.jpeg import JpegDecoder, JpegEncoder
 from cloudseg_ros.codec.limits import CODECS, PayloadLimits
@@ -29,17 +29,19 @@ def make_encoder(
     gop: int = 60,
     preset: str = "veryfast",
     jpeg_quality: int = 80,
+    chroma: str = DEFAULT_CHROMA,
 ) -> Encoder:
     """An encoder for ``width`` x ``height`` RGB frames; ConfigError names any bad parameter.
 
-    H.264/H.265 use ``fps``, ``bitrate_kbps``, ``gop`` and ``preset``; JPEG uses only
+    H.264/H.265 use ``fps``, ``bitrate_kbps``, ``gop``, ``preset`` and ``chroma`` ("yuv420" or
+    "yuv444" sampling of the colour planes); JPEG uses only
     ``jpeg_quality``. The others are accepted and ignored so callers can pass one parameter set
     whatever the codec.
     """
     _check_codec(codec)
     if codec == "jpeg":
-        return JpegEncoder(width, height, jpeg_quality)
-    return PyAVEncoder(_FLAVOURS[codec], width, height, fps, bitrate_kbps, gop, preset)
+        return JpegEncoder(width, height, jpeg_quality, chroma)
+    return PyAVEncoder(_FLAVOURS[codec], width, height, fps, bitrate_kbps, gop, preset, chroma)
 
 
 def make_decoder(codec: str, limits: PayloadLimits | None = None) -> Decoder:

@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sweep", help="directory of fine-tuned SR checkpoints for the lambda sweep")
     parser.add_argument("--table2-size", default="2048x1024", help="frame size for server stage timings")
     parser.add_argument("--no-fig5", action="store_true", help="skip the H.264 bandwidth sweep")
+    parser.add_argument(
+        "--chroma",
+        default=None,
+        help="chroma sampling of every fig5 stream: yuv444 (the edge's default) or yuv420",
+    )
     parser.add_argument("--no-table2", action="store_true", help="skip the stage timings")
     parser.set_defaults(func=run)
 
@@ -64,4 +69,5 @@ def run(args: argparse.Namespace) -> int:
         sweep=args.sweep,
         table2_size=None if args.no_table2 else _size(args.table2_size),
         fig5=not args.no_fig5,
+        chroma=args.chroma,
     )

@@ -4,7 +4,7 @@ Order matters for a weak uplink: the cheap decisions come first (frame rate cap,
 credit for another frame in flight, selection on a thumbnail), so a frame that will
 not be sent costs a fraction of a millisecond, never a downscale or an encode; and
 nothing is dropped after encoding, where a hole would break the H.264 stream. A change
-of size, codec or send rate restarts the encoder and the stream (new ``stream_id``,
+of size, codec, chroma or send rate restarts the encoder and the stream (new ``stream_id``,
 first frame IDR), so the cloud's decoder follows without a garbage frame; bitrate and
 quality changes apply to the next frame.
 
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from cloudseg_ros.bridge.flow import InFlightWindow
-from cloudseg_ros.codec import CODECS, EncodedPacket, make_encoder
+from cloudseg_ros.codec import CHROMA_MODES, CODECS, DEFAULT_CHROMA, EncodedPacket, make_encoder
 from cloudseg_ros.imaging.resize import downscale, downscaled_size
 from cloudseg_ros.selector import Decision, FrameSelector, Selection
 
@@ -55,6 +55,7 @@ class EdgeKnobs:
     jpeg_quality: int = 80
     gop: int = 100  # encoded frames between periodic IDRs of the codec
     preset: str = "veryfast"
+    chroma: str = DEFAULT_CHROMA  # colour planes kept whole: see codec.base.CHROMA_MODES
     fps_cap: float = 0.0  # max frames sent per second; 0 = every selected frame
     key_threshold: float = 0.1
     useful_threshold: float = 0.1
@@ -64,6 +65,8 @@ class EdgeKnobs:
         """Raise ValueError naming the first bad knob (the node's descriptors say the same)."""
         if self.codec not in CODECS:
             raise ValueError(f"codec {self.codec!r}: must be one of {', '.join(CODECS)}")
+        if self.chroma not in CHROMA_MODES:
+            raise ValueError(f"chroma {self.chroma!r}: must be one of {', '.join(CHROMA_MODES)}")
         checks = (
             ("downscale", self.downscale >= 1),
             ("bitrate_kbps", self.bitrate_kbps >= 1),
@@ -151,7 +154,7 @@ class EdgePipeline:
         self.knobs = knobs
         if "fps_cap" in changes:
             self._next_due = None
-        # Rate and quality retune the running encoder; codec, size, send rate, gop and preset
+        # Rate and quality retune the running encoder; codec, size, send rate, gop, preset and chroma
         # restart it (see _encoder_for) on the next frame.
         if self._encoder is not None and self._encoder_key and self._encoder_key[0] == knobs.codec:
             if knobs.codec == "jpeg" and "jpeg_quality" in changes:
@@ -252,7 +255,7 @@ class EdgePipeline:
         """What the running encoder was opened for; any change starts a new stream."""
         k = self.knobs
         rate = 0.0 if k.codec == "jpeg" else round(self.send_fps, 3)  # JPEG has no time base
-        return (k.codec, width, height, k.gop, k.preset, rate)
+        return (k.codec, width, height, k.gop, k.preset, k.chroma, rate)
 
     def _encoder_for(self, width: int, height: int) -> Any:
         k = self.knobs
@@ -272,6 +275,7 @@ class EdgePipeline:
                 gop=k.gop,
                 preset=k.preset,
                 jpeg_quality=k.jpeg_quality,
+                chroma=k.chroma,
             )
             self._encoder_key = key
             self._idr_wanted = True  # a new stream starts with a key frame (the encoder does so too)

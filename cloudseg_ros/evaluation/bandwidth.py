@@ -59,8 +59,13 @@ def measure(
     fps: float = 10.0,
     gop: int = 30,
     sweep: tuple[tuple[str, float, str, tuple[int, ...]], ...] = DEFAULT_SWEEP,
+    chroma: str = "yuv444",
 ) -> list[Point]:
-    from cloudseg_ros.codec import make_decoder, make_encoder
+    """Every (method, size, bitrate) point; all streams with the same ``chroma`` sampling
+    (like for like: every method gets the colour planes the edge sends)."""
+    from cloudseg_ros.codec import check_chroma, make_decoder, make_encoder
+
+    check_chroma(chroma)
 
     pipes: dict[str, CloudPipeline] = {}
     height, width = frames[0].labels.shape
@@ -75,7 +80,9 @@ def measure(
             cm, total_bytes = ConfusionMatrix(), 0
             for seed in seeds:
                 clip = [f for f in frames if f.seed == seed]
-                encoder = make_encoder("h264", width=w, height=h, fps=fps, bitrate_kbps=kbps, gop=gop)
+                encoder = make_encoder(
+                    "h264", width=w, height=h, fps=fps, bitrate_kbps=kbps, gop=gop, chroma=chroma
+                )
                 decoder = make_decoder("h264")
                 for f in clip:
                     sent = (

@@ -33,6 +33,7 @@ def run_suite(
     sweep: str | None,
     table2_size: tuple[int, int] | None,
     fig5: bool,
+    chroma: str | None = None,
 ) -> int:
     import torch
 
@@ -73,8 +74,11 @@ def run_suite(
         )
         figures.plot_sweep(report["lambda_sweep"], out_dir / "lambda_sweep.png")
     if fig5:
-        points = bandwidth.measure(clip, wdir, engine, threads)
-        report["fig5"] = bandwidth.summarise(points, rows["hr"]["miou"])
+        from cloudseg_ros.codec import DEFAULT_CHROMA
+
+        chroma = chroma or DEFAULT_CHROMA
+        points = bandwidth.measure(clip, wdir, engine, threads, chroma=chroma)
+        report["fig5"] = {"chroma": chroma, **bandwidth.summarise(points, rows["hr"]["miou"])}
         figures.plot_bandwidth(
             report["fig5"]["points"], rows["hr"]["miou"], report["fig5"]["margin"], out_dir / "fig5.png"
         )

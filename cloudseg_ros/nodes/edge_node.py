@@ -31,7 +31,7 @@ from std_msgs.msg import Header
 
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.bridge.flow import InFlightWindow
-from cloudseg_ros.codec import CODECS
+from cloudseg_ros.codec import CHROMA_MODES, CODECS
 from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline, Sent
 from cloudseg_ros.errors import CloudsegError, PayloadError
 from cloudseg_ros.logutil import BurstLog
@@ -51,6 +51,8 @@ PARAMS = (
     Param("jpeg_quality", D.jpeg_quality, "JPEG quality [1-100]", range=(1, 100)),
     Param("gop", D.gop, "Encoded frames between periodic IDRs (H.264/H.265) [frames]", range=(1, 10_000)),
     Param("preset", D.preset, "x264/x265 speed preset", choices=PRESETS),
+    Param("chroma", D.chroma, "Chroma sampling of the sent frame: yuv444 keeps the colour small objects need at "
+          "the downscaled size, yuv420 for decoders without 4:4:4; a change starts a new stream", choices=CHROMA_MODES),
     Param("fps_cap", D.fps_cap, "Max frames sent per second; 0 = no cap [Hz]", range=(0.0, 240.0)),
     Param("key_threshold", D.key_threshold, "Deviation from the last KEY frame that makes a new KEY "
           "(full inference) [score 0-1]", range=(0.0, 1.0)),
