@@ -88,7 +88,12 @@ def knob_space(
 
 
 def measure_config(
-    config: Config, clips: Iterable[list[Any]], pipeline: Any, fps: float, gop: int = 100
+    config: Config,
+    clips: Iterable[list[Any]],
+    pipeline: Any,
+    fps: float,
+    gop: int = 100,
+    chroma: str | None = None,
 ) -> ProfilePoint:
     """Run one configuration over the clips (lists of EvalFrame) and score it."""
     from cloudseg_ros.bridge.flow import InFlightWindow
@@ -100,7 +105,7 @@ def measure_config(
     held, fresh = ConfusionMatrix(), ConfusionMatrix()
     total_bytes, camera_frames, sr_used = 0, 0, set()
     for clip in clips:
-        knobs = EdgeKnobs(**{**config.knobs(), "gop": gop})
+        knobs = EdgeKnobs(**{**config.knobs(), "gop": gop, **({"chroma": chroma} if chroma else {})})
         edge = EdgePipeline(knobs, InFlightWindow(0), fps=fps)
         decoder = make_decoder(config.codec)
         robot = f"profile-{id(clip)}"
@@ -136,12 +141,13 @@ def build_profile(
     pipeline: Any,
     fps: float,
     meta: dict[str, Any],
+    chroma: str | None = None,
 ) -> Profile:
     """Measure every configuration; the Pareto set (by held mIoU) becomes the ladder."""
     measured = []
     for n, config in enumerate(configs, 1):
         t0 = time.monotonic()
-        point = measure_config(config, clips, pipeline, fps)
+        point = measure_config(config, clips, pipeline, fps, chroma=chroma)
         measured.append(point)
         log.info("%2d/%d %-24s %7.0f kbps  mIoU %.4f (sent frames %.4f)  %.0f s", n, len(configs), point.name,
                  point.kbps, point.miou, point.miou_fresh or 0.0, time.monotonic() - t0)  # fmt: skip
