@@ -158,7 +158,7 @@ class BitrateController:
         self._probe_from: int | None = None
         self._now_s = 0.0
         self._last_climb_ok = False
-        self._good_index = -1  # last point held in steady state without trouble
+        self._good_index = -1  # last point held in steady state for hold_s without trouble
         self._resume_to: int | None = None
         self._resume_why = ""
         self._resume_since_s = 0.0
@@ -346,7 +346,10 @@ class BitrateController:
             return self._step_down(now_s, queuing, rate, "congestion")
         if (back := self._resume(now_s, queuing, rate)) is not None:
             return back
-        self._good_index = self.index
+        if now_s - self.since_s >= s.hold_s:
+            # Only a point held this long without trouble is worth returning to after an
+            # outage: one that just passed a 2 s probe may be what the link could not carry.
+            self._good_index = self.index
         if now_s - self.since_s > s.probe_memory_s:
             self._probe.backoff_s.pop(self.index, None)  # this point has proved itself
         wait = (s.idle_climb_s if rate is None else s.climb_s) if self._last_climb_ok else s.hold_s
