@@ -27,6 +27,7 @@ No ROS here: times are plain floats in seconds, so tests feed synthetic series.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -112,13 +113,27 @@ class LinkEstimator:
     def rate_kbps(self, now_s: float, min_samples: int = 3) -> float | None:
         """Delivery rate over the frames sent in the last ``rate_window_s``; None while fewer
         than ``min_samples`` frames kept the link measurably busy."""
-        if not self._base:
+        busy = list(self._busy(lambda s: s.send_s >= now_s - self.rate_window_s))
+        busy_s = sum(service for _, service, _ in busy)
+        if len(busy) < min_samples or busy_s <= 0:
             return None
+        return sum(size for _, _, size in busy) * 8 / busy_s / 1e3
+
+    def frame_rates_kbps(self, since_arrival_s: float) -> list[float]:
+        """Per-frame delivery rates of the frames whose feedback arrived since then, in
+        arrival order (what the link did for each frame on its own)."""
+        busy = self._busy(lambda s: s.arrival_s >= since_arrival_s)
+        return [size * 8 / service / 1e3 for _, service, size in sorted(busy, key=lambda b: b[0].arrival_s)]
+
+    def _busy(self, keep) -> Iterator[tuple[FeedbackSample, float, int]]:
+        """(sample, link time, bytes) of every kept sample that says something about the
+        rate (see the module docstring)."""
+        if not self._base:
+            return
         _, base, base_size = self._base[0]
-        busy_s, busy_bytes, used = 0.0, 0, 0
         previous: FeedbackSample | None = None
         for s in self._samples:
-            if s.send_s >= now_s - self.rate_window_s:
+            if keep(s):
                 idle_arrival = s.send_s + base
                 if previous is not None and previous.recv_s >= idle_arrival:  # queued behind it
                     service, size = s.recv_s - previous.recv_s, s.size_bytes
@@ -126,13 +141,8 @@ class LinkEstimator:
                     service, size = s.recv_s - idle_arrival, s.size_bytes - base_size
                     size = size if size >= self.min_extra_bytes else 0
                 if service >= self.min_service_s and size > 0:
-                    busy_s += service
-                    busy_bytes += size
-                    used += 1
+                    yield s, service, size
             previous = s
-        if used < min_samples or busy_s <= 0:
-            return None
-        return busy_bytes * 8 / busy_s / 1e3
 
     def server_s(self, count: int = 10) -> float:
         """Median cloud time per frame over the last ``count`` frames (0 when none)."""

@@ -30,7 +30,9 @@ Samples count for a point only if their frame was sent after the edge confirmed 
 point (robot clock), so the backlog of the previous point is never blamed on the new one.
 When feedback stops for ``feedback_timeout_s`` the safest point is chosen (and said so);
 when it resumes, startup begins again, and once frames cross without queuing the point
-held before the outage is probed first (an outage is not a smaller link). The same after
+held before the outage is probed first (an outage is not a smaller link). A pause of a
+second or two (overdue feedback while the frames that arrived did not queue, at a point the
+measured rate carries) is waited out for ``pause_hold_s`` instead: see ``_paused``. The same after
 a stall: congestion at a point the measured rate carries with headroom (or while the link
 is too idle to measure) is the link pausing, not our bytes; once the backlog drained, the
 point held before is probed again instead of climbed back to step by step. A point the edge refuses is set aside for
@@ -80,6 +82,7 @@ class Settings:
     climb_factor: float = 4.0  # a climb goes at most to this x the current kbps
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
+    pause_hold_s: float = 2.0  # a paused link is waited out this long before stepping down
     probe_memory_s: float = 15.0  # congestion this soon after climbing to a point counts as a failed probe
     feedback_timeout_s: float = 2.5
     refused_backoff_s: float = 30.0
@@ -90,6 +93,8 @@ class Settings:
             raise ValueError(f"headroom={self.headroom} must be within (0, 1]")
         if not 0 < self.probe_delay_ms < self.degrade_delay_ms:
             raise ValueError("need 0 < probe_delay_ms < degrade_delay_ms")
+        if self.pause_hold_s < 0:
+            raise ValueError(f"pause_hold_s={self.pause_hold_s} must be >= 0")
         if min(self.min_interval_s, self.settle_s, self.hold_s, self.probe_s, self.feedback_timeout_s) <= 0:
             raise ValueError("intervals must be > 0")
         if self.climb_factor < 1:
@@ -161,6 +166,9 @@ class BitrateController:
         self._good_index = -1  # last point held in steady state for hold_s without trouble
         self._resume_to: int | None = None
         self._resume_why = ""
+        self._pause_since_s: float | None = None
+        self._drop_kbps: float | None = None  # what the frames after a "pause" showed, when less
+        self._rate_seen: tuple[float, float] | None = None  # last measured rate and when
         self._resume_since_s = 0.0
 
     # ------------------------------------------------------------------ inputs
@@ -240,15 +248,22 @@ class BitrateController:
         if len(judged) < s.min_samples:
             judged = delays[-s.min_samples :]
         queuing = statistics.median(judged) if judged else None
+        seen = queuing  # what the frames that did arrive say, before overdue feedback is added
         if late_ms > s.degrade_delay_ms:
             queuing = max(queuing or 0.0, late_ms)
         rate = self.estimator.rate_kbps(now_s, s.min_samples)
+        if rate is not None:
+            self._rate_seen = (rate, now_s)
         # The rate alone is not enough: a point that does not fit must also have started to
         # queue (a noisy estimate on an idle link must not push us down).
         over_rate = (
             rate is not None and current.kbps > rate and queuing is not None and queuing > s.probe_delay_ms
         )
         congested = (queuing is not None and queuing > s.degrade_delay_ms) or over_rate
+        if not congested:
+            self._pause_since_s, self._drop_kbps = None, None
+        elif self._paused(now_s, current.kbps, late_ms, seen, rate):
+            return None
         handler = {
             State.STARTUP: self._startup,
             State.DEGRADE: self._degrade,
@@ -256,6 +271,50 @@ class BitrateController:
             State.PROBE: self._probing,
         }[self.state]
         return handler(now_s, delays, queuing, rate, congested)
+
+    def _paused(
+        self, now_s: float, kbps: float, late_ms: float, seen: float | None, rate: float | None
+    ) -> bool:
+        """Is this congestion a pause of the link, to be waited out rather than stepped down from?
+
+        A pause (cellular uplinks stop for a second or two several times a minute) shows as
+        feedback that is overdue while the frames that did arrive did not queue, at a point
+        the last measured rate carries with headroom (in startup, on a link too idle to
+        measure, too). A smaller point would not help: the frames are in flight already
+        and the edge's window sends no more until they arrive. So hold for up to
+        ``pause_hold_s`` and judge the point afterwards only on frames sent after the
+        pause. It was a drop, not a pause, if frames arriving after it was seen took the
+        link longer than this point allows (the first one excepted: it waited out the
+        pause); then, or once ``pause_hold_s`` is over, congestion is handled as usual."""
+        s = self.settings
+        if self.state == State.DEGRADE or self.index == 0 or self._resume_to is not None:
+            return False  # nothing smaller to protect, or an outage's way back is under way
+        if self._pause_since_s is None:
+            fits = self._carries(kbps, rate, now_s)
+            only_late = late_ms > s.degrade_delay_ms and (seen is None or seen <= s.degrade_delay_ms)
+            if not (fits and only_late):
+                return False
+            self._pause_since_s = now_s
+        if now_s - self._pause_since_s >= s.pause_hold_s:
+            return False
+        after = self.estimator.frame_rates_kbps(self._pause_since_s)[1:]
+        if after and statistics.median(after) < kbps:
+            self._drop_kbps = statistics.median(after)  # the link came back smaller: step down to it
+            return False
+        self.since_s = now_s  # the backlog of the pause is not this point's fault
+        self.reason = (
+            f"link paused ({late_ms:.0f} ms without feedback): holding {self.profile[self.index].name}"
+        )
+        return True
+
+    def _carries(self, kbps: float, rate: float | None, now_s: float) -> bool:
+        """Does the link carry ``kbps`` with headroom, by the rate measured now or, when
+        nothing arrived lately to measure it (a pause), the last one measured? In startup
+        a link too idle to measure counts as carrying our small points."""
+        s = self.settings
+        if rate is None and self._rate_seen is not None and now_s - self._rate_seen[1] < s.base_window_s:
+            rate = self._rate_seen[0]
+        return kbps <= rate * s.headroom if rate is not None else self.state == State.STARTUP
 
     def _on_silence(self, now_s: float, quiet_s: float) -> Change | None:
         if not self.silent:
@@ -412,7 +471,7 @@ class BitrateController:
             self.state, self.reason = State.DEGRADE, f"{why} at the safest configuration"
             return None
         current = self.profile[self.index].kbps
-        fits = current <= rate * self.settings.headroom if rate is not None else self.state == State.STARTUP
+        fits = self._carries(current, rate, now_s)
         if self.state != State.DEGRADE and self._resume_to is None and fits:
             # Queuing that our own bytes do not explain (the link carries this point with
             # headroom, or startup's small points met a link too idle to measure): the link
@@ -422,6 +481,8 @@ class BitrateController:
         elif now_s - self._probe.climbed_s.get(self.index, -1e9) < self.settings.probe_memory_s:
             self._back_off(self.index, now_s)
         target = self.index - 1
+        if self._drop_kbps is not None:
+            rate = min(rate, self._drop_kbps) if rate is not None else self._drop_kbps
         if rate is not None:
             target = min(target, self.profile.fitting(rate * self.settings.headroom))
         if queuing is not None and queuing > 2 * self.settings.degrade_delay_ms:
