@@ -228,7 +228,7 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
     events = [e for e in timeline["timeline"]["controller"] if e["changed"]]
     assert row["masks_received"] > 20 and row["frames_sent"] > 20
     assert row["config_changes"] >= 2, [e["reason"] for e in events]
-    wide = [e["index"] for e in events if 0 <= e["t"] < 12]
+    wide = [e["index"] for e in events if e["t"] < 12]  # the climb may end before the first mask (t=0)
     narrow_end = [e for e in timeline["timeline"]["controller"] if e["t"] > 20]
     assert wide and max(wide) >= 2, "climbed while the link was wide"
     assert narrow_end and narrow_end[-1]["index"] <= 1, "stepped down once the link narrowed"

@@ -287,8 +287,10 @@ class BitrateController:
         link longer than this point allows (the first one excepted: it waited out the
         pause); then, or once ``pause_hold_s`` is over, congestion is handled as usual."""
         s = self.settings
-        if self.state == State.DEGRADE or self.index == 0 or self._resume_to is not None:
-            return False  # nothing smaller to protect, or an outage's way back is under way
+        if self.state in (State.DEGRADE, State.PROBE) or self.index == 0 or self._resume_to is not None:
+            # Nothing smaller to protect, a probe (any queuing fails it), or an outage's way
+            # back under way.
+            return False
         if self._pause_since_s is None:
             fits = self._carries(kbps, rate, now_s)
             only_late = late_ms > s.degrade_delay_ms and (seen is None or seen <= s.degrade_delay_ms)
