@@ -210,6 +210,16 @@ def test_after_a_stall_the_point_held_before_is_tried_once_the_backlog_drained()
     assert back and back[0].index == before and back[0].at_s < 16 + 2.0, [c.reason for c in run.changes]
 
 
+def test_a_failed_way_back_after_an_outage_lands_on_what_the_link_carries() -> None:
+    # The link comes back smaller than before the outage: the probe of the old point fails,
+    # and what it measured decides where to fall back to, not the bottom of the ladder.
+    run = simulate(lambda t: 2000 if t < 10 else (0.0 if t < 14 else 700), 30)
+    back = [c for c in run.changes if c.at_s > 14 and "before the outage" in c.reason]
+    failed = [c for c in run.changes if c.at_s > 14 and "probe failed" in c.reason]
+    assert back and failed, [(c.at_s, c.index, c.reason) for c in run.changes]
+    assert fits(failed[0].index, 700) and KBPS[failed[0].index] >= 300
+
+
 def test_a_link_that_measures_far_more_is_climbed_in_jumps() -> None:
     # Congestion for 4 s pushes the controller to the bottom; then the link measures 2000 kbps
     # again: each climb goes to the best point that rate carries with headroom, not one rung.

@@ -438,6 +438,11 @@ class BitrateController:
         )
         if queued or congested:
             back = self._probe_from if self._probe_from is not None else max(0, self.index - 1)
+            if rate is not None:
+                # A probe from far below (the way back after an outage) measured the link:
+                # fall back to what it carries, not to the bottom of the ladder.
+                fits = self._usable_below(self.profile.fitting(rate * s.headroom))
+                back = max(back, min(self.index - 1, fits))
             wait = self._back_off(self.index, now_s)
             worst = max(delays, default=queuing or 0.0)
             return self._propose(
