@@ -33,9 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--table2-size", default="2048x1024", help="frame size for server stage timings")
     parser.add_argument("--no-fig5", action="store_true", help="skip the H.264 bandwidth sweep")
     parser.add_argument(
-        "--chroma",
-        default=None,
-        help="chroma sampling of every fig5 stream: yuv444 (the edge's default) or yuv420",
+        "--chroma", help="chroma sampling of every fig5 stream: yuv444 or yuv420 (default: the edge's)"
     )
     parser.add_argument("--no-table2", action="store_true", help="skip the stage timings")
     parser.set_defaults(func=run)

@@ -37,9 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codecs", nargs="+", default=["h264", "jpeg"], choices=["h264", "jpeg"])
     p.add_argument("--quick", action="store_true", help="8 frames per seed, H.264 only, no frame-rate cap")
     p.add_argument(
-        "--chroma",
-        choices=["yuv444", "yuv420"],
-        help="the edge's chroma to measure with (default: its default)",
+        "--chroma", help="the edge's chroma to measure with: yuv444 or yuv420 (default: the edge's)"
     )
     p.set_defaults(func=run)
 
@@ -48,16 +46,16 @@ def run(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
+    from cloudseg_ros.codec import DEFAULT_CHROMA, check_chroma
     from cloudseg_ros.commands.eval import _size
     from cloudseg_ros.controller.profile import save_profile
     from cloudseg_ros.controller.profiler import build_profile, knob_space, plot_profile
-    from cloudseg_ros.edge.pipeline import EdgeKnobs
     from cloudseg_ros.errors import ConfigError
     from cloudseg_ros.evaluation.frames import load_frames
     from cloudseg_ros.segmenter import CloudPipeline
 
     width, height = _size(args.size)
-    chroma = args.chroma or EdgeKnobs().chroma
+    chroma = check_chroma(args.chroma or DEFAULT_CHROMA)
     frames, codecs, caps = args.frames, args.codecs, args.fps_caps
     if args.quick:
         frames, codecs, caps = min(frames, 8), ["h264"], [0.0]

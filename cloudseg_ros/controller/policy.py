@@ -32,10 +32,9 @@ When feedback stops for ``feedback_timeout_s`` the safest point is chosen (and s
 when it resumes, startup begins again, and once frames cross without queuing the point
 held before the outage is probed first (an outage is not a smaller link). A pause of a
 second or two (overdue feedback while the frames that arrived did not queue, at a point the
-measured rate carries) is waited out for ``pause_hold_s`` instead: see ``_paused``. The same after
-a stall: congestion at a point the measured rate carries with headroom (or while the link
-is too idle to measure) is the link pausing, not our bytes; once the backlog drained, the
-point held before is probed again instead of climbed back to step by step. A point the edge refuses is set aside for
+measured rate carries) is waited out for ``pause_hold_s`` instead: see ``_paused``. A stall
+that outlasts it is stepped down from, and once the backlog drained the point held before
+is probed again instead of climbed back to step by step. A point the edge refuses is set aside for
 ``refused_backoff_s``; the policy keeps believing what the edge really runs.
 
 No ROS here: the node feeds samples and calls :meth:`tick`; tests do the same with
@@ -481,9 +480,9 @@ class BitrateController:
         fits = self._carries(current, rate, now_s)
         if self.state != State.DEGRADE and self._resume_to is None and fits:
             # Queuing that our own bytes do not explain (the link carries this point with
-            # headroom, or startup's small points met a link too idle to measure): the link
-            # paused, as cellular links do for a second or two. Step down so the backlog
-            # drains, then try this point again.
+            # headroom, or startup's small points met a link too idle to measure), longer than
+            # a pause is waited out (_paused): step down so the backlog drains, then try this
+            # point again.
             self._resume_to, self._resume_since_s, self._resume_why = self.index, now_s, STALL
         elif now_s - self._probe.climbed_s.get(self.index, -1e9) < self.settings.probe_memory_s:
             self._back_off(self.index, now_s)

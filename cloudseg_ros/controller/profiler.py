@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cloudseg_ros.codec.base import DEFAULT_CHROMA
 from cloudseg_ros.controller.profile import Profile, ProfilePoint, pareto
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def measure_config(
     pipeline: Any,
     fps: float,
     gop: int = 100,
-    chroma: str | None = None,
+    chroma: str = DEFAULT_CHROMA,
 ) -> ProfilePoint:
     """Run one configuration over the clips (lists of EvalFrame) and score it."""
     from cloudseg_ros.bridge.flow import InFlightWindow
@@ -105,7 +106,7 @@ def measure_config(
     held, fresh = ConfusionMatrix(), ConfusionMatrix()
     total_bytes, camera_frames, sr_used = 0, 0, set()
     for clip in clips:
-        knobs = EdgeKnobs(**{**config.knobs(), "gop": gop, **({"chroma": chroma} if chroma else {})})
+        knobs = EdgeKnobs(**{**config.knobs(), "gop": gop, "chroma": chroma})
         edge = EdgePipeline(knobs, InFlightWindow(0), fps=fps)
         decoder = make_decoder(config.codec)
         robot = f"profile-{id(clip)}"
@@ -141,7 +142,7 @@ def build_profile(
     pipeline: Any,
     fps: float,
     meta: dict[str, Any],
-    chroma: str | None = None,
+    chroma: str = DEFAULT_CHROMA,
 ) -> Profile:
     """Measure every configuration; the Pareto set (by held mIoU) becomes the ladder."""
     measured = []

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 
+from cloudseg_ros.codec.base import DEFAULT_CHROMA
 from cloudseg_ros.evaluation.frames import EvalFrame
 from cloudseg_ros.metrics import ConfusionMatrix
 from cloudseg_ros.segmenter import CloudPipeline
@@ -59,7 +60,7 @@ def measure(
     fps: float = 10.0,
     gop: int = 30,
     sweep: tuple[tuple[str, float, str, tuple[int, ...]], ...] = DEFAULT_SWEEP,
-    chroma: str = "yuv444",
+    chroma: str = DEFAULT_CHROMA,
 ) -> list[Point]:
     """Every (method, size, bitrate) point; all streams with the same ``chroma`` sampling
     (like for like: every method gets the colour planes the edge sends)."""

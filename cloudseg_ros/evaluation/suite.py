@@ -37,6 +37,9 @@ def run_suite(
 ) -> int:
     import torch
 
+    from cloudseg_ros.codec import DEFAULT_CHROMA, check_chroma
+
+    chroma = check_chroma(chroma or DEFAULT_CHROMA)  # before minutes of Table 1, not after
     torch.set_num_threads(threads)
     start = time.monotonic()
     out_dir = Path(out)
@@ -74,9 +77,6 @@ def run_suite(
         )
         figures.plot_sweep(report["lambda_sweep"], out_dir / "lambda_sweep.png")
     if fig5:
-        from cloudseg_ros.codec import DEFAULT_CHROMA
-
-        chroma = chroma or DEFAULT_CHROMA
         points = bandwidth.measure(clip, wdir, engine, threads, chroma=chroma)
         report["fig5"] = {"chroma": chroma, **bandwidth.summarise(points, rows["hr"]["miou"])}
         figures.plot_bandwidth(
