@@ -2,6 +2,7 @@
 
     python bench/batch.py                          # 1024x512, batch 1 2 4 8, every engine present
     python bench/batch.py --repeats 3 --engines onnxruntime
+    python bench/batch.py --engines torch --sr-model cloudseg --size 2048x1024   # on a GPU
     python bench/batch.py --json FILE              # also write the JSON there
 
 Times ``CloudPipeline.process_batch`` on N key frames of N different robots (bilinear SR
@@ -34,6 +35,7 @@ from cloudseg_ros.engines.export import export_model
 from cloudseg_ros.engines.select import onnxruntime_status
 from cloudseg_ros.models.checkpoint import weights_dir
 from cloudseg_ros.segmenter import BatchItem, CloudPipeline
+from cloudseg_ros.sr.upscaler import LEARNED
 
 
 def engines_present() -> list[str]:
@@ -45,7 +47,15 @@ def engines_present() -> list[str]:
     return [*kinds, "torch"]
 
 
-def export_segmenter(source: Path, name: str, directory: Path) -> None:
+def _gpu_name() -> str | None:
+    try:
+        import torch
+    except (ImportError, OSError):
+        return None
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+
+
+def export_checkpoint(source: Path, name: str, directory: Path) -> None:
     """Copy the checkpoint and export it with the current exporter (dynamic batch)."""
     for suffix in (".pt", ".json"):
         shutil.copy(source / f"{name}{suffix}", directory / f"{name}{suffix}")
@@ -99,7 +109,9 @@ def main() -> int:
     batches = sorted(set(args.batches))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        export_segmenter(weights_dir(args.weights), args.segmenter, Path(tmp))
+        for name in (args.segmenter, LEARNED.get(args.sr_model)):
+            if name is not None:  # the SR model too, unless it is an interpolation
+                export_checkpoint(weights_dir(args.weights), name, Path(tmp))
         for kind in args.engines or engines_present():
             pipe = CloudPipeline(
                 sr_model=args.sr_model,
@@ -139,6 +151,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "load_avg": [round(v, 2) for v in os.getloadavg()],
             "threads": args.threads,
+            "gpu": _gpu_name(),
         },
         "size": args.size,
         "sr_model": args.sr_model,

@@ -4,10 +4,12 @@ parameters and MACs.
     python bench/models.py                 # shipped weights, every engine present (a few minutes)
     python bench/models.py --quick         # demo size only, 3 repeats
     python bench/models.py --json FILE     # also write the JSON there
+    python bench/models.py --engines torch --precision both   # on a GPU: torch CUDA FP32 and FP16
 
 Graphs: the segmenter's key-frame graph (hr, lr) -> ids, its decode graph for useful
 frames (hr, low) -> ids (key-frame reuse: the difference is the saving), each SR model
-lr -> sr, and SR + segmenter fused into one graph. Times are medians (shared machine);
+lr -> sr, and SR + segmenter fused into one graph. Times are medians (shared machine) of
+host arrays in -> host arrays out (on a GPU the copies count, as they do in the cloud);
 inputs are random (speed does not depend on content). Prints a table on stderr and the
 JSON on stdout.
 """
@@ -15,6 +17,7 @@ JSON on stdout.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -26,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cloudseg_ros.engines import GraphSource, create_engine
+from cloudseg_ros.engines import create_engine
 from cloudseg_ros.engines.export import export_fused, graph_source
 from cloudseg_ros.engines.select import onnxruntime_status, tensorrt_status
 from cloudseg_ros.models.checkpoint import load_checkpoint, weights_dir
@@ -95,26 +98,38 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=("tensorrt", "onnxruntime", "torch"),
+        help="engine kinds to measure (default: every one present)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp16", "fp32", "both"),
+        default="fp16",
+        help="GPU engines: half precision (the cloud's default), float32, or both",
+    )
     parser.add_argument("--json", help="also write the JSON to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     wdir = weights_dir(args.weights)
     sizes = SIZES[:1] if args.quick else SIZES
     repeats = 3 if args.quick else args.repeats
+    precisions = {"fp16": [True], "fp32": [False], "both": [False, True]}[args.precision]
+    low_channels = int(json.loads((wdir / "icnet.json").read_text()).get("low_channels", 0))
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        fused = GraphSource(export_fused(wdir, "carn_m_cloudseg", "icnet", Path(tmp) / "fused.onnx"))
-        for kind in engines_present():
+        fused = export_fused(wdir, "carn_m_cloudseg", "icnet", Path(tmp) / "fused.onnx")
+        for kind, fp16 in itertools.product(args.engines or engines_present(), precisions):
             for name, graph, outputs in (*GRAPHS, ("carn_m_cloudseg+icnet", "fused", ["ids", "low"])):
-                if graph == "fused":
-                    if kind == "torch":
-                        continue  # the fused graph exists as ONNX only
-                    source = fused
-                else:
-                    source = graph_source(wdir, name, graph)
-                engine = create_engine(source, kind, args.threads, output_names=outputs)
-                model = None if graph == "fused" else source.build_torch()
-                low_channels = int(json.loads((wdir / "icnet.json").read_text()).get("low_channels", 0))
+                source = fused if graph == "fused" else graph_source(wdir, name, graph)
+                engine = create_engine(source, kind, args.threads, output_names=outputs, fp16=fp16)
+                if any(
+                    r["engine"] == engine.name and r["graph"] == graph and r["model"] == name for r in results
+                ):
+                    continue  # a CPU engine ignores the precision: measured already
+                model = source.build_torch()
                 for width, height in sizes:
                     inputs = feeds(graph, width, height, low_channels)
                     row = {
@@ -123,16 +138,15 @@ def main() -> int:
                         "engine": engine.name,
                         "size": f"{width}x{height}",
                         "ms": round(time_ms(engine, inputs, repeats), 2),
-                    }
-                    if model is not None:
-                        row["params"] = sum(p.numel() for p in model.parameters())
-                        row["gmacs"] = round(
+                        "params": sum(p.numel() for p in model.parameters()),
+                        "gmacs": round(
                             count_macs(model, {k: torch.from_numpy(v) for k, v in inputs.items()}) / 1e9, 3
-                        )
+                        ),
+                    }
                     results.append(row)
                     print(
-                        f"{name:<22} {graph:<9} {engine.name:<16} {row['size']:>9} {row['ms']:8.1f} ms "
-                        f"{row.get('params', '-'):>8} params {row.get('gmacs', '-'):>7} GMAC",
+                        f"{name:<22} {graph:<9} {engine.name:<17} {row['size']:>9} {row['ms']:8.1f} ms "
+                        f"{row['params']:>8} params {row['gmacs']:>7} GMAC",
                         file=sys.stderr,
                     )
     seg = load_checkpoint(wdir / "icnet.pt")
@@ -141,6 +155,8 @@ def main() -> int:
             "platform": platform.platform(),
             "processor": platform.processor(),
             "threads": args.threads,
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "torch": torch.__version__,
         },
         "weights": str(wdir.name),
         "results": results,

@@ -13,13 +13,30 @@ from cloudseg_ros.engines import create_engine
 from cloudseg_ros.engines.export import graph_source
 from cloudseg_ros.engines.select import onnxruntime_status, tensorrt_status
 from cloudseg_ros.engines.tensorrt_engine import engine_cache_key, engine_cache_path
+from cloudseg_ros.engines.torch_engine import TorchEngine, cuda_available
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.models.tiny import write_tiny_weights
 
 # Masks: argmax may flip where two logits tie to ~1e-6 (engines sum in another order);
-# at most this fraction of pixels may differ. Float outputs: absolute tolerance.
+# at most this fraction of pixels may differ. Float outputs: absolute tolerance. The
+# reference is always torch on the CPU in float32.
 MASK_TOLERANCE = 0.002
 FLOAT_ATOL = 1e-4
+# Half precision (TensorRT, torch CUDA): ~3 significant digits; CUDA float32 convolutions
+# may use TF32 (10-bit mantissa) on Ampere and later.
+MASK_TOLERANCE_HALF = 0.01
+FLOAT_ATOL_GPU = 2e-3
+
+
+def _tolerances(engine_name: str) -> tuple[float, float]:
+    """(mask fraction, float atol) for an engine: CPU engines match to float32 rounding."""
+    gpu = "cuda" in engine_name or "tensorrt" in engine_name
+    half = "fp16" in engine_name
+    return (MASK_TOLERANCE_HALF if half else MASK_TOLERANCE), (FLOAT_ATOL_GPU if gpu else FLOAT_ATOL)
+
+
+def _reference(weights: Path, name: str, graph: str, outputs: list[str]) -> TorchEngine:
+    return TorchEngine(graph_source(weights, name, graph).build_torch(), outputs, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -43,25 +60,39 @@ def test_engine_masks_match_torch(weights: Path, kind: str) -> None:
     rng = np.random.default_rng(1)
     hr = rng.random((1, 3, 128, 192), dtype=np.float32)
     lr = torch.nn.functional.avg_pool2d(torch.from_numpy(hr), 4).numpy()
-    ref = create_engine(graph_source(weights, "icnet", "segmenter"), "torch", output_names=["ids", "low"])
+    ref = _reference(weights, "icnet", "segmenter", ["ids", "low"])
     eng = create_engine(graph_source(weights, "icnet", "segmenter"), kind, output_names=["ids", "low"])
     want, got = ref.run({"hr": hr, "lr": lr}), eng.run({"hr": hr, "lr": lr})
-    assert got["ids"].shape == (1, 128, 192)
-    assert np.mean(got["ids"] != want["ids"]) <= MASK_TOLERANCE
-    np.testing.assert_allclose(
-        got["low"], want["low"], atol=FLOAT_ATOL * 10 if "tensorrt" in eng.name else FLOAT_ATOL
-    )
+    mask_tol, atol = _tolerances(eng.name)
+    assert got["ids"].shape == (1, 128, 192) and got["ids"].dtype == np.uint8
+    assert got["low"].dtype == np.float32
+    assert np.mean(got["ids"] != want["ids"]) <= mask_tol
+    np.testing.assert_allclose(got["low"], want["low"], atol=atol * 10 if "fp16" in eng.name else atol)
     dec = create_engine(graph_source(weights, "icnet", "decode"), kind, output_names=["ids"])
-    assert np.mean(dec.run({"hr": hr, "low": want["low"]})["ids"] != want["ids"]) <= MASK_TOLERANCE
+    assert np.mean(dec.run({"hr": hr, "low": want["low"]})["ids"] != want["ids"]) <= mask_tol
 
 
 @pytest.mark.parametrize("kind", _engines_here())
 def test_engine_sr_matches_torch(weights: Path, kind: str) -> None:
     lr = np.random.default_rng(2).random((1, 3, 24, 40), dtype=np.float32)
-    ref = create_engine(graph_source(weights, "carn_m", "sr"), "torch", output_names=["sr"]).run({"lr": lr})
-    got = create_engine(graph_source(weights, "carn_m", "sr"), kind, output_names=["sr"]).run({"lr": lr})
-    assert got["sr"].shape == (1, 3, 96, 160)
-    np.testing.assert_allclose(got["sr"], ref["sr"], atol=2e-3 if kind == "tensorrt" else FLOAT_ATOL)
+    ref = _reference(weights, "carn_m", "sr", ["sr"]).run({"lr": lr})
+    eng = create_engine(graph_source(weights, "carn_m", "sr"), kind, output_names=["sr"])
+    got = eng.run({"lr": lr})
+    assert got["sr"].shape == (1, 3, 96, 160) and got["sr"].dtype == np.float32
+    np.testing.assert_allclose(got["sr"], ref["sr"], atol=_tolerances(eng.name)[1])
+
+
+@pytest.mark.parametrize("fp16", [False, True])
+def test_torch_precision_follows_the_device(weights: Path, fp16: bool) -> None:
+    """FP16 only where it pays: on CUDA; a CPU torch engine stays float32 whatever is asked."""
+    eng = create_engine(graph_source(weights, "carn_m", "sr"), "torch", output_names=["sr"], fp16=fp16)
+    if cuda_available():
+        assert eng.name == ("torch-cuda-fp16" if fp16 else "torch-cuda")
+    else:
+        assert eng.name == "torch-cpu"
+    assert next(eng.module.parameters()).dtype == (
+        torch.float16 if eng.name.endswith("fp16") else torch.float32
+    )
 
 
 def test_onnx_has_dynamic_size(weights: Path) -> None:
@@ -115,6 +146,8 @@ def test_auto_picks_the_fastest_available(weights: Path) -> None:
         assert eng.name.startswith("tensorrt")
     elif onnxruntime_status("cuda") is None:
         assert eng.name == "onnxruntime-cuda"
+    elif cuda_available():  # a GPU without TensorRT or ORT CUDA: torch serves on it
+        assert eng.name.startswith("torch-cuda")
     elif onnxruntime_status("cpu") is None:
         assert eng.name == "onnxruntime-cpu"
     else:

@@ -101,14 +101,17 @@ def export_model(directory: Path, name: str) -> list[Path]:
     return written
 
 
-def export_fused(directory: Path, sr_name: str, seg_name: str, out: Path) -> Path:
-    """SR + segmenter in one graph (lr) -> (ids, low), to measure fusing against two calls."""
+def export_fused(directory: Path, sr_name: str, seg_name: str, out: Path) -> GraphSource:
+    """SR + segmenter in one graph (lr) -> (ids, low), to measure fusing against two calls;
+    the torch rebuild serves torch engines (GPU: no host round trip of the HR frame)."""
     from cloudseg_ros.engines.graphs import FusedGraph
 
-    sr = load_checkpoint(Path(directory) / f"{sr_name}.pt")
-    seg = load_checkpoint(Path(directory) / f"{seg_name}.pt")
+    def build() -> Any:
+        sr = load_checkpoint(Path(directory) / f"{sr_name}.pt")
+        return FusedGraph(sr, load_checkpoint(Path(directory) / f"{seg_name}.pt"))
+
     _, lr = _example()
-    return export_onnx(FusedGraph(sr, seg), (lr,), FUSED_IO, out)
+    return GraphSource(export_onnx(build(), (lr,), FUSED_IO, out), build)
 
 
 def graph_source(directory: Path, name: str, graph: str) -> GraphSource:

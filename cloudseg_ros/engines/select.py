@@ -1,6 +1,9 @@
-"""Pick the fastest engine that works here: TensorRT (GPU), ONNX Runtime CUDA, ONNX
-Runtime CPU, torch. Every import is guarded; which engine serves, and why the faster
-ones were skipped, is logged once per process."""
+"""Pick the fastest engine that works here: TensorRT (GPU), ONNX Runtime CUDA, torch
+CUDA, ONNX Runtime CPU, torch CPU. Every import is guarded; which engine serves, and why
+the faster ones were skipped, is logged once per process.
+
+torch CUDA ranks above ONNX Runtime CPU: on a GPU box without TensorRT or the CUDA build
+of ONNX Runtime (the usual pip install gives the CPU build) the GPU should still serve."""
 
 from __future__ import annotations
 
@@ -18,10 +21,10 @@ _announced: set[tuple[str, str]] = set()
 
 def _cuda_available() -> bool:
     try:
-        import torch
+        from cloudseg_ros.engines.torch_engine import cuda_available
     except (ImportError, OSError):
         return False
-    return bool(torch.cuda.is_available())
+    return cuda_available()
 
 
 def tensorrt_status() -> str | None:
@@ -63,10 +66,10 @@ def create_engine(
     if kind not in ENGINE_KINDS:
         raise ConfigError(f"unknown engine {kind!r}; must be one of {', '.join(ENGINE_KINDS)}")
     candidates = {
-        "auto": ["tensorrt", "onnxruntime-cuda", "onnxruntime-cpu", "torch"],
+        "auto": ["tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime-cpu", "torch-cpu"],
         "tensorrt": ["tensorrt"],
         "onnxruntime": ["onnxruntime-cuda", "onnxruntime-cpu"],
-        "torch": ["torch"],
+        "torch": ["torch-cuda", "torch-cpu"],
     }[kind]
     skipped: list[str] = []
     for candidate in candidates:
@@ -91,6 +94,8 @@ def _status(candidate: str, source: GraphSource) -> str | None:
         import torch  # noqa: F401
     except (ImportError, OSError) as exc:
         return f"torch does not import ({exc})"
+    if candidate == "torch-cuda" and not _cuda_available():
+        return "no CUDA device"
     return None
 
 
@@ -115,7 +120,8 @@ def _build(
 
     if output_names is None:
         raise ConfigError(f"the torch engine needs the output names of {source.onnx_path.name}")
-    return TorchEngine(source.build_torch(), output_names, num_threads=num_threads)
+    device = candidate.split("-")[1]
+    return TorchEngine(source.build_torch(), output_names, num_threads=num_threads, device=device, fp16=fp16)
 
 
 def _announce(kind: str, chosen: str, skipped: list[str]) -> None:

@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from cloudseg_ros.engines import create_engine
-from cloudseg_ros.engines.base import GraphSource
 from cloudseg_ros.engines.export import export_fused, graph_source
 from cloudseg_ros.evaluation.frames import EvalFrame
 from cloudseg_ros.sr.upscaler import Upscaler
@@ -97,6 +96,6 @@ def _fused_ms(
     """SR + segmenter exported as ONE graph (lr -> ids): saves the host round trip of the
     HR float frame between two engine calls."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_fused(weights, sr_name, "icnet", Path(tmp) / "fused.onnx")
-        fused = create_engine(GraphSource(path), engine if engine != "torch" else "onnxruntime", num_threads)
+        source = export_fused(weights, sr_name, "icnet", Path(tmp) / "fused.onnx")
+        fused = create_engine(source, engine, num_threads, ["ids", "low"])
         return {"engine": fused.name, "ms": round(_median_ms(lambda: fused.run({"lr": lr_in}), repeats), 2)}

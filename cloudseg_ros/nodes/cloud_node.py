@@ -31,8 +31,9 @@ PARAMS = (
     Param("sr_model", "cloudseg", "Upscaler from the received frame to camera resolution",
           choices=("bilinear", "bicubic", "espcn", "carn_m", "cloudseg")),
     Param("segmenter", "icnet", "Segmentation model name (shipped weights) ", choices=("icnet",)),
-    Param("engine", "auto", "Inference engine; auto = TensorRT, then ONNX Runtime CUDA/CPU, then torch",
-          choices=("auto", "tensorrt", "onnxruntime", "torch")),
+    Param("engine", "auto", "Inference engine; auto = TensorRT, then ONNX Runtime CUDA, torch CUDA, "
+          "ONNX Runtime CPU, torch CPU", choices=("auto", "tensorrt", "onnxruntime", "torch")),
+    Param("fp16", True, "Half precision on GPU engines (TensorRT, torch CUDA); CPU engines run FP32"),
     Param("weights_dir", "", "Folder with model files; empty = the weights shipped in the package"),
     Param("num_threads", 2, "CPU threads per inference engine", range=(1, 64)),
     Param("queue_depth", 2, "Decoded frames waiting per robot; older ones are superseded", range=(1, 16)),
@@ -45,7 +46,7 @@ PARAMS = (
     Param("max_height", 4096, "Largest frame or camera height accepted [px]", range=(16, 16384)),
     Param("max_bytes", 8_000_000, "Largest encoded frame accepted [bytes]", range=(1024, 256_000_000)),
 )  # fmt: skip
-RESTART_ONLY = {"sr_model", "segmenter", "engine", "weights_dir", "num_threads"}
+RESTART_ONLY = {"sr_model", "segmenter", "engine", "fp16", "weights_dir", "num_threads"}
 
 
 class CloudNode(Node):
@@ -63,6 +64,7 @@ class CloudNode(Node):
             engine=p["engine"],
             num_threads=p["num_threads"],
             weights_dir=p["weights_dir"] or None,
+            fp16=p["fp16"],
         )
         self.service = CloudService(
             self.pipeline,

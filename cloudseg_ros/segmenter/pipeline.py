@@ -79,9 +79,11 @@ class CloudPipeline:
         num_threads: int = 2,
         weights_dir: str | Path | None = None,
         force_engine_update: bool = False,
+        fp16: bool = True,
     ) -> None:
         self.weights = _resolve(weights_dir)
-        options = {"force_engine_update": force_engine_update}
+        # fp16: TensorRT and torch on CUDA run half precision (ignored on CPU engines).
+        options = {"force_engine_update": force_engine_update, "fp16": fp16}
         meta = read_metadata(self.weights, segmenter)
         if meta.get("role") != "segmenter":
             raise ConfigError(f"{segmenter!r} in {self.weights} is not a segmenter")
