@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cloudseg_ros.engines import FUSE_MODES
 from cloudseg_ros.engines.export import export_model
 from cloudseg_ros.engines.select import onnxruntime_status
 from cloudseg_ros.models.checkpoint import weights_dir
@@ -100,6 +101,7 @@ def main() -> int:
     parser.add_argument("--size", default="1024x512", help="HR size WxH")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--selection", choices=("key", "useful"), default="key")
+    parser.add_argument("--fuse", choices=FUSE_MODES, default="auto", help="SR fused into the segmenter")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
@@ -119,17 +121,22 @@ def main() -> int:
                 engine=kind,
                 num_threads=args.threads,
                 weights_dir=tmp,
+                fuse=args.fuse,
             )
-            engine, times = pipe.engine, measure(pipe, batches, args)
+            engine, fused, times = pipe.engine, pipe.fused is not None, measure(pipe, batches, args)
             del pipe  # its sessions' threads must not compete with the next engine's
             gc.collect()
             base = statistics.median(times[batches[0]]) / batches[0]
-            print(f"{engine}  {args.size}  sr={args.sr_model}  graph={args.selection}", file=sys.stderr)
+            print(
+                f"{engine}  {args.size}  sr={args.sr_model}  graph={args.selection}  fused={fused}",
+                file=sys.stderr,
+            )
             print("  batch  ms/call  ms/frame  frames/s  per-frame vs first", file=sys.stderr)
             for b in batches:
                 call = statistics.median(times[b])
                 row = {
                     "engine": engine,
+                    "fused": fused,
                     "batch": b,
                     "ms_per_call": round(call, 1),
                     "ms_per_frame": round(call / b, 1),

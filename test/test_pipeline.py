@@ -108,6 +108,69 @@ def test_learned_and_classical_sr(weights: Path, sr_model: str) -> None:
     assert pipe.process(_lr(256, 128), 256, 128).sr_model == "none"
 
 
+@pytest.mark.parametrize("engine", ["onnxruntime", "torch"])
+def test_fused_sr_and_segmenter_give_the_separate_masks(weights: Path, engine: str) -> None:
+    """x4 frames of a learned SR go through one fused graph: the same masks (key and
+    useful frames, batched across robots) as SR and segmentation called one after the other;
+    other ratios still take the separate path."""
+    fused = CloudPipeline(sr_model="cloudseg", engine=engine, weights_dir=weights, fuse="on")
+    apart = CloudPipeline(sr_model="cloudseg", engine=engine, weights_dir=weights, fuse="off")
+    auto = CloudPipeline(sr_model="cloudseg", engine=engine, weights_dir=weights)
+    assert fused.fused is not None and apart.fused is None
+    assert (auto.fused is not None) == auto.upscaler.engine.on_gpu  # auto: fused on GPUs only
+    with pytest.raises(ConfigError, match="fuse must be one of"):
+        CloudPipeline(sr_model="cloudseg", weights_dir=weights, fuse="yes")
+    rounds = [
+        [(_lr(64, 32, 10), 256, 128, "key", "a"), (_lr(64, 32, 11), 256, 128, "key", "b")],
+        [(_lr(64, 32, 12), 256, 128, "useful", "a"), (_lr(64, 32, 13), 256, 128, "useful", "b")],
+        [(_lr(128, 64, 14), 256, 128, "key", "a"), (_lr(64, 32, 15), 256, 128, "useful", "b")],
+    ]
+    for items in rounds:
+        got, want = fused.process_batch(items), apart.process_batch(items)
+        for g, w, item in zip(got, want, items, strict=True):
+            assert g.fused == (item[0].shape[1] * 4 == item[1]) and not w.fused
+            assert (g.sr_model, g.reused_key_features) == (w.sr_model, w.reused_key_features)
+            assert np.mean(g.class_ids != w.class_ids) < 0.002
+            np.testing.assert_allclose(g.key_frame_features.low, w.key_frame_features.low, atol=1e-4)
+    assert got[0].sr_model == "bilinear" and got[1].reused_key_features  # x2 fell back; b reused
+
+
+def test_fused_graphs_are_exported_once_per_checkpoint_pair(weights: Path, tmp_path: Path) -> None:
+    from cloudseg_ros.engines.export import fused_sources
+
+    first = fused_sources(weights, "carn_m_cloudseg", "icnet", cache_dir=tmp_path)
+    stamps = {g: s.onnx_path.stat().st_mtime_ns for g, s in first.items()}
+    again = fused_sources(weights, "carn_m_cloudseg", "icnet", cache_dir=tmp_path)
+    assert {g: s.onnx_path for g, s in again.items()} == {g: s.onnx_path for g, s in first.items()}
+    assert {g: s.onnx_path.stat().st_mtime_ns for g, s in again.items()} == stamps  # not re-exported
+    other = fused_sources(weights, "carn_m", "icnet", cache_dir=tmp_path)  # other weights, other files
+    assert not {s.onnx_path for s in other.values()} & {s.onnx_path for s in first.values()}
+    assert sorted(p.name.split("-")[1] for p in tmp_path.glob("carn_m_cloudseg+icnet-*.onnx")) == [
+        "decode",
+        "key",
+    ]
+    assert first["decode"].profile["low"][0][1] == first["decode"].profile["low"][2][1] > 0
+    with pytest.raises(ConfigError, match=r"nowhere\.pt"):
+        fused_sources(weights, "nowhere", "icnet", cache_dir=tmp_path)
+
+
+def test_warm_up_runs_every_graph_and_leaves_no_state(weights: Path) -> None:
+    pipe = CloudPipeline(sr_model="cloudseg", weights_dir=weights, fuse="on")
+    calls: list[str] = []
+
+    def count(engine: object, name: str) -> None:
+        run = engine.run
+        engine.run = lambda feeds: calls.append(name) or run(feeds)
+
+    count(pipe.key_engine, "key")
+    count(pipe.decode_engine, "decode")
+    for name, engine in pipe.fused.items():
+        count(engine, f"fused-{name}")
+    assert pipe.warm_up() > 0
+    assert sorted(set(calls)) == ["decode", "fused-decode", "fused-key", "key"]
+    assert pipe.robots() == []
+
+
 def test_bad_names_and_missing_weights(weights: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sr_model"):
         CloudPipeline(sr_model="waifu2x", weights_dir=weights)

@@ -39,6 +39,7 @@ MAX_COUNTED_GAP = 100_000  # frames; about 3 hours at 10 fps
 # frames (bench/batch.py: 1.06-1.16x at 1024x512) and every frame of it waits for the whole
 # call; engines that gain from batching (torch, GPUs) are configured with max_batch.
 DEFAULT_MAX_BATCH = 1
+WARM_UP_TIMEOUT_S = 60.0  # start() waits this long at most for the worker's warm-up
 
 
 def pad_to_multiple(lr: np.ndarray, width: int, height: int, multiple: int) -> tuple[np.ndarray, int, int]:
@@ -71,6 +72,7 @@ class MaskOut:
     segmenter: str
     engine: str
     reused_key_features: bool
+    sr_fused: bool
     decode_ms: float
     sr_ms: float
     segment_ms: float
@@ -154,6 +156,7 @@ class CloudService:
         self._next = 0
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._serve, name="inference", daemon=True)
+        self._ready = threading.Event()
         self.inference_errors = 0
         self.batches = 0  # inference calls of the worker
         self.batched_frames = 0  # frames they served
@@ -161,7 +164,10 @@ class CloudService:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> CloudService:
+        """Start the worker; returns once it has warmed the pipeline up (see
+        ``CloudPipeline.warm_up``), so that no robot's first frames pay for it."""
         self._worker.start()
+        self._ready.wait(timeout=WARM_UP_TIMEOUT_S)
         return self
 
     def stop(self) -> None:
@@ -305,7 +311,18 @@ class CloudService:
                 self._work.wait(0.5)
         return None
 
+    def _warm_up(self) -> None:
+        warm_up = getattr(self.pipeline, "warm_up", None)
+        try:
+            if warm_up is not None:
+                self._log.info(f"pipeline warmed up in {warm_up():.2f} s")
+        except Exception as exc:  # the first real frame will report a real failure
+            self._log.warning(f"pipeline warm-up failed: {exc}")
+        finally:
+            self._ready.set()
+
     def _serve(self) -> None:
+        self._warm_up()
         while (jobs := self._next_jobs()) is not None:
             self.batches += 1
             self.batched_frames += len(jobs)
@@ -372,6 +389,7 @@ class CloudService:
                 segmenter=res.segmenter,
                 engine=res.engine,
                 reused_key_features=bool(res.reused_key_features),
+                sr_fused=bool(getattr(res, "fused", False)),
                 decode_ms=item.decode_ms,
                 sr_ms=res.sr_ms,
                 segment_ms=res.segment_ms,

@@ -67,6 +67,7 @@ class RobotRecord:
     sr_model: str = ""
     segmenter: str = ""
     engine: str = ""
+    sr_fused: bool = False
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {
         "decode": [], "sr": [], "segment": [], "encode": [], "total": []})  # fmt: skip
     latency: LatencyWindow = field(default_factory=lambda: LatencyWindow(100_000))
@@ -188,6 +189,7 @@ class Recorder:
         rec.masks_received += 1
         rec.downlink_bytes += len(msg.data)
         rec.sr_model, rec.segmenter, rec.engine = msg.sr_model, msg.segmenter, msg.engine
+        rec.sr_fused = bool(msg.sr_fused)
         for stage, value in (("decode", msg.decode_ms), ("sr", msg.sr_ms), ("segment", msg.segment_ms),
                              ("encode", msg.encode_ms), ("total", msg.total_ms)):  # fmt: skip
             rec.stage_ms[stage].append(float(value))

@@ -55,6 +55,7 @@ def robot_row(rec: RobotRecord, duration_s: float) -> dict[str, Any]:
         "sr_model": rec.sr_model,
         "segmenter": rec.segmenter,
         "engine": rec.engine,
+        "sr_fused": rec.sr_fused,
         "server_ms": {stage: _mean(v) for stage, v in rec.stage_ms.items()},
     }
 
@@ -77,7 +78,10 @@ def build_report(records: Sequence[RobotRecord], duration_s: float, extra: dict[
         "latency_ms_p95": latency.percentile(95),
         "miou": pooled.miou(),
         "per_class_iou": pooled.per_class(),
-        **{k: first[k] for k in ("hr_size", "lr_size", "codec", "sr_model", "segmenter", "engine")},
+        **{
+            k: first[k]
+            for k in ("hr_size", "lr_size", "codec", "sr_model", "segmenter", "engine", "sr_fused")
+        },
         "server_ms": {s: _mean([row["server_ms"][s] for row in rows]) for s in first["server_ms"]},
         "duration_s": duration_s,
         "robots": rows,
@@ -105,7 +109,7 @@ def summary_table(report: dict[str, Any]) -> str:
         )
     server = report["server_ms"]
     lines.append(
-        "cloud per frame: "
+        ("cloud per frame (SR fused into segment): " if report.get("sr_fused") else "cloud per frame: ")
         + ", ".join(f"{k} {f(v)} ms" for k, v in server.items())
         + f"; startup {f(report.get('startup_s'))} s"
     )

@@ -31,10 +31,12 @@ class GraphSource:
 
 class Engine(ABC):
     """A loaded graph ready to run. ``name`` is what the mask message reports;
-    ``max_batch`` is the largest batch (dim 0) one ``run`` accepts, None = any."""
+    ``max_batch`` is the largest batch (dim 0) one ``run`` accepts, None = any; ``on_gpu``:
+    inputs and outputs cross to a device and back on every call."""
 
     name: str = "engine"
     max_batch: int | None = None
+    on_gpu: bool = False
 
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

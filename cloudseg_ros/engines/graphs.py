@@ -20,6 +20,7 @@ SEGMENTER_IO = (("hr", "lr"), ("ids", "low"))
 DECODE_IO = (("hr", "low"), ("ids",))
 SR_IO = (("lr",), ("sr",))
 FUSED_IO = (("lr",), ("ids", "low"))
+FUSED_DECODE_IO = (("lr", "low"), ("ids",))
 
 
 class SegmenterGraph(nn.Module):
@@ -50,3 +51,13 @@ class FusedGraph(nn.Module):
 
     def forward(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.key(self.sr(lr), lr)
+
+
+class FusedDecodeGraph(nn.Module):
+    def __init__(self, sr: nn.Module, segmenter: nn.Module) -> None:
+        super().__init__()
+        self.sr = sr
+        self.decode = DecodeGraph(segmenter)
+
+    def forward(self, lr: torch.Tensor, low: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.sr(lr), low)

@@ -45,6 +45,7 @@ class OnnxRuntimeEngine(Engine):
         except Exception as exc:  # ORT raises its own exception types for bad files
             raise ConfigError(f"cannot load model file {path}: {exc}") from exc
         self.name = f"onnxruntime-{device}"
+        self.on_gpu = device == "cuda"
         self.output_names = [o.name for o in self.session.get_outputs()]
         # Graphs exported before the batch axis became dynamic have a fixed dim 0.
         fixed = [i.shape[0] for i in self.session.get_inputs() if i.shape and isinstance(i.shape[0], int)]

@@ -16,6 +16,7 @@ from cloudseg_ros.errors import ConfigError
 log = logging.getLogger(__name__)
 
 ENGINE_KINDS = ("auto", "tensorrt", "onnxruntime", "torch")
+FUSE_MODES = ("auto", "on", "off")  # SR fused into the segmenter's graphs; auto: on GPU engines
 _announced: set[tuple[str, str]] = set()
 
 

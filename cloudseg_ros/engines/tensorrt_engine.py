@@ -22,9 +22,14 @@ from cloudseg_ros.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+def cache_root() -> Path:
+    """Where built artefacts (TensorRT engines, fused graphs) are kept: $CLOUDSEG_CACHE,
+    else ~/.cache/cloudseg_ros."""
+    return Path(os.environ.get("CLOUDSEG_CACHE") or Path.home() / ".cache" / "cloudseg_ros")
+
+
 def default_cache_dir() -> Path:
-    root = os.environ.get("CLOUDSEG_CACHE") or Path.home() / ".cache" / "cloudseg_ros"
-    return Path(root) / "tensorrt"
+    return cache_root() / "tensorrt"
 
 
 def file_sha256(path: Path) -> str:
@@ -88,6 +93,7 @@ class TensorRTEngine(Engine):
         self.output_names = [n for n, i in zip(names, is_input, strict=True) if not i]
         self.stream = torch.cuda.Stream()
         self.name = "tensorrt-fp16" if self.fp16 else "tensorrt-fp32"
+        self.on_gpu = True
         # The optimisation profile bounds the batch as well as H/W.
         batches = [hi[0] for _, _, hi in source.profile.values()]
         self.max_batch = min(batches) if batches else None

@@ -34,12 +34,13 @@ class TorchEngine(Engine):
         self.half = bool(fp16 and self.device.type == "cuda")
         if self.device.type == "cpu":
             torch.set_num_threads(max(1, int(num_threads)))
-        else:
-            torch.backends.cudnn.benchmark = True  # the cloud sees few distinct frame sizes
+        # cudnn.benchmark stays off: it autotunes every new (batch, size), and the first
+        # frames of a new size or batch then take ~1 s, which robots read as congestion.
         module = module.eval().to(self.device)
         self.module = module.half() if self.half else module
         self.output_names = list(output_names)
         self.name = f"torch-{self.device.type}" + ("-fp16" if self.half else "")
+        self.on_gpu = self.device.type == "cuda"
 
     def _input(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)

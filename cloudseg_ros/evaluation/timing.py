@@ -87,6 +87,8 @@ def stage_times(
     if upscaler.engine is not None:
         out["fused"] = _fused_ms(weights, upscaler.name, engine, num_threads, lr_in, repeats)
         out["fused"]["separate_ms"] = round(ms["sr"] + ms["segmentation"], 2)
+        out["fused"]["total_ms"] = round(ms["decode"] + out["fused"]["ms"] + ms["mask_encode"], 2)
+        out["fused"]["total_fps"] = round(1e3 / out["fused"]["total_ms"], 1)
     return out
 
 

@@ -95,10 +95,10 @@ class Upscaler:
 
 
 class Upscaled(NamedTuple):
-    """One frame upscaled: HR (1, 3, H, W) float32, the LR frame as NCHW, the method that
-    ran, and its time [ms]."""
+    """One frame upscaled: HR (1, 3, H, W) float32 (None where SR runs fused into the
+    segmenter), the LR frame as NCHW, the method that ran, and its time [ms]."""
 
-    hr: np.ndarray
+    hr: np.ndarray | None
     lr_nchw: np.ndarray
     name: str
     ms: float
