@@ -61,22 +61,30 @@ def test_domains_are_isolated(graph: Graph) -> None:
     assert "camera" not in graph.cloud.node.get_node_names()
 
 
+def _stamp(msg: object) -> tuple[int, int]:
+    return msg.header.stamp.sec, msg.header.stamp.nanosec
+
+
 def test_mask_header_is_the_source_header(graph: Graph) -> None:
-    graph.robot.wait_for("/car1/segmentation/info", count=10, timeout=30)
-    images = {(m.header.stamp.sec, m.header.stamp.nanosec): m.header for m in graph.robot.messages(
-        "/car1/camera/image_raw")}  # fmt: skip
-    fresh = [i for i in graph.robot.messages("/car1/segmentation/info") if not i.stale]
-    assert fresh
-    matched = 0
-    for info in fresh:
-        key = (info.header.stamp.sec, info.header.stamp.nanosec)
-        if key in images:
-            assert images[key].frame_id == info.header.frame_id == "camera"
-            matched += 1
-    assert matched >= len(fresh) // 2  # the rest predate our subscription's first image
-    for m in graph.robot.messages("/car1/segmentation/mask"):
-        key = (m.header.stamp.sec, m.header.stamp.nanosec)
-        assert key in images or key < min(images), "mask with a header no camera image had"
+    def images() -> dict[tuple[int, int], object]:
+        return {_stamp(m): m.header for m in graph.robot.messages("/car1/camera/image_raw")}
+
+    def since_first_image(topic: str) -> list[object]:
+        first = min(images(), default=None)
+        return [m for m in graph.robot.messages(topic) if first is not None and _stamp(m) >= first]
+
+    def fresh() -> list[object]:
+        return [i for i in since_first_image("/car1/segmentation/info") if not i.stale]
+
+    # Masks of frames before the observer's first image cannot be matched: wait for enough after it.
+    assert wait_until(lambda: len(fresh()) >= 10, timeout=30)
+    seen = images()
+    # Best-effort (sensor QoS) images of ~100 kB are fragmented and some are lost on a busy
+    # machine, so not every mask meets its image; each one that does carries its header.
+    for msgs in (fresh(), since_first_image("/car1/segmentation/mask")):
+        matched = [m for m in msgs if _stamp(m) in seen]
+        assert all(seen[_stamp(m)].frame_id == m.header.frame_id == "camera" for m in matched)
+        assert len(matched) >= len(msgs) // 2, f"{len(matched)} of {len(msgs)} masks matched a camera image"
 
 
 def _hostile_frames() -> list[bytes]:
