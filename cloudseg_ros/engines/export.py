@@ -116,9 +116,9 @@ def fused_sources(
     """The "key" (lr) -> (ids, low) and "decode" (lr, low) -> ids graphs of SR fused with
     the segmenter, exported once per pair of checkpoints into ``cache_dir`` (default
     ``$CLOUDSEG_CACHE/graphs``) under a name that hashes both checkpoints, so a retrained
-    model is exported anew and never served stale. The cloud serves x4 frames with them:
-    the HR frame never leaves the engine (2.4x faster on a GPU, 1.1-1.4x on CPU engines:
-    bench/models.py)."""
+    model is exported anew and never served stale. The cloud serves x4 frames with them on
+    GPU engines, where the HR frame then never crosses back to the host (see
+    ``CloudPipeline``)."""
     directory = Path(directory)
     pts = [directory / f"{sr_name}.pt", directory / f"{seg_name}.pt"]
     missing = [str(p) for p in pts if not p.is_file()]

@@ -36,7 +36,7 @@ PARAMS = (
           "ONNX Runtime CPU, torch CPU", choices=("auto", "tensorrt", "onnxruntime", "torch")),
     Param("fp16", True, "Half precision on GPU engines (TensorRT, torch CUDA); CPU engines run FP32"),
     Param("fuse_sr", "auto", "x4 frames of a learned sr_model: SR and segmenter as one graph, the HR "
-          "frame never leaves the engine (auto: on GPU engines, where it is 2.4x faster)",
+          "frame never leaves the engine (auto: on GPU engines, where it pays; see README)",
           choices=FUSE_MODES),
     Param("weights_dir", "", "Folder with model files; empty = the weights shipped in the package"),
     Param("num_threads", 2, "CPU threads per inference engine", range=(1, 64)),

@@ -10,8 +10,9 @@ at the same HR size are stacked along the batch axis into one engine call.
 
 With a learned SR model on a GPU engine, x4 frames are served by SR fused with the
 segmenter into one graph (``fuse``): the HR float frame never crosses back to the host
-between two engine calls (bench/models.py on an H200: 5.4 ms fused vs 12.9 ms as two calls
-at 2048x1024). On ONNX Runtime CPU fusing gains nothing (key frames) or loses (useful
+between two engine calls (bench/models.py on an H200, torch FP16 at 2048x1024: 5.3 ms fused
+vs 3.7 + 5.1 ms as two calls; bench/batch.py: 3.9 vs 36.5 ms per frame in batches of 4).
+On ONNX Runtime CPU fusing gains nothing (key frames) or loses (useful
 frames, +10%), so "auto" fuses on GPU engines only. A fused frame's ``sr_ms`` is only its
 conversion; ``segment_ms`` covers SR and segmentation together.
 """
