@@ -67,17 +67,19 @@ def plot_table1(
 
 
 def plot_sweep(sweep: list[dict], path: Path) -> Path:
+    """mIoU, person IoU and PSNR against lambda, one line per task loss (ce, kl)."""
     plt = _plt()
-    sweep = sorted(sweep, key=lambda r: r["lam"])
     fig, ax1 = plt.subplots(figsize=(6, 4))
-    lams = [max(r["lam"], 1e-4) for r in sweep]
-    ax1.plot(lams, [r["miou"] for r in sweep], "-o", label="mIoU")
-    ax1.plot(lams, [r["person"] for r in sweep], "-s", label="person IoU")
+    ax2 = ax1.twinx()
+    for task, style in zip(sorted({r.get("task", "ce") for r in sweep}), ("-", "--", ":"), strict=False):
+        rows = sorted((r for r in sweep if r.get("task", "ce") == task), key=lambda r: r["lam"])
+        lams = [max(r["lam"], 1e-4) for r in rows]
+        ax1.plot(lams, [r["miou"] for r in rows], style + "o", color="C0", label=f"mIoU ({task})")
+        ax1.plot(lams, [r["person"] for r in rows], style + "s", color="C1", label=f"person IoU ({task})")
+        ax2.plot(lams, [r["psnr"] for r in rows], style + "^", color="grey", label=f"PSNR ({task})")
     ax1.set_xscale("log")
     ax1.set_xlabel("lambda (task loss weight; 0 plotted at 1e-4)")
     ax1.set_ylabel("IoU")
-    ax2 = ax1.twinx()
-    ax2.plot(lams, [r["psnr"] for r in sweep], "-^", color="grey", label="PSNR")
     ax2.set_ylabel("PSNR (dB)")
     ax1.legend(loc="lower left", fontsize=8)
     ax1.set_title("Analytics-aware fine-tuning: lambda sweep")
