@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cloudseg_ros.engines.export import export_model, graph_files
 from cloudseg_ros.evaluation import bandwidth, figures, table1, timing
 from cloudseg_ros.evaluation.frames import check_held_out, load_frames
 from cloudseg_ros.evaluation.methods import TABLE1_ROWS, Segmenter
@@ -121,6 +122,9 @@ def _sweep(clip: list, directory: Path, segmenter: Segmenter, engine: str, threa
         if meta.get("role") != "sr" or "lam" not in meta.get("training", {}).get("summary", {}):
             continue
         name = meta_path.stem
+        if not (directory / graph_files(name, "sr")["sr"]).is_file():  # trained, never exported
+            log.info("exporting %s for the sweep", name)
+            export_model(directory, name)
         res = table1.evaluate_rows(clip, {name: name}, segmenter, directory, engine, threads)[0][name]
         lam = float(meta["training"]["summary"]["lam"])
         out.append({"name": name, "lam": lam, "task": meta["training"]["summary"].get("task"), **res})
