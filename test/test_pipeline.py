@@ -171,6 +171,22 @@ def test_warm_up_runs_every_graph_and_leaves_no_state(weights: Path) -> None:
     assert pipe.robots() == []
 
 
+def test_a_corrupt_cached_fused_graph_is_exported_again(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOUDSEG_CACHE", str(tmp_path))
+    first = CloudPipeline(sr_model="cloudseg", engine="onnxruntime", weights_dir=weights, fuse="on")
+    cached = first.fused["key"]
+    path = next((tmp_path / "graphs").glob("*-key-*.onnx"))
+    path.write_bytes(b"half a file")
+    again = CloudPipeline(sr_model="cloudseg", engine="onnxruntime", weights_dir=weights, fuse="on")
+    assert path.stat().st_size > 1000 and again.fused["key"] is not cached
+    lr = _lr(64, 32, 7)
+    np.testing.assert_array_equal(
+        again.process(lr, 256, 128).class_ids, first.process(lr, 256, 128).class_ids
+    )
+
+
 def test_bad_names_and_missing_weights(weights: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sr_model"):
         CloudPipeline(sr_model="waifu2x", weights_dir=weights)

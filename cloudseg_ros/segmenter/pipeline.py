@@ -111,13 +111,33 @@ class CloudPipeline:
         self.fused: dict[str, Engine] | None = None  # "key" / "decode" engines of SR + segmenter
         sr_engine = self.upscaler.engine
         if sr_engine is not None and (fuse == "on" or (fuse == "auto" and sr_engine.on_gpu)):
-            sources = fused_sources(self.weights, self.upscaler.name, segmenter)
-            self.fused = {
-                "key": create_engine(sources["key"], engine, num_threads, ["ids", "low"], **options),
-                "decode": create_engine(sources["decode"], engine, num_threads, ["ids"], **options),
-            }
+            self.fused = self._fused_engines(segmenter, engine, num_threads, options)
         self._state: dict[str, KeyFrameFeatures] = {}
         self._lock = threading.Lock()
+
+    def _fused_engines(
+        self, segmenter: str, engine: str, num_threads: int, options: dict
+    ) -> dict[str, Engine]:
+        """Engines of the fused graphs; a cached export that does not load (a disk error,
+        an interrupted copy) is exported again once instead of stopping the cloud."""
+        outputs = {"key": ["ids", "low"], "decode": ["ids"]}
+
+        def build() -> dict[str, Engine]:
+            sources = fused_sources(self.weights, self.upscaler.name, segmenter)
+            try:
+                return {
+                    g: create_engine(sources[g], engine, num_threads, outputs[g], **options) for g in outputs
+                }
+            except ConfigError:
+                for source in sources.values():
+                    source.onnx_path.unlink(missing_ok=True)
+                raise
+
+        try:
+            return build()
+        except ConfigError as exc:
+            log.warning("cached fused graph unusable (%s); exporting it again", exc)
+            return build()
 
     @property
     def engine(self) -> str:
