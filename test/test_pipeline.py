@@ -152,6 +152,10 @@ def test_fused_graphs_are_exported_once_per_checkpoint_pair(weights: Path, tmp_p
     assert first["decode"].profile["low"][0][1] == first["decode"].profile["low"][2][1] > 0
     with pytest.raises(ConfigError, match=r"nowhere\.pt"):
         fused_sources(weights, "nowhere", "icnet", cache_dir=tmp_path)
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"")  # a cache "directory" that is a file: nothing can be written there
+    with pytest.raises(ConfigError, match="CLOUDSEG_CACHE"):
+        fused_sources(weights, "carn_m_cloudseg", "icnet", cache_dir=blocker / "graphs")
 
 
 def test_warm_up_runs_every_graph_and_leaves_no_state(weights: Path) -> None:

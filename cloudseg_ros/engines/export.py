@@ -133,8 +133,14 @@ def fused_sources(
         build, io = _pair_builder(directory, sr_name, seg_name, graph)
         if not path.is_file():  # written under a temporary name: another process may export it too
             tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            _export_pair(directory, sr_name, seg_name, graph, tmp)
-            os.replace(tmp, path)
+            try:
+                _export_pair(directory, sr_name, seg_name, graph, tmp)
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write the fused graph to {cache} ({exc}); set CLOUDSEG_CACHE to a writable "
+                    "folder or fuse_sr to off"
+                ) from exc
             log.info("exported fused %s graph %s", graph, path)
         sources[graph] = GraphSource(path, build, _profile(io[0], low_channels))
     return sources

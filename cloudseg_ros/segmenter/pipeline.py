@@ -122,22 +122,17 @@ class CloudPipeline:
         an interrupted copy) is exported again once instead of stopping the cloud."""
         outputs = {"key": ["ids", "low"], "decode": ["ids"]}
 
-        def build() -> dict[str, Engine]:
-            sources = fused_sources(self.weights, self.upscaler.name, segmenter)
-            try:
-                return {
-                    g: create_engine(sources[g], engine, num_threads, outputs[g], **options) for g in outputs
-                }
-            except ConfigError:
-                for source in sources.values():
-                    source.onnx_path.unlink(missing_ok=True)
-                raise
+        def load(sources: dict) -> dict[str, Engine]:
+            return {g: create_engine(sources[g], engine, num_threads, outputs[g], **options) for g in outputs}
 
+        sources = fused_sources(self.weights, self.upscaler.name, segmenter)
         try:
-            return build()
+            return load(sources)
         except ConfigError as exc:
             log.warning("cached fused graph unusable (%s); exporting it again", exc)
-            return build()
+            for source in sources.values():
+                source.onnx_path.unlink(missing_ok=True)
+        return load(fused_sources(self.weights, self.upscaler.name, segmenter))
 
     @property
     def engine(self) -> str:
