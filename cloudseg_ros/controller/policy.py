@@ -2,8 +2,9 @@
 
 States:
 
-* ``startup`` — begin at a safe point and climb fast: once a few frames of the current
-  point are back without queuing, jump to the best point the measured delivery rate
+* ``startup`` — begin at a modest point (``start_kbps``, e.g. 150 kbit/s, which almost any
+  cellular uplink carries) and climb fast: once a few frames of the current point are
+  back without queuing (queuing short of congestion is waited out, still in startup), jump to the best point the measured delivery rate
   carries (with headroom), or that is within ``climb_factor`` x the current kbps when the
   link is too idle to measure; never further than that factor in one climb.
 * ``degrade`` — congestion: frames queue (median queuing delay over ``degrade_delay_ms``,
@@ -65,7 +66,8 @@ class State(StrEnum):
 class Settings:
     """Thresholds and timings of the policy (the controller node's parameters)."""
 
-    start_index: int = 0
+    start_kbps: float = 150.0  # begin at the best point at or under this rate (0: the safest)
+    start_index: int = -1  # or at this profile point (-1: by start_kbps)
     headroom: float = 0.8  # a point is chosen upwards only if kbps <= headroom * rate
     degrade_delay_ms: float = 300.0  # median queuing delay that means congestion
     probe_delay_ms: float = 120.0  # queuing that aborts a probe / must be gone to leave degrade
@@ -100,6 +102,16 @@ class Settings:
             raise ValueError(f"climb_factor={self.climb_factor} must be >= 1")
         if self.min_samples < 1:
             raise ValueError("min_samples must be >= 1")
+        if self.start_kbps < 0 or self.start_index < -1:
+            raise ValueError("need start_kbps >= 0 and start_index >= -1 (-1: by start_kbps)")
+
+    def first_index(self, profile: Profile) -> int:
+        """The point the edge starts at. Not the safest by default: any cellular uplink carries
+        a hundred kbit/s or so, and the climb from the bottom costs seconds of poor masks
+        (startup steps down within a second or two where the link is smaller)."""
+        if self.start_index >= 0:
+            return self.start_index
+        return profile.fitting(self.start_kbps) if self.start_kbps > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -141,7 +153,7 @@ class BitrateController:
         self.profile = profile
         self.settings = settings or Settings()
         self.settings.validate()
-        if not 0 <= self.settings.start_index < len(profile):
+        if not -1 <= self.settings.start_index < len(profile):
             raise ValueError(
                 f"start_index {self.settings.start_index} outside the profile (0..{len(profile) - 1})"
             )
@@ -216,7 +228,7 @@ class BitrateController:
                 self.refused(self.pending, f"no answer within {s.request_timeout_s:g} s", now_s)
             return None
         if self.index < 0:
-            return self._propose(s.start_index, State.STARTUP, "initial configuration", now_s)
+            return self._propose(s.first_index(self.profile), State.STARTUP, "initial configuration", now_s)
         last = self.estimator.last_arrival_s
         if last is None:  # nothing back yet: the cloud may still be starting
             if now_s - self._started_s > s.feedback_timeout_s and self.index != 0:
@@ -310,12 +322,16 @@ class BitrateController:
 
     def _carries(self, kbps: float, rate: float | None, now_s: float) -> bool:
         """Does the link carry ``kbps`` with headroom, by the rate measured now or, when
-        nothing arrived lately to measure it (a pause), the last one measured? In startup
-        a link too idle to measure counts as carrying our small points."""
+        nothing arrived lately to measure it (a pause), the last one measured?"""
         s = self.settings
         if rate is None and self._rate_seen is not None and now_s - self._rate_seen[1] < s.base_window_s:
             rate = self._rate_seen[0]
-        return kbps <= rate * s.headroom if rate is not None else self.state == State.STARTUP
+        if rate is not None:
+            return kbps <= rate * s.headroom
+        # Unmeasured: only the safest point in startup (an outage's backlog draining) is
+        # presumed carried. Above it, frames that queue without a measurable rate are frames
+        # the link is too small for (each crosses alone, behind the edge's window).
+        return self.state == State.STARTUP and self.index == 0
 
     def _on_silence(self, now_s: float, quiet_s: float) -> Change | None:
         if not self.silent:
@@ -367,8 +383,10 @@ class BitrateController:
         if (back := self._resume(now_s, queuing, rate)) is not None:
             return back
         if queuing is not None and queuing > self.settings.probe_delay_ms:
-            if self._resume_to is None:
-                self.state, self.reason = State.STEADY, f"startup: queuing {queuing:.0f} ms, holding"
+            # Some queuing, not congestion: wait here for it to clear, still in startup. Going
+            # to steady would hold the (low) point for hold_s, and a first stream's start-up
+            # spike would cost seconds of poor masks.
+            self.reason = f"startup: queuing {queuing:.0f} ms, waiting"
             return None
         top = self._usable_below(len(self.profile) - 1)
         if rate is None:  # the link crossed every frame at once: far from full
@@ -477,6 +495,10 @@ class BitrateController:
             self.state, self.reason = State.DEGRADE, f"{why} at the safest configuration"
             return None
         current = self.profile[self.index].kbps
+        if self._drop_kbps is not None:
+            # What the frames after a "pause" took: the link came back smaller (before the
+            # check below: a drop is not a stall to climb back from).
+            rate = min(rate, self._drop_kbps) if rate is not None else self._drop_kbps
         fits = self._carries(current, rate, now_s)
         if self.state != State.DEGRADE and self._resume_to is None and fits:
             # Queuing that our own bytes do not explain (the link carries this point with
@@ -487,8 +509,6 @@ class BitrateController:
         elif now_s - self._probe.climbed_s.get(self.index, -1e9) < self.settings.probe_memory_s:
             self._back_off(self.index, now_s)
         target = self.index - 1
-        if self._drop_kbps is not None:
-            rate = min(rate, self._drop_kbps) if rate is not None else self._drop_kbps
         if rate is not None:
             target = min(target, self.profile.fitting(rate * self.settings.headroom))
         if queuing is not None and queuing > 2 * self.settings.degrade_delay_ms:

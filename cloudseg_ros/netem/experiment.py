@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudseg_ros.controller.policy import Settings
 from cloudseg_ros.controller.profile import Profile, load_profile
 from cloudseg_ros.errors import CloudsegError, ConfigError
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
@@ -110,6 +111,19 @@ def pick_fixed(profile: Profile, names: list[str] | None) -> list[int]:
             raise ConfigError(str(exc)) from None
     n = len(profile)
     return sorted({n - 1, n // 2, 0}, reverse=True)
+
+
+def start_index(profile: Profile, params: dict[str, Any]) -> int:
+    """The point the controller starts at with these parameters (the edge is launched there)."""
+    known = {k: params[k] for k in ("start_kbps", "start_index") if k in params}
+    try:
+        settings = Settings(**known)
+        settings.validate()
+        index = settings.first_index(profile)
+        profile[index]
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"--set {known}: {exc}") from exc
+    return index
 
 
 def pick_mode(mode: str) -> bool:
@@ -250,7 +264,7 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
         for i in pick_fixed(profile, opts.fixed):
             p = profile[i]
             plans.append((f"fixed {p.name}", {"name": p.name, "kbps": p.kbps, "knobs": dict(p.knobs)}))
-        start = profile[int(opts.controller_params.get("start_index", 0))]
+        start = profile[start_index(profile, opts.controller_params)]
         rows, results = [], {}
         for name, fixed in plans:
             knobs = dict(start.knobs) if fixed is None else fixed["knobs"]

@@ -41,7 +41,10 @@ PARAMS = (
     Param("profile_file", "", "Pareto profile (YAML/JSON from `cloudseg profile`); empty = the shipped one",
           read_only=True),
     Param("edge_node", "edge", "Name of the edge node whose parameters are set (same namespace)", read_only=True),
-    Param("start_index", S.start_index, "Profile point to start with (0 = safest)", range=(0, 1000), read_only=True),
+    Param("start_kbps", S.start_kbps, "Start at the best profile point at or under this rate (0 = the safest) "
+          "[kbit/s]", range=(0.0, 1e6), read_only=True),
+    Param("start_index", S.start_index, "Profile point to start with instead (-1 = by start_kbps, 0 = safest)",
+          range=(-1, 1000), read_only=True),
     Param("headroom", S.headroom, "Climb only to points whose kbps <= headroom x measured rate", range=(0.1, 1.0)),
     Param("degrade_delay_ms", S.degrade_delay_ms, "Median queuing delay that means congestion [ms]",
           range=(10.0, 10_000.0)),
@@ -70,7 +73,9 @@ TUNABLE = {"headroom", "degrade_delay_ms", "probe_delay_ms", "hold_s", "climb_s"
 
 
 def _settings(values: dict[str, Any]) -> Settings:
-    s = Settings(start_index=values["start_index"], **{k: values[k] for k in TUNABLE})
+    s = Settings(
+        start_kbps=values["start_kbps"], start_index=values["start_index"], **{k: values[k] for k in TUNABLE}
+    )
     s.validate()
     return s
 
