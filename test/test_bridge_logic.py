@@ -115,6 +115,27 @@ def test_window_limits_and_cumulative_ack() -> None:
     assert w.in_flight() == 0
 
 
+def test_window_expiry_backs_off_until_an_acknowledgement() -> None:
+    # A link that stopped: each expiry without an ack doubles the timeout (up to 4x), so the
+    # edge does not push a frame into the stuck queue every timeout_s; an ack restores it.
+    w = InFlightWindow(1, timeout_s=1.0)
+    w.sent(1, now=0.0)
+    assert not w.has_room(now=0.9) and w.has_room(now=1.0)  # first expiry after timeout_s
+    w.sent(2, now=1.0)
+    assert not w.has_room(now=2.9) and w.has_room(now=3.0)  # then 2 s
+    w.sent(3, now=3.0)
+    assert not w.has_room(now=6.9) and w.has_room(now=7.0)  # then 4 s
+    w.sent(4, now=7.0)
+    assert not w.has_room(now=10.9) and w.has_room(now=11.0)  # and no more than 4x
+    w.sent(5, now=11.0)
+    assert w.acknowledge(5) == 1 and w.current_timeout_s == 1.0
+    w.sent(6, now=12.0)
+    assert w.has_room(now=13.0) and w.expired == 5
+    w.sent(7, now=13.0)
+    w.reset()
+    assert w.current_timeout_s == 1.0 and w.has_room(now=13.0)
+
+
 def test_window_expiry_and_wait() -> None:
     w = InFlightWindow(1, timeout_s=0.2)
     w.sent(7, now=time.monotonic())

@@ -6,6 +6,13 @@ acknowledges everything up to it). Waiting for credit instead of queueing keeps
 latency bounded on a slow link: frames that cannot be sent now are never encoded
 (edge) or are replaced by newer ones (bridge), so nothing piles up. Entries older
 than ``timeout_s`` expire, so a lost feedback message cannot stall the stream.
+
+Expiry backs off like TCP's retransmission timer: each expiry without an
+acknowledgement in between doubles the timeout (up to ``MAX_BACKOFF`` x), and the
+next acknowledgement restores it. Feedback is rarely lost (the bridge is reliable
+and resets the window when its session reconnects); a link that stopped for
+seconds is the usual cause, and every frame sent into it on a fixed timer only
+lengthens the queue the first masks after the pause wait behind.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import threading
 import time
 from collections import OrderedDict
 
+MAX_BACKOFF = 4  # the timeout grows to at most this multiple while nothing is acknowledged
+
 
 class InFlightWindow:
     """Sequence numbers sent and not yet acknowledged, bounded by ``max_in_flight``."""
@@ -21,6 +30,7 @@ class InFlightWindow:
     def __init__(self, max_in_flight: int, timeout_s: float = 2.0) -> None:
         self._cond = threading.Condition()
         self._sent: OrderedDict[int, float] = OrderedDict()  # seq -> send time (monotonic)
+        self._backoff = 1  # timeout multiplier: doubled by each expiry, reset by an acknowledgement
         self.configure(max_in_flight, timeout_s)
         self.expired = 0
 
@@ -33,13 +43,19 @@ class InFlightWindow:
             self.timeout_s = timeout_s
             self._cond.notify_all()
 
+    @property
+    def current_timeout_s(self) -> float:
+        """The timeout with its backoff (what the oldest entry must be older than to expire)."""
+        return self.timeout_s * self._backoff
+
     def _expire(self, now: float) -> None:
         while self._sent:
             seq, t = next(iter(self._sent.items()))
-            if now - t < self.timeout_s:
+            if now - t < self.current_timeout_s:
                 break
             del self._sent[seq]
             self.expired += 1
+            self._backoff = min(MAX_BACKOFF, self._backoff * 2)
 
     def in_flight(self, now: float | None = None) -> int:
         with self._cond:
@@ -59,7 +75,7 @@ class InFlightWindow:
                 if self.max_in_flight == 0 or len(self._sent) < self.max_in_flight:
                     return True
                 oldest = next(iter(self._sent.values()))
-                wait = min(deadline, oldest + self.timeout_s) - now
+                wait = min(deadline, oldest + self.current_timeout_s) - now
                 if now >= deadline:
                     return False
                 self._cond.wait(max(wait, 0.001))
@@ -75,10 +91,12 @@ class InFlightWindow:
             for s in done:
                 del self._sent[s]
             if done:
+                self._backoff = 1
                 self._cond.notify_all()
             return len(done)
 
     def reset(self) -> None:
         with self._cond:
             self._sent.clear()
+            self._backoff = 1
             self._cond.notify_all()

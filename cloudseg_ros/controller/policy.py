@@ -29,7 +29,8 @@ back off exponentially. So an oscillating link does not make the configuration f
 
 Samples count for a point only if their frame was sent after the edge confirmed the
 point (robot clock), so the backlog of the previous point is never blamed on the new one.
-When feedback stops for ``feedback_timeout_s`` the safest point is chosen (and said so);
+When feedback stops for ``feedback_timeout_s`` (or none came in the first ``first_feedback_s``)
+the safest point is chosen (and said so);
 when it resumes, startup begins again, and once frames cross without queuing the point
 held before the outage is probed first (an outage is not a smaller link). A pause of a
 second or two (overdue feedback while the frames that arrived did not queue, at a point the
@@ -86,6 +87,7 @@ class Settings:
     pause_hold_s: float = 2.0  # a paused link is waited out this long before stepping down
     probe_memory_s: float = 15.0  # congestion this soon after climbing to a point counts as a failed probe
     feedback_timeout_s: float = 2.5
+    first_feedback_s: float = 15.0  # no feedback at all yet (the cloud may be loading its models)
     refused_backoff_s: float = 30.0
     request_timeout_s: float = 3.0
 
@@ -96,7 +98,9 @@ class Settings:
             raise ValueError("need 0 < probe_delay_ms < degrade_delay_ms")
         if self.pause_hold_s < 0:
             raise ValueError(f"pause_hold_s={self.pause_hold_s} must be >= 0")
-        if min(self.min_interval_s, self.settle_s, self.hold_s, self.probe_s, self.feedback_timeout_s) <= 0:
+        intervals = (self.min_interval_s, self.settle_s, self.hold_s, self.probe_s, self.feedback_timeout_s,
+                     self.first_feedback_s)  # fmt: skip
+        if min(intervals) <= 0:
             raise ValueError("intervals must be > 0")
         if self.climb_factor < 1:
             raise ValueError(f"climb_factor={self.climb_factor} must be >= 1")
@@ -230,8 +234,11 @@ class BitrateController:
         if self.index < 0:
             return self._propose(s.first_index(self.profile), State.STARTUP, "initial configuration", now_s)
         last = self.estimator.last_arrival_s
-        if last is None:  # nothing back yet: the cloud may still be starting
-            if now_s - self._started_s > s.feedback_timeout_s and self.index != 0:
+        if last is None:
+            # Nothing back yet: the cloud may still be loading and warming up its models, which
+            # takes seconds; that is no news about the link, so the start point is kept for
+            # first_feedback_s (the edge's window bounds what waits meanwhile).
+            if now_s - self._started_s > s.first_feedback_s and self.index != 0:
                 return self._propose(0, State.STARTUP, "no feedback yet: safest configuration", now_s)
             self.reason = "waiting for the first feedback"
             return None
@@ -253,7 +260,7 @@ class BitrateController:
         late_ms = (now_s - quiet_since - expected_gap_s) * 1e3
         samples = self.estimator.recent(self.since_s)
         if len(samples) < s.min_samples and late_ms <= s.degrade_delay_ms:
-            return None
+            return self._early_resume(now_s, samples, late_ms)
         delays = [self.estimator.queuing_ms(x) for x in samples]
         judged = [d for x, d in zip(samples, delays, strict=True) if x.arrival_s >= now_s - s.delay_window_s]
         if len(judged) < s.min_samples:
@@ -372,6 +379,19 @@ class BitrateController:
         return self._propose(
             goal, State.PROBE, f"link back: trying {self.profile[goal].name}, {self._resume_why}", now_s
         )
+
+    def _early_resume(self, now_s: float, samples: list[FeedbackSample], late_ms: float) -> Change | None:
+        """After an outage, the way back does not wait for min_samples frames of the safest
+        point: once its first frame crossed without queuing (the backlog is gone), the point
+        held before is probed. Every mask of the safest point is a poor one, and a pooled
+        accuracy suffers from a few of them more than their number says."""
+        s = self.settings
+        if self._resume_to is None or self._resume_why == STALL or not samples or self.silent:
+            return None
+        worst = max(self.estimator.queuing_ms(x) for x in samples)
+        if worst > s.probe_delay_ms or late_ms > s.probe_delay_ms:
+            return None
+        return self._resume(now_s, worst, self.estimator.rate_kbps(now_s, s.min_samples))
 
     def _startup(self, now_s, delays, queuing, rate, congested) -> Change | None:
         if congested:

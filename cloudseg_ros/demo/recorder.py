@@ -229,6 +229,7 @@ class Recorder:
         rec = self.records[robot]
         rec.confusion.update(labels, ids)
         rec.masks_evaluated += 1
+        self._scored(robot, stamp, labels, ids)
         first_robot = robot == next(iter(self.records))
         if (
             first_robot
@@ -236,6 +237,9 @@ class Recorder:
             and rec.masks_evaluated % self._snapshot_every == 0
         ):
             self._snapshot(ids, labels)
+
+    def _scored(self, robot: str, stamp: int, labels: np.ndarray, ids: np.ndarray) -> None:
+        """A fresh mask was scored (subclasses keep finer accounts)."""
 
     # ------------------------------------------------------------------ pictures
     def _snapshot(self, ids: np.ndarray, labels: np.ndarray) -> None:

@@ -150,6 +150,7 @@ def _row(
         "config_kbps": None if fixed is None else fixed["kbps"],
         "miou": result["miou"],
         "miou_all_frames": result["miou_all_frames"],
+        "miou_by_config": result.get("miou_by_config", {}),
         "latency_ms_p50": result["latency_ms_p50"],
         "latency_ms_p95": result["latency_ms_p95"],
         "latency_ms_max": result["latency_ms_max"],

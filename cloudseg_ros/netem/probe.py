@@ -51,6 +51,8 @@ class NetemRecorder(Recorder):
         self.acks: list[tuple[float, int, float]] = []  # (t, last_seq, wall clock at arrival)
         self.latencies: list[tuple[float, float]] = []  # (t, ms) of fresh masks
         self.controller: list[dict[str, Any]] = []
+        self.by_config: dict[str, ConfusionMatrix] = {}  # fresh masks by the point their frame was sent at
+        self.masks_by_config: dict[str, int] = {}
         self.all_frames = ConfusionMatrix()
         self.masks_scored_all = 0
         self.feedback_seen = 0
@@ -110,6 +112,19 @@ class NetemRecorder(Recorder):
             with self._lock:
                 self._any_masks.put(_stamp(msg.header), np.array(_as_array(msg)))
             self._score_any(_stamp(msg.header))
+
+    def _scored(self, robot: str, stamp: int, labels: np.ndarray, ids: np.ndarray) -> None:
+        """Keep each fresh mask's score under the configuration its frame was captured at
+        (the controller's last change before the capture; a fixed run has none)."""
+        captured = stamp * 1e-9 - (self.t0_wall - self.t0)  # camera stamp on this clock
+        config = "fixed"
+        for c in self.controller:
+            if c["changed"] and c["t"] <= captured:
+                config = c["config"]
+        with self._lock:
+            matrix = self.by_config.setdefault(config, ConfusionMatrix())
+            self.masks_by_config[config] = self.masks_by_config.get(config, 0) + 1
+        matrix.update(labels, ids)
 
     def _on_labels(self, robot: str, msg: Any) -> None:
         super()._on_labels(robot, msg)
@@ -183,6 +198,10 @@ class NetemRecorder(Recorder):
             "frames_captured_per_s": captured / duration_s,
             "fresh_masks_scored": fresh,
             "in_flight": self.in_flight(in_flight_timeout_s),
+            "miou_by_config": {
+                name: {"masks": self.masks_by_config[name], "miou": matrix.miou()}
+                for name, matrix in sorted(self.by_config.items())
+            },
             "timeline": {
                 "sends": [(round(t - t0, 3), seq, b) for t, seq, b, _ in self.sends if t >= t0],
                 "acks": [(round(t - t0, 3), seq) for t, seq, _ in self.acks if t >= t0],

@@ -61,6 +61,8 @@ PARAMS = (
     Param("settle_s", S.settle_s, "After a step down, before another one [s]", range=(0.1, 600.0)),
     Param("feedback_timeout_s", S.feedback_timeout_s, "No feedback this long: go to the safest point [s]",
           range=(0.2, 600.0)),
+    Param("first_feedback_s", S.first_feedback_s, "No feedback at all since start this long (the cloud may be "
+          "loading its models): go to the safest point [s]", range=(0.2, 3600.0)),
     Param("refused_backoff_s", S.refused_backoff_s, "A point the edge refused is not tried again for this long [s]",
           range=(0.0, 3600.0)),
     Param("tick_s", 0.1, "How often the policy decides [s]", range=(0.01, 10.0), read_only=True),
@@ -69,7 +71,7 @@ PARAMS = (
 TUNABLE = {"headroom", "degrade_delay_ms", "probe_delay_ms", "hold_s", "climb_s", "idle_climb_s",
            "climb_factor", "pause_hold_s", "probe_s",
            "min_interval_s", "settle_s",
-           "feedback_timeout_s", "refused_backoff_s"}  # fmt: skip
+           "feedback_timeout_s", "first_feedback_s", "refused_backoff_s"}  # fmt: skip
 
 
 def _settings(values: dict[str, Any]) -> Settings:
