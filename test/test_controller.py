@@ -446,3 +446,25 @@ def test_startup_waits_out_a_queuing_spike_and_keeps_climbing() -> None:
         t = round(t + 0.25, 6)  # 4 fps: each frame crosses alone, no rate to measure
     assert first_climb is not None and first_climb.state == State.STARTUP, ctl.reason
     assert first_climb.at_s < 2.0 + Settings().hold_s / 2
+
+
+def test_a_failed_probe_also_holds_back_the_points_above_it() -> None:
+    # On a weak link every probe restarts the stream with a key frame that queues: after the
+    # probe of one point failed, a bigger point is not tried instead while it backs off.
+    ctl = BitrateController(make_profile(), Settings(start_index=1))
+    ctl.confirmed(ctl.tick(0.0), 0.0)
+    ctl._now_s = 1.0
+    assert ctl._climb_target(None) == 3  # link too idle to measure: up to 4x the kbps
+    ctl._back_off(2, 1.0)
+    assert ctl._climb_target(None) is None  # 2 is backing off, and so is everything above it
+    ctl._now_s = 1.0 + Settings().hold_s + 0.1
+    assert ctl._climb_target(None) == 3
+
+
+def test_an_outage_before_any_point_proved_itself_resumes_at_the_start_point() -> None:
+    run = simulate(lambda t: 0.0 if 1.5 <= t < 5.0 else 3000, 12)
+    reasons = [(round(c.at_s, 1), c.index, c.reason) for c in run.changes]
+    silent = next(c for c in run.changes if "no feedback" in c.reason)
+    after = [c for c in run.changes if c.at_s > silent.at_s]
+    assert after and "before the outage" in after[0].reason, reasons
+    assert after[0].index >= Settings().first_index(make_profile()), reasons

@@ -17,7 +17,7 @@ States:
   estimate says the next point does not fit, ``probe``.
 * ``probe`` — run the next point up for ``probe_s``; the first sign of queuing (two frames
   over ``probe_delay_ms``, or one over ``degrade_delay_ms``) reverts it and doubles the
-  wait before that point is tried again. Congestion within ``probe_memory_s`` of
+  wait before that point, or any above it, is tried again. Congestion within ``probe_memory_s`` of
   climbing to a point counts as a failed probe of it too (a link that swings every few
   seconds would otherwise be chased up and down).
 
@@ -31,8 +31,9 @@ Samples count for a point only if their frame was sent after the edge confirmed 
 point (robot clock), so the backlog of the previous point is never blamed on the new one.
 When feedback stops for ``feedback_timeout_s`` (or none came in the first ``first_feedback_s``)
 the safest point is chosen (and said so);
-when it resumes, startup begins again, and once frames cross without queuing the point
-held before the outage is probed first (an outage is not a smaller link). A pause of a
+when it resumes, startup begins again, and once a frame crosses without queuing the point
+held before the outage (or the start point, when none had held yet) is probed first (an
+outage is not a smaller link). A pause of a
 second or two (overdue feedback while the frames that arrived did not queue, at a point the
 measured rate carries) is waited out for ``pause_hold_s`` instead: see ``_paused``. A stall
 that outlasts it is stepped down from, and once the backlog drained the point held before
@@ -346,8 +347,11 @@ class BitrateController:
             self.reason = f"no feedback for {quiet_s:.1f} s"
             # An outage is not a smaller link: once feedback flows again without queuing, the
             # point held before the trouble is tried first (as a probe), not climbed to step by step.
-            goals = [i for i in (self._good_index, self._resume_to) if i is not None and i > 0]
-            self._resume_to = max(goals) if goals else None
+            # With no such point yet (an outage early in a session), the start point is, as
+            # at the start: the climb from the bottom costs seconds of poor masks.
+            known = [i for i in (self._good_index, self._resume_to) if i is not None and i >= 0]
+            goal = max(known) if known else self.settings.first_index(self.profile)
+            self._resume_to = goal if goal > 0 else None
             self._resume_since_s, self._resume_why = now_s, "held before the outage"
         if self.index != 0:
             return self._propose(
@@ -564,11 +568,19 @@ class BitrateController:
         far = nxt
         if not one_step:
             far = max(nxt, self._usable_below(self.profile.fitting(self._climb_budget(rate))))
-            while far > nxt and self._now_s < self._probe.not_before_s.get(far, 0.0):
+            while far > nxt and self._backing_off(far):
                 far = self._usable_below(far - 1)
-        if self._now_s < self._probe.not_before_s.get(far, 0.0):
+        if self._backing_off(far):
             return None
         return far
+
+    def _backing_off(self, index: int) -> bool:
+        """Is ``index``, or a point at or below it above the current one, still waiting out a
+        failed probe? A link that did not carry a point does not carry a bigger one either
+        (on a weak link every probe costs a stream restart whose key frame queues)."""
+        return any(
+            self._now_s < self._probe.not_before_s.get(i, 0.0) for i in range(self.index + 1, index + 1)
+        )
 
     def _usable(self, i: int) -> bool:
         return self._refused_until.get(i, -1e9) <= self._now_s
