@@ -468,3 +468,18 @@ def test_an_outage_before_any_point_proved_itself_resumes_at_the_start_point() -
     after = [c for c in run.changes if c.at_s > silent.at_s]
     assert after and "before the outage" in after[0].reason, reasons
     assert after[0].index >= Settings().first_index(make_profile()), reasons
+
+
+def test_points_with_frames_too_big_for_the_link_are_not_climbed_to() -> None:
+    # At 1000 kbps measured a 2400 kbps point's 240 kbit frames take 240 ms each, a 1200 kbps
+    # point's 120 ms: over max_frame_ms (100), whatever the rate headroom says.
+    ctl = BitrateController(make_profile(), Settings(start_index=0))
+    ctl.confirmed(ctl.tick(0.0), 0.0)
+    assert ctl._quick_below(5, 1000.0) == 3
+    assert ctl._quick_below(5, None) == 5  # nothing measured: no limit
+    assert ctl._quick_below(5, 1.0) == 0  # nothing fits: stay
+    off = BitrateController(make_profile(), Settings(start_index=0, max_frame_ms=0))
+    off.confirmed(off.tick(0.0), 0.0)
+    assert off._quick_below(5, 1000.0) == 5
+    with pytest.raises(ValueError):
+        Settings(max_frame_ms=-1).validate()

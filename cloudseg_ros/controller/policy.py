@@ -6,10 +6,14 @@ States:
   cellular uplink carries) and climb fast: once a few frames of the current point are
   back without queuing (queuing short of congestion is waited out, still in startup), jump to the best point the measured delivery rate
   carries (with headroom), or that is within ``climb_factor`` x the current kbps when the
-  link is too idle to measure; never further than that factor in one climb.
+  link is too idle to measure; never further than that factor in one climb, and (here and
+  in every climb or step down) never to a point whose frame takes the measured rate more than
+  ``max_frame_ms`` to carry: each pause of a cellular link leaves the frames in flight to
+  drain after it, and big frames turn a 1 s pause into 1.5 s of latency.
 * ``degrade`` — congestion: frames queue (median queuing delay over ``degrade_delay_ms``,
-  or feedback overdue by as much) or the measured rate cannot carry the current point. Step down to the best point that
-  fits the rate (at least one step, and to at most half the kbps when the queue is
+  or feedback overdue by as much) or the measured rate cannot carry the current point. Step
+  down to the best point that fits the rate, with frames that cross it within
+  ``max_frame_ms`` (at least one step, and to at most half the kbps when the queue is
   deeper than twice ``degrade_delay_ms``); if frames of the new point still queue after
   ``settle_s``, step again. Leave for ``steady`` once the queue has drained.
 * ``steady`` — hold. After ``hold_s`` without trouble (``climb_s`` when the last climb went
@@ -83,6 +87,9 @@ class Settings:
     climb_s: float = 3.0  # between two climbs that both went well
     idle_climb_s: float = 2.0  # the same while the link is too idle to even measure its rate
     climb_factor: float = 4.0  # a climb goes at most to this x the current kbps
+    max_frame_ms: float = (
+        100.0  # climb only to points whose frame crosses the measured link this fast (0: off)
+    )
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
     pause_hold_s: float = 2.0  # a paused link is waited out this long before stepping down
@@ -103,6 +110,8 @@ class Settings:
                      self.first_feedback_s)  # fmt: skip
         if min(intervals) <= 0:
             raise ValueError("intervals must be > 0")
+        if self.max_frame_ms < 0:
+            raise ValueError(f"max_frame_ms={self.max_frame_ms} must be >= 0 (0: no limit)")
         if self.climb_factor < 1:
             raise ValueError(f"climb_factor={self.climb_factor} must be >= 1")
         if self.min_samples < 1:
@@ -425,7 +434,7 @@ class BitrateController:
                     )
             self.state, self.reason = State.STEADY, "startup done: top of the profile"
             return None
-        target = self._usable_below(self.profile.fitting(self._climb_budget(rate)))
+        target = self._quick_below(self._usable_below(self.profile.fitting(self._climb_budget(rate))), rate)
         if target > self.index:
             return self._propose(
                 target, State.STARTUP, f"startup: {rate:.0f} kbps measured fits "
@@ -535,6 +544,7 @@ class BitrateController:
         target = self.index - 1
         if rate is not None:
             target = min(target, self.profile.fitting(rate * self.settings.headroom))
+            target = self._quick_below(target, rate, floor=0)
         if queuing is not None and queuing > 2 * self.settings.degrade_delay_ms:
             # A deep queue: halve the rate at least (multiplicative decrease), one rung at a
             # time would add a settle_s of queuing per rung.
@@ -572,7 +582,26 @@ class BitrateController:
                 far = self._usable_below(far - 1)
         if self._backing_off(far):
             return None
-        return far
+        far = self._quick_below(far, rate)
+        return far if far > self.index else None
+
+    def _quick_below(self, index: int, rate: float | None, floor: int | None = None) -> int:
+        """The biggest usable point at or below ``index`` (and above ``floor``, by default the
+        current point) whose frame crosses the measured link within ``max_frame_ms``;
+        ``floor`` if none.
+        The rate alone would allow few big frames: every pause of a cellular link leaves the
+        frames in flight to drain after it, and big ones add hundreds of ms to each (a
+        1.8 Mbit/s point at 5 fps sends 45 kB frames: 240 ms each on a 1.5 Mbit/s link)."""
+        floor = self.index if floor is None else floor
+        limit = self.settings.max_frame_ms
+        if rate is None or limit <= 0:
+            return index
+        while index > floor:
+            point = self.profile[index]
+            if point.kbps * self._frame_interval_s(point) / rate * 1e3 <= limit:
+                return index
+            index = self._usable_below(index - 1)
+        return floor
 
     def _backing_off(self, index: int) -> bool:
         """Is ``index``, or a point at or below it above the current one, still waiting out a

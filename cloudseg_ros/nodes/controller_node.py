@@ -54,6 +54,8 @@ PARAMS = (
     Param("idle_climb_s", S.idle_climb_s, "The same while the link is too idle to measure [s]", range=(0.1, 600.0)),
     Param("climb_factor", S.climb_factor,
           "A climb goes at most to the best point within this x the current kbps", range=(1.0, 100.0)),
+    Param("max_frame_ms", S.max_frame_ms, "Climb only to points whose frame crosses the measured link within "
+          "this [ms] (0 = no limit)", range=(0.0, 10_000.0)),
     Param("pause_hold_s", S.pause_hold_s, "Overdue feedback at a point the link carries (a pause) is waited out "
           "this long before stepping down [s]", range=(0.0, 60.0)),
     Param("probe_s", S.probe_s, "How long a probe must stay clean to be kept [s]", range=(0.1, 600.0)),
@@ -69,7 +71,7 @@ PARAMS = (
     Param("status_period_s", 0.5, "Period of the status on cloudseg/controller [s]", range=(0.05, 60.0)),
 )  # fmt: skip
 TUNABLE = {"headroom", "degrade_delay_ms", "probe_delay_ms", "hold_s", "climb_s", "idle_climb_s",
-           "climb_factor", "pause_hold_s", "probe_s",
+           "climb_factor", "max_frame_ms", "pause_hold_s", "probe_s",
            "min_interval_s", "settle_s",
            "feedback_timeout_s", "first_feedback_s", "refused_backoff_s"}  # fmt: skip
 
