@@ -483,3 +483,19 @@ def test_points_with_frames_too_big_for_the_link_are_not_climbed_to() -> None:
     assert off._quick_below(5, 1000.0) == 5
     with pytest.raises(ValueError):
         Settings(max_frame_ms=-1).validate()
+
+
+def test_after_trouble_an_unmeasurable_link_is_climbed_one_point_at_a_time() -> None:
+    # Frames too alike to measure the rate with (every one crosses alone, in 20 ms): after a
+    # step down that is no sign of an idle link, so the next probe is one point up, not 4x.
+    ctl = BitrateController(make_profile(), Settings(start_index=1))
+    ctl.confirmed(ctl.tick(0.0), 0.0)
+    ctl.state = State.STEADY
+    probe = None
+    for seq in range(1, 80):
+        t = seq * 0.1
+        ctl.feedback(FeedbackSample(seq, 1800, t, t + 0.02 + 77.0, t + 0.05))
+        if (probe := ctl.tick(t + 0.05)) is not None:
+            break
+    assert probe is not None and probe.state == State.PROBE, ctl.reason
+    assert probe.index == 2, probe.reason

@@ -466,9 +466,11 @@ class BitrateController:
         wait = (s.idle_climb_s if rate is None else s.climb_s) if self._last_climb_ok else s.hold_s
         if now_s - self._last_change_s < wait:
             return None
-        # After trouble, a measured link is climbed one point at a time; a link too idle to
-        # measure says nothing against a bigger step (a failed probe costs one probe_s).
-        nxt = self._climb_target(rate, one_step=rate is not None and not self._last_climb_ok)
+        # After trouble the link is climbed one point at a time, measured or not: frames too
+        # alike to measure the rate with are no sign of an idle link there (on a weak link a
+        # failed probe costs seconds of latency: its key frame and the window queue). Once a
+        # climb went well, climbs go as far as the rate (or climb_factor) allows.
+        nxt = self._climb_target(rate, one_step=not self._last_climb_ok)
         if nxt is None:
             return None
         if queuing is not None and queuing > s.probe_delay_ms:
