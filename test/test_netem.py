@@ -240,6 +240,11 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
     assert wide_bytes and narrow_bytes
     assert wide_bytes[len(wide_bytes) // 2] > 3 * narrow_bytes[len(narrow_bytes) // 2]
     assert row["in_flight_max"] <= 2
+    by_config = row["miou_by_config"]  # fresh masks under the point their frame was captured at
+    names = {"launch", "x4-20k", "x2-60k", "x1-200k", "x1-600k"}
+    assert set(by_config) <= names and len(by_config) >= 2, by_config
+    assert sum(v["masks"] for v in by_config.values()) > 20
+    assert all(0 < v["miou"] <= 1 for v in by_config.values())
     assert row["shaper_backlog_bytes_max"] < 512_000
     assert (tmp_path / "out" / "netem.png").stat().st_size > 10_000
     log = (tmp_path / "out" / "logs" / "controller" / "car1.controller.log").read_text()

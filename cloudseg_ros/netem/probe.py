@@ -114,10 +114,11 @@ class NetemRecorder(Recorder):
             self._score_any(_stamp(msg.header))
 
     def _scored(self, robot: str, stamp: int, labels: np.ndarray, ids: np.ndarray) -> None:
-        """Keep each fresh mask's score under the configuration its frame was captured at
-        (the controller's last change before the capture; a fixed run has none)."""
+        """Keep each fresh mask's score under the configuration its frame was captured at:
+        the controller's last change before the capture, or "launch" (what the edge was
+        launched with: a fixed run's point, the controller's start point before it spoke)."""
         captured = stamp * 1e-9 - (self.t0_wall - self.t0)  # camera stamp on this clock
-        config = "fixed"
+        config = "launch"
         for c in self.controller:
             if c["changed"] and c["t"] <= captured:
                 config = c["config"]

@@ -49,7 +49,8 @@ PARAMS = (
     Param("queue_depth", 2, "Frames buffered per stream and robot before the oldest is dropped", range=(1, 64)),
     Param("max_in_flight", 2, "Robot: uplink frames sent and not yet acknowledged by the cloud (0 = no limit)",
           range=(0, 64)),
-    Param("in_flight_timeout_s", 2.0, "Robot: an unacknowledged frame stops counting after this long [s]",
+    Param("in_flight_timeout_s", 2.0, "Robot: an unacknowledged frame stops counting after this long; doubled "
+          "by each expiry without an acknowledgement, up to 4x [s]",
           range=(0.05, 60.0)),
     Param("robot_timeout_s", 30.0, "Cloud: forget a robot silent for this long [s]", range=(1.0, 3600.0)),
     Param("serve", ["**"], "Cloud: robots this cloud serves, as zenoh key expressions over robot ids "

@@ -65,7 +65,8 @@ PARAMS = (
           range=(1, 10_000)),
     Param("max_in_flight", 2, "Frames sent and not yet acknowledged by the cloud; 0 = no limit [frames]",
           range=(0, 64)),
-    Param("in_flight_timeout_s", 2.0, "An unacknowledged frame stops counting after this long [s]",
+    Param("in_flight_timeout_s", 2.0, "An unacknowledged frame stops counting after this long; doubled by each "
+          "expiry without an acknowledgement, up to 4x [s]",
           range=(0.05, 60.0)),
     Param("camera_fps", 10.0, "Nominal camera rate: the encoder's time base with the fps cap [Hz]",
           range=(0.1, 240.0)),
