@@ -95,6 +95,8 @@ def test_robot_cannot_spoof_or_snoop_another(fleet) -> None:
         spoof = car2.declare_publisher("car1/cloudseg/uplink")
         own = car2.declare_publisher("car2/cloudseg/uplink")
         before = len(g.fresh())
+        # The cloud-side observer's subscription may match after the first masks were served.
+        assert wait_until(lambda: g.cloud.messages("/car1/cloudseg/feedback"), 30), "no feedback seen"
         errors_before = g.cloud.messages("/car1/cloudseg/feedback")[
             -1
         ].decode_errors  # start-up may count one
