@@ -349,3 +349,16 @@ def test_killed_run_is_cleaned_by_the_next(tmp_path: Path) -> None:
         assert leftovers <= removed
     assert not names & set(list_ours())
     assert not _processes_in(names)
+
+
+def test_the_controller_start_point_and_bad_start_parameters(tmp_path: Path) -> None:
+    from cloudseg_ros.controller.profile import load_profile
+    from cloudseg_ros.netem.experiment import start_index
+
+    profile = load_profile(ladder_profile(tmp_path / "profile.yaml"))
+    assert start_index(profile, {}) == 1  # best point under 150 kbit/s: x2-60k (70 kbit/s)
+    assert start_index(profile, {"start_kbps": 0}) == 0 and start_index(profile, {"start_index": 3}) == 3
+    for bad, why in (({"start_kbps": "fast"}, "must be a number"), ({"start_index": 9}, "outside the profile"),
+                     ({"start_index": -2}, "start_index >= -1")):  # fmt: skip
+        with pytest.raises(ConfigError, match=why):
+            start_index(profile, bad)

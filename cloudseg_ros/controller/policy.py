@@ -4,9 +4,9 @@ States:
 
 * ``startup`` — begin at a modest point (``start_kbps``, e.g. 150 kbit/s, which almost any
   cellular uplink carries) and climb fast: once a few frames of the current point are
-  back without queuing (queuing short of congestion is waited out, still in startup), jump to the best point the measured delivery rate
-  carries (with headroom), or that is within ``climb_factor`` x the current kbps when the
-  link is too idle to measure; never further than that factor in one climb, and (here and
+  back without queuing (queuing short of congestion is waited out, still in startup),
+  jump to the best point the measured delivery rate carries (with headroom), or that is
+  within ``climb_factor`` x the current kbps when the link is too idle to measure; never further than that factor in one climb, and (here and
   in every climb or step down) never to a point whose frame takes the measured rate more than
   ``max_frame_ms`` to carry: each pause of a cellular link leaves the frames in flight to
   drain after it, and big frames turn a 1 s pause into 1.5 s of latency.
@@ -21,9 +21,9 @@ States:
   estimate says the next point does not fit, ``probe``.
 * ``probe`` — run the next point up for ``probe_s``; the first sign of queuing (two frames
   over ``probe_delay_ms``, or one over ``degrade_delay_ms``) reverts it and doubles the
-  wait before that point, or any above it, is tried again. Congestion within ``probe_memory_s`` of
-  climbing to a point counts as a failed probe of it too (a link that swings every few
-  seconds would otherwise be chased up and down).
+  wait before that point, or any above it, is tried again. Congestion within
+  ``probe_memory_s`` of climbing to a point counts as a failed probe of it too (a link
+  that swings every few seconds would otherwise be chased up and down).
 
 Hysteresis: a point is left downwards only when it does not fit the rate at all, but
 entered upwards only when it fits with ``headroom`` to spare; queuing must exceed
@@ -33,12 +33,11 @@ back off exponentially. So an oscillating link does not make the configuration f
 
 Samples count for a point only if their frame was sent after the edge confirmed the
 point (robot clock), so the backlog of the previous point is never blamed on the new one.
-When feedback stops for ``feedback_timeout_s`` (or none came in the first ``first_feedback_s``)
-the safest point is chosen (and said so);
-when it resumes, startup begins again, and once a frame crosses without queuing the point
-held before the outage (or the start point, when none had held yet) is probed first (an
-outage is not a smaller link). A pause of a
-second or two (overdue feedback while the frames that arrived did not queue, at a point the
+When feedback stops for ``feedback_timeout_s`` (or none came in the first
+``first_feedback_s``) the safest point is chosen (and said so); when it resumes, startup
+begins again, and once a frame crosses without queuing the point held before the outage
+(or the start point, when none had held yet) is probed first (an outage is not a smaller
+link). A pause of a second or two (overdue feedback while the frames that arrived did not queue, at a point the
 measured rate carries) is waited out for ``pause_hold_s`` instead: see ``_paused``. A stall
 that outlasts it is stepped down from, and once the backlog drained the point held before
 is probed again instead of climbed back to step by step. A point the edge refuses is set aside for
@@ -87,9 +86,7 @@ class Settings:
     climb_s: float = 3.0  # between two climbs that both went well
     idle_climb_s: float = 2.0  # the same while the link is too idle to even measure its rate
     climb_factor: float = 4.0  # a climb goes at most to this x the current kbps
-    max_frame_ms: float = (
-        100.0  # climb only to points whose frame crosses the measured link this fast (0: off)
-    )
+    max_frame_ms: float = 100.0  # only points whose frame crosses the measured link this fast (0: off)
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
     pause_hold_s: float = 2.0  # a paused link is waited out this long before stepping down
@@ -399,7 +396,7 @@ class BitrateController:
         held before is probed. Every mask of the safest point is a poor one, and a pooled
         accuracy suffers from a few of them more than their number says."""
         s = self.settings
-        if self._resume_to is None or self._resume_why == STALL or not samples or self.silent:
+        if self._resume_to is None or self._resume_why == STALL or not samples:
             return None
         worst = max(self.estimator.queuing_ms(x) for x in samples)
         if worst > s.probe_delay_ms or late_ms > s.probe_delay_ms:

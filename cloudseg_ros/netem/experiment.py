@@ -117,12 +117,17 @@ def start_index(profile: Profile, params: dict[str, Any]) -> int:
     """The point the controller starts at with these parameters (the edge is launched there)."""
     known = {k: params[k] for k in ("start_kbps", "start_index") if k in params}
     try:
-        settings = Settings(**known)
+        kinds = {"start_kbps": float, "start_index": int}
+        bad = [k for k, v in known.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} must be a number")
+        settings = Settings(**{k: kinds[k](v) for k, v in known.items()})
         settings.validate()
         index = settings.first_index(profile)
-        profile[index]
-    except (TypeError, ValueError, IndexError) as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set {known}: {exc}") from exc
+    if index >= len(profile):
+        raise ConfigError(f"--set {known}: start_index outside the profile (0..{len(profile) - 1})")
     return index
 
 

@@ -54,8 +54,8 @@ PARAMS = (
     Param("idle_climb_s", S.idle_climb_s, "The same while the link is too idle to measure [s]", range=(0.1, 600.0)),
     Param("climb_factor", S.climb_factor,
           "A climb goes at most to the best point within this x the current kbps", range=(1.0, 100.0)),
-    Param("max_frame_ms", S.max_frame_ms, "Climb only to points whose frame crosses the measured link within "
-          "this [ms] (0 = no limit)", range=(0.0, 10_000.0)),
+    Param("max_frame_ms", S.max_frame_ms, "Climbs and step downs choose only points whose frame crosses the "
+          "measured link within this [ms] (0 = no limit)", range=(0.0, 10_000.0)),
     Param("pause_hold_s", S.pause_hold_s, "Overdue feedback at a point the link carries (a pause) is waited out "
           "this long before stepping down [s]", range=(0.0, 60.0)),
     Param("probe_s", S.probe_s, "How long a probe must stay clean to be kept [s]", range=(0.1, 600.0)),
