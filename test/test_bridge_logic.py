@@ -136,6 +136,57 @@ def test_window_expiry_backs_off_until_an_acknowledgement() -> None:
     assert w.current_timeout_s == 1.0 and w.has_room(now=13.0)
 
 
+def test_window_pipelines_only_while_the_link_is_quick() -> None:
+    # Two frames may be in flight, but the second goes out behind the first only while frames
+    # cross quickly: on a link slowed to a trickle it would only wait behind the first.
+    w = InFlightWindow(2, timeout_s=10.0, slow_s=0.4)
+    w.sent(1, now=0.0)
+    assert w.has_room(now=0.1)  # nothing measured yet, the frame in flight is young
+    w.sent(2, now=0.1)
+    assert not w.has_room(now=0.2)  # full
+    # frame 1 crossed in 0.25 s, of which the cloud took 0.15 s: quick
+    w.acknowledge(1, server_s=0.15, now=0.25)
+    assert w.last_crossing_s == pytest.approx(0.1) and w.has_room(now=0.3)
+    # ... but frame 2 has been out longer than slow_s plus the cloud's last processing time
+    assert not w.has_room(now=0.66) and w.held_slow == 1
+    # it crossed in 1.2 s (a busy cloud does not count: 0.1 s of it was processing): slow
+    w.acknowledge(2, server_s=0.1, now=1.4)
+    assert w.last_crossing_s == pytest.approx(1.2)
+    assert w.has_room(now=1.5)  # nothing in flight: a frame may always go
+    w.sent(3, now=1.5)
+    assert not w.has_room(now=1.6)  # one in flight on a slow link: hold the second
+    w.acknowledge(3, server_s=0.1, now=1.75)  # a quick crossing again ...
+    w.sent(4, now=1.8)
+    assert not w.has_room(now=1.9)  # ... but trickles recur: slow_memory_s (5 s) after the slow one
+    w.acknowledge(4, server_s=0.1, now=1.95)
+    w.sent(5, now=6.3)
+    assert not w.has_room(now=6.35) and w.has_room(now=6.45)  # the slow crossing was acked at 1.4
+    # an expired frame's late acknowledgement still measures the link
+    w.configure(2, 0.5)
+    assert w.slow_s == 0.4  # configure() without slow_s keeps it
+    assert w.has_room(now=7.0) and w.expired == 1
+    w.acknowledge(5, now=7.2)
+    assert w.last_crossing_s == pytest.approx(0.9)
+    # slow_s 0: a count window only
+    w.configure(2, 10.0, 0.0)
+    w.sent(6, now=8.0)
+    assert w.has_room(now=9.0)
+    with pytest.raises(ValueError):
+        w.configure(2, 1.0, -0.1)
+
+
+def test_window_wait_for_room_sees_a_slow_link() -> None:
+    w = InFlightWindow(2, timeout_s=5.0, slow_s=0.05)
+    w.sent(1, now=time.monotonic() - 1.0)  # out for a second already: the link is slow
+    assert not w.wait_for_room(timeout=0.05)  # room in the count, but not on this link
+    done = threading.Timer(0.1, lambda: w.acknowledge(1, server_s=0.98))
+    done.start()
+    t0 = time.monotonic()
+    assert w.wait_for_room(timeout=2.0)  # woken by the acknowledgement
+    assert 0.05 < time.monotonic() - t0 < 1.5
+    done.join()
+
+
 def test_window_expiry_and_wait() -> None:
     w = InFlightWindow(1, timeout_s=0.2)
     w.sent(7, now=time.monotonic())

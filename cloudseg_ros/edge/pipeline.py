@@ -175,8 +175,9 @@ class EdgePipeline:
                 self.stats.idr_requests += 1
             self._idr_wanted = True
 
-    def acknowledge(self, last_seq: int) -> None:
-        self.window.acknowledge(last_seq)
+    def acknowledge(self, last_seq: int, server_s: float = 0.0) -> None:
+        """The cloud has frame ``last_seq`` (and all before it); ``server_s`` its processing time."""
+        self.window.acknowledge(last_seq, server_s)
 
     # ------------------------------------------------------------------ frames
     def process(self, rgb: np.ndarray, stamp_s: float) -> tuple[Sent | None, str]:

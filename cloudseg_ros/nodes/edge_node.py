@@ -68,6 +68,10 @@ PARAMS = (
     Param("in_flight_timeout_s", 2.0, "An unacknowledged frame stops counting after this long; doubled by each "
           "expiry without an acknowledgement, up to 4x [s]",
           range=(0.05, 60.0)),
+    Param("in_flight_slow_ms", 400.0, "A frame goes out behind one in flight only while the link is quick: the "
+          "last acknowledged frame crossed (round trip less the cloud's processing) in under this, and the one "
+          "in flight has not been out longer than this plus the cloud's last processing time; 0 = off [ms]",
+          range=(0.0, 60_000.0)),
     Param("camera_fps", 10.0, "Nominal camera rate: the encoder's time base with the fps cap [Hz]",
           range=(0.1, 240.0)),
 )  # fmt: skip
@@ -114,7 +118,9 @@ class EdgeNode(Node):
         self.robot_id = keys.validate_robot_id(self.get_namespace())
         knobs = EdgeKnobs(**{k: p[k] for k in KNOBS})
         self.pipeline = EdgePipeline(
-            knobs, InFlightWindow(p["max_in_flight"], p["in_flight_timeout_s"]), fps=p["camera_fps"]
+            knobs,
+            InFlightWindow(p["max_in_flight"], p["in_flight_timeout_s"], p["in_flight_slow_ms"] / 1e3),
+            fps=p["camera_fps"],
         )
         reliable = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.uplink = self.create_publisher(EncodedFrame, keys.UPLINK, reliable)
@@ -147,14 +153,18 @@ class EdgeNode(Node):
         knob_changes = {k: v for k, v in changed.items() if k in KNOBS}
         if knob_changes:
             self.pipeline.update(**knob_changes)
-        if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
-            self.pipeline.window.configure(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
+        if {"max_in_flight", "in_flight_timeout_s", "in_flight_slow_ms"} & changed.keys():
+            self.pipeline.window.configure(
+                self.params["max_in_flight"],
+                self.params["in_flight_timeout_s"],
+                self.params["in_flight_slow_ms"] / 1e3,
+            )
         if "camera_fps" in changed:
             self.pipeline.set_camera_fps(changed["camera_fps"])
 
     def _on_feedback(self, msg: Feedback) -> None:
         self.feedback_count += 1
-        self.pipeline.acknowledge(msg.last_seq)
+        self.pipeline.acknowledge(msg.last_seq, max(0.0, msg.server_ms) / 1e3)
         if msg.request_idr:
             self.pipeline.request_key(about_seq=msg.last_seq)
         if msg.error and msg.error != "superseded":
@@ -197,6 +207,8 @@ class EdgeNode(Node):
             "send_fps_max": self.pipeline.send_fps,
             "bytes_sent": s.bytes_sent,
             "in_flight": self.pipeline.window.in_flight(),
+            "held_slow_link": self.pipeline.window.held_slow,
+            "last_crossing_ms": round(self.pipeline.window.last_crossing_s * 1e3, 1),
             "restarts": s.restarts,
             "rejected_images": self.rejected_images,
             **{f"skipped_{k}": v for k, v in s.skipped.items()},
