@@ -261,6 +261,22 @@ def test_a_pause_longer_than_the_hold_steps_down_and_comes_back() -> None:
     assert down and back and back[0].at_s < 16.0, [(c.at_s, c.index, c.reason) for c in run.changes]
 
 
+def test_a_trickling_link_is_not_climbed_as_if_idle() -> None:
+    # A cellular uplink that carries a packet a second for seconds between short bursts (the
+    # UMTS trace's second half): frames cross alone, too few to measure a rate with, which
+    # also happens on an idle link. Only the idle link may be climbed on; here every climb
+    # sends bigger frames into the next trickle.
+    def trickle(t: float) -> float:
+        return 1000 if t < 10 or (t - 10) % 3.0 > 2.4 else 8
+
+    run = simulate(trickle, 50)
+    climbs = [
+        (round(c.at_s, 1), c.index, c.reason) for c in run.changes if c.at_s > 12 and c.index > c.previous
+    ]
+    assert not climbs
+    assert run.index_at(49.0) == 0
+
+
 def test_a_link_that_shrinks_is_not_taken_for_a_pause() -> None:
     run = simulate(lambda t: 1000 if t < 10 else 250, 40)
     assert not any("before the stall" in c.reason for c in run.changes)

@@ -18,7 +18,9 @@ States:
   ``settle_s``, step again. Leave for ``steady`` once the queue has drained.
 * ``steady`` — hold. After ``hold_s`` without trouble (``climb_s`` when the last climb went
   well, ``idle_climb_s`` if moreover the link is too idle to measure), and unless the rate
-  estimate says the next point does not fit, ``probe``.
+  estimate says the next point does not fit, ``probe``. A rate too small to measure is
+  taken for an idle link only if every frame of the last ``hold_s`` crossed without
+  queuing: a link that trickles between bursts also crosses too little to measure.
 * ``probe`` — run the next point up for ``probe_s``; the first sign of queuing (two frames
   over ``probe_delay_ms``, or one over ``degrade_delay_ms``) reverts it and doubles the
   wait before that point, or any above it, is tried again. Congestion within
@@ -377,6 +379,8 @@ class BitrateController:
             return None
         if queuing is not None and queuing > self.settings.probe_delay_ms:
             return None  # still draining
+        if self._resume_why == STALL and not self._calm(now_s):
+            return None  # a link that still makes frames queue now and then has not recovered
         goal, self._resume_to = self._resume_to, None
         if rate is not None and self._resume_why != STALL:
             # After an outage the link may come back smaller. After a stall the rate was
@@ -475,6 +479,8 @@ class BitrateController:
         want = self.profile[nxt].kbps
         if rate is not None and want > rate * s.headroom:
             return None
+        if rate is None and not self._calm(now_s):
+            return None  # too little crosses to measure, and not quickly either: no idle link
         self._probe_from = self.index
         why = "link idle" if rate is None else f"{rate:.0f} kbps measured"
         return self._propose(nxt, State.PROBE, f"probe: {why}, trying {want:.0f} kbps", now_s)
@@ -508,6 +514,18 @@ class BitrateController:
         return None
 
     # ------------------------------------------------------------------ helpers
+    def _calm(self, now_s: float) -> bool:
+        """Did every frame sent in the last ``hold_s`` (and back by now) cross without queuing?
+
+        A rate too small to measure means either an idle link (every frame crossed at once)
+        or one that trickles (each frame crosses alone, slowly: the UMTS trace carries a
+        packet a second for seconds at a time). Only the first may be climbed on, and the
+        median queuing of the last second does not tell them apart: the one frame a
+        trickling link let through in a burst looks quick."""
+        s = self.settings
+        recent = self.estimator.recent(now_s - s.hold_s)
+        return all(self.estimator.queuing_ms(x) <= s.probe_delay_ms for x in recent)
+
     def _frame_interval_s(self, point: ProfilePoint) -> float:
         """Expected time between two feedback messages at this point (camera rate or cap)."""
         fps = float(self.profile.meta.get("camera", {}).get("fps", 10.0))
