@@ -51,16 +51,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _params(pairs: list[str]) -> dict:
+    """``--set KEY=VALUE`` pairs as the controller node's parameter types: a key it does not
+    declare, or a value of another type, is refused here rather than by the node at start
+    (whose log the user would have to find). An integer is taken for a float parameter."""
     import yaml
 
     from cloudseg_ros.errors import ConfigError
+    from cloudseg_ros.nodes.controller_node import PARAMS
 
+    declared = {p.name: p.default for p in PARAMS}
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
-        out[key] = yaml.safe_load(value)
+        if key not in declared:
+            raise ConfigError(
+                f"--set {key}: not a controller parameter; one of: {', '.join(sorted(declared))}"
+            )
+        v, want = yaml.safe_load(value), type(declared[key])
+        if want is float and type(v) is int:
+            v = float(v)
+        if type(v) is not want:
+            kind = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}[want]
+            raise ConfigError(f"--set {pair!r}: {key} takes {kind}, got {value!r}")
+        out[key] = v
     return out
 
 
