@@ -68,9 +68,10 @@ PARAMS = (
     Param("in_flight_timeout_s", 2.0, "An unacknowledged frame stops counting after this long; doubled by each "
           "expiry without an acknowledgement, up to 4x [s]",
           range=(0.05, 60.0)),
-    Param("in_flight_slow_ms", 400.0, "A frame goes out behind one in flight only while the link is quick: the "
-          "last acknowledged frame crossed (round trip less the cloud's processing) in under this, and the one "
-          "in flight has not been out longer than this plus the cloud's last processing time; 0 = off [ms]",
+    Param("in_flight_slow_ms", 400.0, "A frame goes out behind one in flight only while the link is quick: no "
+          "acknowledged frame took longer than this to cross (round trip less the cloud's processing) in the "
+          "last 5 s, and the one in flight has not been out longer than this plus the cloud's last processing "
+          "time; 0 = off [ms]",
           range=(0.0, 60_000.0)),
     Param("camera_fps", 10.0, "Nominal camera rate: the encoder's time base with the fps cap [Hz]",
           range=(0.1, 240.0)),
