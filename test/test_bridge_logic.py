@@ -175,6 +175,18 @@ def test_window_pipelines_only_while_the_link_is_quick() -> None:
         w.configure(2, 1.0, -0.1)
 
 
+def test_window_ignores_a_bogus_cloud_time() -> None:
+    # Feedback.server_ms comes off the wire: a negative or NaN time counts as none, and one
+    # longer than the round trip is cut to it, so the frame in flight still ages out.
+    for bogus, crossing in ((-5.0, 2.0), (float("nan"), 2.0), (float("inf"), 0.0), (1e9, 0.0)):
+        w = InFlightWindow(2, timeout_s=10.0, slow_s=0.4)
+        w.sent(1, now=0.0)
+        w.acknowledge(1, server_s=bogus, now=2.0)
+        assert w.last_crossing_s == crossing
+        w.sent(2, now=2.1)
+        assert not w.has_room(now=2.1 + 0.4 + 2.0 + 0.1)  # out longer than slow_s + at most 2 s
+
+
 def test_window_wait_for_room_sees_a_slow_link() -> None:
     w = InFlightWindow(2, timeout_s=5.0, slow_s=0.05)
     w.sent(1, now=time.monotonic() - 1.0)  # out for a second already: the link is slow

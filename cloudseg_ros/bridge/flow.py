@@ -56,7 +56,7 @@ class InFlightWindow:
 
     def configure(self, max_in_flight: int, timeout_s: float, slow_s: float | None = None) -> None:
         """``max_in_flight`` 0 disables the window (always room); ``slow_s`` None keeps it."""
-        slow_s = getattr(self, "slow_s", 0.0) if slow_s is None else slow_s
+        slow_s = self.slow_s if slow_s is None else slow_s
         if max_in_flight < 0 or timeout_s <= 0 or slow_s < 0:
             raise ValueError(
                 f"bad window: max_in_flight={max_in_flight}, timeout_s={timeout_s}, slow_s={slow_s}"
@@ -144,8 +144,11 @@ class InFlightWindow:
             done = [s for s in self._sent if s <= last_seq]
             sent_at = self._sent.get(last_seq, self._gone.pop(last_seq, None))
             if sent_at is not None:
-                self.last_crossing_s = max(0.0, now - sent_at - server_s)
-                self._server_s = max(0.0, server_s)
+                # The cloud's time is part of the round trip: a claim beyond it (a bogus
+                # feedback field) must not make every later frame look quick.
+                round_trip = max(0.0, now - sent_at)
+                self._server_s = min(round_trip, server_s) if server_s > 0 else 0.0
+                self.last_crossing_s = round_trip - self._server_s
                 if self.slow_s > 0 and self.last_crossing_s > self.slow_s:
                     self._slow_seen_at = now
             for s in done:
