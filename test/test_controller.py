@@ -29,7 +29,14 @@ import pytest
 
 from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
 from cloudseg_ros.controller.policy import BitrateController, Change, Settings, State
-from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile, pareto, save_profile
+from cloudseg_ros.controller.profile import (
+    Profile,
+    ProfilePoint,
+    frame_ladder,
+    load_profile,
+    pareto,
+    save_profile,
+)
 from cloudseg_ros.errors import ConfigError
 
 KBPS = (60, 150, 300, 600, 1200, 2400)
@@ -43,6 +50,9 @@ def make_profile() -> Profile:
         for i, k in enumerate(KBPS)
     ]
     return Profile(points)
+
+
+LADDER = frame_ladder(make_profile(), Settings().frame_budget_ms)  # what the controller climbs by default
 
 
 @dataclass
@@ -78,6 +88,7 @@ def simulate(
     refuse: Callable[[int], str | None] = lambda i: None,
     settings: Settings | None = None,
     jitter_s: float = 0.0,
+    key_factor: float = 1.0,
 ) -> Run:
     """Millisecond-step model of camera, edge credit, FIFO link, cloud and controller."""
     profile = make_profile()
@@ -86,7 +97,7 @@ def simulate(
     link: deque[list] = deque()  # [seq, remaining bits, size bytes, send time]
     acks: list[tuple[float, FeedbackSample]] = []  # (robot arrival time, sample)
     in_flight: set[int] = set()
-    seq, index, dt = 0, 0, 0.0007  # not a round number: no exact ties at thresholds
+    seq, index, dt, key_next = 0, 0, 0.0007, False  # dt not a round number: no exact ties at thresholds
     next_frame, next_tick = 0.0, 0.0
     pending_apply: tuple[float, Change] | None = None
     steps = int(duration_s / dt)
@@ -96,9 +107,10 @@ def simulate(
             next_frame += 1 / fps
             if len(in_flight) < max_in_flight:
                 seq += 1
-                size = max(
-                    200, int(profile[index].kbps * 1000 / 8 / fps * (0.8 + 0.4 * ((seq * 7919) % 11) / 10))
-                )
+                point = profile[profile.index_of(ctl.profile[index].name)]  # the ladder's point, as measured
+                size = max(200, int(point.kbps * 1000 / 8 / fps * (0.8 + 0.4 * ((seq * 7919) % 11) / 10)))
+                if key_next:  # the first frame after a change restarts the stream: a key frame
+                    size, key_next = int(size * key_factor), False
                 link.append([seq, size * 8, size, t])
                 in_flight.add(seq)
         budget = rate_kbps(t) * 1000 * dt
@@ -125,7 +137,7 @@ def simulate(
             if reason:
                 ctl.refused(change, reason, t)
             else:
-                index = change.index
+                index, key_next = change.index, True
                 ctl.confirmed(change, t)
                 run.index.append((t, index))
             pending_apply = None
@@ -139,7 +151,9 @@ def simulate(
 
 
 def fits(index: int, rate: float) -> bool:
-    return KBPS[index] <= rate
+    """Does ladder point ``index`` cost at most ``rate`` (the frame-size ladder of the default
+    settings: a 10 fps point's frame crosses ``rate`` within frame_budget_ms)?"""
+    return LADDER[index].kbps <= rate
 
 
 def test_steps_down_when_the_link_shrinks_and_latency_recovers() -> None:
@@ -212,7 +226,10 @@ def test_after_a_stall_the_point_held_before_is_tried_once_the_backlog_drained()
     # window expires frames after a timeout): feedback stops, and when the link is back the
     # first frames of the safest point queue behind the stuck ones. That backlog draining is
     # not news about the link: the point held before is still tried at once, not climbed to.
-    run = simulate(lambda t: 2000 if t < 10 or t >= 16 else 30, 40, max_in_flight=6)
+    # (On the stream-rate ladder: the frame-size ladder presumes a window of two.)
+    run = simulate(
+        lambda t: 2000 if t < 10 or t >= 16 else 30, 40, max_in_flight=6, settings=Settings(frame_budget_ms=0)
+    )
     before = run.index_at(9.5)
     assert any("no feedback" in c.reason for c in run.changes)
     back = [c for c in run.changes if c.at_s > 16 and "before the outage" in c.reason]
@@ -232,7 +249,13 @@ def test_a_failed_way_back_after_an_outage_lands_on_what_the_link_carries() -> N
 def test_a_link_that_measures_far_more_is_climbed_in_jumps() -> None:
     # Congestion for 4 s pushes the controller to the bottom; then the link measures 2000 kbps
     # again: each climb goes to the best point that rate carries with headroom, not one rung.
-    run = simulate(lambda t: 2000 if t < 10 or t >= 14 else 100, 40, max_in_flight=6)
+    # (On the stream-rate ladder, whose rungs are 2x apart as the climb factor's 4x needs.)
+    run = simulate(
+        lambda t: 2000 if t < 10 or t >= 14 else 100,
+        40,
+        max_in_flight=6,
+        settings=Settings(frame_budget_ms=0),
+    )
     before = run.index_at(9.5)
     climbs = [c for c in run.changes if c.at_s > 14 and c.index > c.previous]
     back = next(c for c in climbs if c.index >= before)
@@ -417,8 +440,8 @@ def test_a_cloud_that_takes_seconds_to_answer_first_is_no_outage() -> None:
     run = simulate(lambda t: 3000, 12, feedback_from_s=6.0)
     reasons = [(round(c.at_s, 1), c.index, c.reason) for c in run.changes]
     assert not any("no feedback" in c.reason for c in run.changes), reasons
-    assert run.index_at(5.9) == KBPS.index(150)
-    assert run.index_at(11.9) > KBPS.index(150), reasons
+    assert run.index_at(5.9) == LADDER.fitting(150)
+    assert run.index_at(11.9) > LADDER.fitting(150), reasons
 
 
 def test_the_first_point_is_the_best_under_start_kbps() -> None:
@@ -435,7 +458,7 @@ def test_the_first_point_is_the_best_under_start_kbps() -> None:
 
 def test_a_link_smaller_than_the_start_point_is_left_for_one_it_carries() -> None:
     run = simulate(lambda t: 80, 20)
-    assert run.changes[0].index == KBPS.index(150)
+    assert run.changes[0].index == LADDER.fitting(150)
     reasons = [(round(c.at_s, 1), c.index, c.reason) for c in run.changes]
     times = [6 + 0.1 * i for i in range(140)]
     assert sum(fits(run.index_at(t), 80) for t in times) >= 0.8 * len(times), reasons
@@ -489,12 +512,13 @@ def test_an_outage_before_any_point_proved_itself_resumes_at_the_start_point() -
 def test_points_with_frames_too_big_for_the_link_are_not_climbed_to() -> None:
     # At 1000 kbps measured a 2400 kbps point's 240 kbit frames take 240 ms each, a 1200 kbps
     # point's 120 ms: over max_frame_ms (100), whatever the rate headroom says.
-    ctl = BitrateController(make_profile(), Settings(start_index=0))
+    # On the stream-rate ladder (the frame-size ladder's costs are frame times already).
+    ctl = BitrateController(make_profile(), Settings(start_index=0, frame_budget_ms=0))
     ctl.confirmed(ctl.tick(0.0), 0.0)
     assert ctl._quick_below(5, 1000.0) == 3
     assert ctl._quick_below(5, None) == 5  # nothing measured: no limit
     assert ctl._quick_below(5, 1.0) == 0  # nothing fits: stay
-    off = BitrateController(make_profile(), Settings(start_index=0, max_frame_ms=0))
+    off = BitrateController(make_profile(), Settings(start_index=0, frame_budget_ms=0, max_frame_ms=0))
     off.confirmed(off.tick(0.0), 0.0)
     assert off._quick_below(5, 1000.0) == 5
     with pytest.raises(ValueError):
@@ -515,3 +539,42 @@ def test_after_trouble_an_unmeasurable_link_is_climbed_one_point_at_a_time() -> 
             break
     assert probe is not None and probe.state == State.PROBE, ctl.reason
     assert probe.index == 2, probe.reason
+
+
+def test_the_frame_ladder_ranks_points_by_frame_size_and_costs_their_crossing() -> None:
+    def point(
+        name: str, bitrate: int, fps_cap: float, kbps: float, fresh: float, codec: str = "h264"
+    ) -> ProfilePoint:
+        knobs = {"downscale": 1, "codec": codec, "fps_cap": fps_cap}
+        knobs.update({"jpeg_quality": 60} if codec == "jpeg" else {"bitrate_kbps": bitrate})
+        return ProfilePoint(name, knobs, kbps, fresh - 0.05, miou_fresh=fresh)
+
+    full = point("full-1000k", 1000, 0.0, 500.0, 0.50)  # 100 kbit frames (the selector skipped half)
+    capped = point("capped-500k-5fps", 500, 5.0, 450.0, 0.49)  # 100 kbit frames too, fewer of them
+    big = point("capped-1000k-5fps", 1000, 5.0, 900.0, 0.52)  # 200 kbit frames
+    small = point("full-200k", 200, 0.0, 100.0, 0.40)  # 20 kbit frames
+    jpeg = point("jpeg", 0, 0.0, 50.0, 0.45, codec="jpeg")  # no bit budget: frame size unknown
+    profile = Profile([small, full, big], {"camera": {"fps": 10.0}}, [small, full, capped, big, jpeg])
+    ladder = frame_ladder(profile, 200.0)
+    assert [p.name for p in ladder.points] == ["full-200k", "full-1000k", "capped-1000k-5fps"]
+    # The rate that carries one frame in 200 ms, whatever the stream's rate.
+    assert [p.kbps for p in ladder.points] == pytest.approx([100.0, 500.0, 1000.0])
+    assert [p.miou for p in ladder.points] == pytest.approx([0.40, 0.50, 0.52])  # a mask's accuracy
+    assert "200 ms" in ladder.meta["ladder"]
+    assert full.frame_kbit(10.0) == pytest.approx(100.0) and capped.frame_kbit(10.0) == pytest.approx(100.0)
+    with pytest.raises(ValueError):
+        frame_ladder(profile, 0.0)
+    # The controller climbs it by default, and the stream-rate ladder with frame_budget_ms 0.
+    assert [p.name for p in BitrateController(profile).profile.points] == [p.name for p in ladder.points]
+    assert BitrateController(profile, Settings(frame_budget_ms=0)).profile is profile
+
+
+def test_a_probe_is_not_failed_by_the_key_frame_that_restarts_the_stream() -> None:
+    # Every change restarts the edge's stream with a key frame several times a frame's size,
+    # and the frames sent while it crosses wait behind it. That is the change's one-off cost:
+    # the point is judged on the frames after it, so the climb goes where the link carries.
+    run = simulate(lambda t: 1800, 30, key_factor=6.0)
+    target = LADDER.fitting(1800 * 0.95 * Settings().headroom)  # (the estimate runs a little low)
+    assert target == len(LADDER) - 1
+    assert run.index_at(29.0) == target, [(round(c.at_s, 1), c.index, c.reason) for c in run.changes]
+    assert not [c for c in run.changes if "failed" in c.reason], [c.reason for c in run.changes]

@@ -368,12 +368,16 @@ def test_set_takes_the_controller_parameter_types() -> None:
 
 def test_the_controller_start_point_and_bad_start_parameters(tmp_path: Path) -> None:
     from cloudseg_ros.controller.profile import load_profile
-    from cloudseg_ros.netem.experiment import start_index
+    from cloudseg_ros.netem.experiment import start_point
 
     profile = load_profile(ladder_profile(tmp_path / "profile.yaml"))
-    assert start_index(profile, {}) == 1  # best point under 150 kbit/s: x2-60k (70 kbit/s)
-    assert start_index(profile, {"start_kbps": 0}) == 0 and start_index(profile, {"start_index": 3}) == 3
-    for bad, why in (({"start_kbps": "fast"}, "must be a number"), ({"start_index": 9}, "outside the profile"),
-                     ({"start_index": -2}, "start_index >= -1")):  # fmt: skip
+    # The best point of the frame-size ladder under 150 kbit/s: x1-200k's 20 kbit frames cross it
+    # in 200 ms (100 kbit/s); on the stream-rate ladder, x2-60k (70 kbit/s).
+    assert start_point(profile, {}).name == "x1-200k"
+    assert start_point(profile, {"frame_budget_ms": 0}).name == "x2-60k"
+    assert start_point(profile, {"start_kbps": 0}).name == "x4-20k"
+    assert start_point(profile, {"start_index": 3}).name == "x1-600k"
+    for bad, why in (({"start_kbps": "fast"}, "must be a number"), ({"start_index": 9}, "outside the ladder"),
+                     ({"start_index": -2}, "start_index >= -1"), ({"frame_budget_ms": -1}, "frame_budget_ms")):  # fmt: skip
         with pytest.raises(ConfigError, match=why):
-            start_index(profile, bad)
+            start_point(profile, bad)

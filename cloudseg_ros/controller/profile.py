@@ -50,6 +50,20 @@ class ProfilePoint:
     sr: str = ""  # upscaler the cloud ran for this downscale
     miou_fresh: float | None = None  # mIoU of the sent frames alone
 
+    def frame_kbit(self, camera_fps: float) -> float:
+        """Size of one sent frame [kbit].
+
+        A rate-controlled codec spends its bit budget per frame, ``bitrate_kbps`` over the
+        send rate (the encoder's time base counts frames), on every frame it is given,
+        however many the frame selector or the edge's window skip; the measured ``kbps``
+        counts the skipped ones as zero and says half that or less. JPEG has no budget: its
+        ``kbps`` over the send rate (an underestimate by the skipped frames)."""
+        cap = float(self.knobs.get("fps_cap", 0.0))
+        send_fps = min(cap, camera_fps) if cap > 0 else camera_fps
+        if self.knobs.get("codec") != "jpeg" and "bitrate_kbps" in self.knobs:
+            return float(self.knobs["bitrate_kbps"]) / send_fps
+        return self.kbps / send_fps
+
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "knobs": dict(self.knobs), "kbps": round(self.kbps, 1),
                "miou": round(self.miou, 4), "sr": self.sr}  # fmt: skip
@@ -79,6 +93,11 @@ class Profile:
                 return i
         raise KeyError(f"{name!r} is not a point of profile {self.source}")
 
+    @property
+    def camera_fps(self) -> float:
+        """The camera rate the profile was measured at (its ``kbps`` are at that rate)."""
+        return float(self.meta.get("camera", {}).get("fps", 10.0))
+
     def fitting(self, kbps: float) -> int:
         """Index of the most accurate point whose rate is at most ``kbps`` (0 if none fits)."""
         best = 0
@@ -107,6 +126,47 @@ def pareto(points: Sequence[ProfilePoint], min_gain: float = 0.001) -> list[Prof
             out.append(p)
             best = p.miou
     return out
+
+
+def frame_ladder(profile: Profile, frame_budget_ms: float, min_gain: float = 0.005) -> Profile:
+    """The ladder to climb when the edge's in-flight window bounds the uplink queue.
+
+    Without a window, a point whose stream rate exceeds the link queues without bound, so a
+    ladder is ranked by stream kbps (AWStream). The edge's window sends a frame only when
+    one in flight is acknowledged and never encodes the rest: a point too big for the link
+    sends fewer frames, each as good as its point makes it, and its cost is the time each
+    frame takes to cross, not its stream rate. So this ladder ranks every configuration
+    measured (not only the stream-rate Pareto set) by frame size and keeps those whose
+    masks are more accurate (``miou_fresh``: a mask is as good as the frame it came from),
+    each costing the rate that carries one frame in ``frame_budget_ms``. A full-rate point
+    then outranks a capped one of the same frame size: it sends more frames when the link
+    has room, and the window thins them when it has not.
+
+    Points keep their names and knobs; ``kbps`` is that cost and ``miou`` the mask's
+    accuracy. ``meta["ladder"]`` says how the ladder was made. A rung must buy ``min_gain``
+    (more than the stream-rate ladder asks): every change restarts the stream with a key
+    frame, which a gain under the profile's resolution does not pay for."""
+    if frame_budget_ms <= 0:
+        raise ValueError(f"frame_budget_ms={frame_budget_ms} must be > 0")
+    fps = profile.camera_fps
+    # JPEG points are left out unless nothing else is there: the profile does not say how big
+    # their sent frames are (see ProfilePoint.frame_kbit).
+    pool = {p.name: p for p in [*profile.measured, *profile.points]}  # the Pareto set wins on duplicates
+    budgeted = {n: p for n, p in pool.items() if p.knobs.get("codec") != "jpeg"}
+    pool = budgeted or pool
+    costed = [
+        ProfilePoint(
+            p.name,
+            p.knobs,
+            p.frame_kbit(fps) * 1e3 / frame_budget_ms,
+            p.miou if p.miou_fresh is None else p.miou_fresh,
+            p.sr,
+            p.miou_fresh,
+        )
+        for p in pool.values()
+    ]
+    meta = {**profile.meta, "ladder": f"frame size, {frame_budget_ms:g} ms per frame"}
+    return Profile(pareto(costed, min_gain), meta, [], profile.source)
 
 
 def _point(raw: Any, where: str) -> ProfilePoint:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudseg_ros.controller.policy import Settings
-from cloudseg_ros.controller.profile import Profile, load_profile
+from cloudseg_ros.controller.policy import BitrateController, Settings
+from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile
 from cloudseg_ros.errors import CloudsegError, ConfigError
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
 from cloudseg_ros.netem.run import Run, RunOptions
@@ -113,22 +113,20 @@ def pick_fixed(profile: Profile, names: list[str] | None) -> list[int]:
     return sorted({n - 1, n // 2, 0}, reverse=True)
 
 
-def start_index(profile: Profile, params: dict[str, Any]) -> int:
-    """The point the controller starts at with these parameters (the edge is launched there)."""
-    known = {k: params[k] for k in ("start_kbps", "start_index") if k in params}
+def start_point(profile: Profile, params: dict[str, Any]) -> ProfilePoint:
+    """The point the controller starts at with these parameters (the edge is launched there):
+    on the ladder it climbs (see ``frame_budget_ms``)."""
+    kinds = {"start_kbps": float, "start_index": int, "frame_budget_ms": float}
+    known = {k: params[k] for k in kinds if k in params}
     try:
-        kinds = {"start_kbps": float, "start_index": int}
         bad = [k for k, v in known.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
             raise ValueError(f"{', '.join(bad)} must be a number")
         settings = Settings(**{k: kinds[k](v) for k, v in known.items()})
-        settings.validate()
-        index = settings.first_index(profile)
+        ladder = BitrateController(profile, settings).profile
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"--set {known}: {exc}") from exc
-    if index >= len(profile):
-        raise ConfigError(f"--set {known}: start_index outside the profile (0..{len(profile) - 1})")
-    return index
+    return ladder[settings.first_index(ladder)]
 
 
 def pick_mode(mode: str) -> bool:
@@ -270,7 +268,7 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
         for i in pick_fixed(profile, opts.fixed):
             p = profile[i]
             plans.append((f"fixed {p.name}", {"name": p.name, "kbps": p.kbps, "knobs": dict(p.knobs)}))
-        start = profile[start_index(profile, opts.controller_params)]
+        start = start_point(profile, opts.controller_params)
         rows, results = [], {}
         for name, fixed in plans:
             knobs = dict(start.knobs) if fixed is None else fixed["knobs"]

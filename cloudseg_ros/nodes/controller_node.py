@@ -41,6 +41,9 @@ PARAMS = (
     Param("profile_file", "", "Pareto profile (YAML/JSON from `cloudseg profile`); empty = the shipped one",
           read_only=True),
     Param("edge_node", "edge", "Name of the edge node whose parameters are set (same namespace)", read_only=True),
+    Param("frame_budget_ms", S.frame_budget_ms, "Climb the profile's configurations by frame size, each costing "
+          "the rate that carries one frame in this long (the edge's in-flight window thins the frame rate); "
+          "0 = by stream kbps (AWStream's ladder) [ms]", range=(0.0, 10_000.0), read_only=True),
     Param("start_kbps", S.start_kbps, "Start at the best profile point at or under this rate (0 = the safest) "
           "[kbit/s]", range=(0.0, 1e6), read_only=True),
     Param("start_index", S.start_index, "Profile point to start with instead (-1 = by start_kbps, 0 = safest)",
@@ -78,8 +81,9 @@ TUNABLE = {"headroom", "degrade_delay_ms", "probe_delay_ms", "hold_s", "climb_s"
 
 def _settings(values: dict[str, Any]) -> Settings:
     s = Settings(
-        start_kbps=values["start_kbps"], start_index=values["start_index"], **{k: values[k] for k in TUNABLE}
-    )
+        frame_budget_ms=values["frame_budget_ms"], start_kbps=values["start_kbps"],
+        start_index=values["start_index"], **{k: values[k] for k in TUNABLE},
+    )  # fmt: skip
     s.validate()
     return s
 
@@ -104,12 +108,11 @@ class ControllerNode(Node):
         from cloudseg_ros.paths import config_file
 
         path = p["profile_file"] or config_file("profile.yaml")
-        self.profile = load_profile(path)
-        if p["start_index"] >= len(self.profile):
-            raise ConfigError(
-                f"start_index {p['start_index']} outside profile {path} (0..{len(self.profile) - 1})"
-            )
-        self.ctl = BitrateController(self.profile, _settings(p.values))
+        try:
+            self.ctl = BitrateController(load_profile(path), _settings(p.values))
+        except ValueError as exc:
+            raise ConfigError(f"profile {path}: {exc}") from None
+        self.profile = self.ctl.profile  # the ladder the controller climbs (see frame_budget_ms)
         self.edge = AsyncParameterClient(self, p["edge_node"])
         self.state_pub = self.create_publisher(ControllerState, TOPIC, QoSProfile(depth=50))
         self._bursts = BurstLog.for_logger(self.get_logger())
@@ -123,7 +126,8 @@ class ControllerNode(Node):
         self._next_status = 0.0
         self.create_timer(p["tick_s"], self._tick)
         self.get_logger().info(
-            f"profile {path}: {len(self.profile)} points, "
+            f"profile {path}, ladder by {self.profile.meta.get('ladder', 'stream kbps')}: "
+            f"{len(self.profile)} points, "
             + ", ".join(f"{q.name} ({q.kbps:.0f} kbps, mIoU {q.miou:.3f})" for q in self.profile.points)
         )
 
