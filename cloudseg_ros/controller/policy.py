@@ -387,6 +387,8 @@ class BitrateController:
             return None  # still draining
         if self._resume_why == STALL and not self._calm(now_s):
             return None  # a link that still makes frames queue now and then has not recovered
+        if self._resume_why != STALL and not self._quick_since(self._resume_since_s):
+            return None  # back at a trickle: even the safest point's small frames are slow
         goal, self._resume_to = self._resume_to, None
         if rate is not None and self._resume_why != STALL:
             # After an outage the link may come back smaller. After a stall the rate was
@@ -408,7 +410,9 @@ class BitrateController:
         s = self.settings
         if self._resume_to is None or self._resume_why == STALL or not samples:
             return None
-        worst = max(self._queued_ms(x) for x in samples)
+        # Raw queuing, without the frame-size ladder's allowance: the question is whether the
+        # link is back, and a link back at a trickle makes even the safest point's frames slow.
+        worst = max(self.estimator.queuing_ms(x) for x in samples)
         if worst > s.probe_delay_ms or late_ms > s.probe_delay_ms:
             return None
         return self._resume(now_s, worst, self.estimator.rate_kbps(now_s, s.min_samples))
@@ -532,6 +536,16 @@ class BitrateController:
         recent = self.estimator.recent(now_s - s.hold_s)
         # Raw queuing, without the frame-size ladder's allowance: idle means quick.
         return all(self.estimator.queuing_ms(x) <= s.probe_delay_ms for x in recent)
+
+    def _quick_since(self, since_s: float) -> bool:
+        """Did the newest frame sent since ``since_s`` come back without queuing (raw, with
+        no allowance for the ladder's frame time)? After an outage it says whether the link
+        is back: one that comes back at a trickle (the shaper's 8 kbit/s floor) still
+        carries the safest point's small frames, but slowly, and the point held before would
+        take seconds per key frame. (The newest: older ones may have queued behind the
+        frames the outage held up.)"""
+        recent = self.estimator.recent(since_s)
+        return bool(recent) and self.estimator.queuing_ms(recent[-1]) <= self.settings.probe_delay_ms
 
     def _queued_ms(self, sample: FeedbackSample) -> float:
         """How much longer than the recent best ``sample`` took, less what the ladder allows a
