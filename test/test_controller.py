@@ -578,3 +578,22 @@ def test_a_probe_is_not_failed_by_the_key_frame_that_restarts_the_stream() -> No
     assert target == len(LADDER) - 1
     assert run.index_at(29.0) == target, [(round(c.at_s, 1), c.index, c.reason) for c in run.changes]
     assert not [c for c in run.changes if "failed" in c.reason], [c.reason for c in run.changes]
+
+
+@pytest.mark.parametrize("trickle", [False, True])
+def test_startup_climbs_an_idle_link_but_not_a_trickling_one(trickle: bool) -> None:
+    # Startup (as after every outage) at the safest point, small frames whose rate cannot be
+    # measured. Crossing at once, that is an idle link to climb; crossing one at a time a
+    # second or more late, a trickle, where a bigger point's key frame would take seconds.
+    ctl = BitrateController(make_profile(), Settings(start_index=0))
+    seq, t, climbs = 0, 0.0, []
+    while t < 8.0:
+        if (change := ctl.tick(t)) is not None:
+            ctl.confirmed(change, t)
+            if change.previous >= 0:
+                climbs.append(change)
+        seq += 1
+        owd = 0.02 + (1.2 if trickle and seq % 4 == 0 else 0.0)  # the median stays low
+        ctl.feedback(FeedbackSample(seq, 300, t, t + owd + 50.0, t + owd + 0.03))
+        t = round(t + 0.25, 6)
+    assert bool(climbs) != trickle, [(c.at_s, c.reason) for c in climbs] or ctl.reason

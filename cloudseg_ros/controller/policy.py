@@ -434,6 +434,14 @@ class BitrateController:
             return None
         top = self._usable_below(len(self.profile) - 1)
         if rate is None:  # the link crossed every frame at once: far from full
+            if not self._calm(now_s, self.settings.degrade_delay_ms):
+                # ... or it trickles: each frame crosses alone, slowly (see _calm; here a
+                # frame that took congestion's delay longer than the best, so that a
+                # first stream's queuing spike is still waited out). Startup follows every
+                # outage, and on the UMTS trace its idle climbs sent 6-10 kB key frames into
+                # a trickle: 6-8 s each.
+                self.reason = "startup: too little crosses to measure, and not quickly: waiting"
+                return None
             if self.index < top:
                 nxt = self._climb_target(None)
                 if nxt is not None:
@@ -524,7 +532,7 @@ class BitrateController:
         return None
 
     # ------------------------------------------------------------------ helpers
-    def _calm(self, now_s: float) -> bool:
+    def _calm(self, now_s: float, limit_ms: float | None = None) -> bool:
         """Did every frame sent in the last ``hold_s`` (and back by now) cross without queuing?
 
         A rate too small to measure means either an idle link (every frame crossed at once)
@@ -535,7 +543,8 @@ class BitrateController:
         s = self.settings
         recent = self.estimator.recent(now_s - s.hold_s)
         # Raw queuing, without the frame-size ladder's allowance: idle means quick.
-        return all(self.estimator.queuing_ms(x) <= s.probe_delay_ms for x in recent)
+        limit = s.probe_delay_ms if limit_ms is None else limit_ms
+        return all(self.estimator.queuing_ms(x) <= limit for x in recent)
 
     def _quick_since(self, since_s: float) -> bool:
         """Did the newest frame sent since ``since_s`` come back without queuing (raw, with
