@@ -37,6 +37,7 @@ from cloudseg_ros.controller.profile import (
     pareto,
     save_profile,
 )
+from cloudseg_ros.controller.replay import drain
 from cloudseg_ros.errors import ConfigError
 
 KBPS = (60, 150, 300, 600, 1200, 2400)
@@ -113,19 +114,12 @@ def simulate(
                     size, key_next = int(size * key_factor), False
                 link.append([seq, size * 8, size, t])
                 in_flight.add(seq)
-        budget = rate_kbps(t) * 1000 * dt
-        while link and budget > 0:
-            head = link[0]
-            used = min(budget, head[1])
-            head[1] -= used
-            budget -= used
-            if head[1] <= 0:
-                link.popleft()
-                recv = t + prop_s + jitter_s * (((head[0] * 7919) % 101) / 100) ** 3  # processing delays
-                arrival = recv + server_s + prop_s
-                sample = FeedbackSample(head[0], head[2], head[3], recv + offset_s, arrival)
-                acks.append((arrival, sample))
-                run.latency.append((head[3], arrival - head[3]))
+        for head in drain(link, rate_kbps(t) * 1000 * dt):
+            recv = t + prop_s + jitter_s * (((head[0] * 7919) % 101) / 100) ** 3  # processing delays
+            arrival = recv + server_s + prop_s
+            sample = FeedbackSample(head[0], head[2], head[3], recv + offset_s, arrival)
+            acks.append((arrival, sample))
+            run.latency.append((head[3], arrival - head[3]))
         for arrival, sample in [a for a in acks if a[0] <= t]:
             acks.remove((arrival, sample))
             in_flight.discard(sample.seq)

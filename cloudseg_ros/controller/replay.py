@@ -76,6 +76,20 @@ def frame_bytes(point: ProfilePoint, camera_fps: float) -> float:
     return point.frame_kbit(camera_fps) * 125
 
 
+def drain(queue: deque[list], budget: float) -> list[list]:
+    """Serve a FIFO link for one step: entries ``[id, left, ...]`` lose ``budget`` (the unit of
+    ``left``) in order; returns the entries that finished crossing, first first."""
+    done = []
+    while queue and budget > 0:
+        head = queue[0]
+        used = min(budget, head[1])
+        head[1] -= used
+        budget -= used
+        if head[1] <= 0:
+            done.append(queue.popleft())
+    return done
+
+
 def _link_rates(
     trace: Trace, offset_s: float, duration_s: float, step_s: float = 0.1
 ) -> list[tuple[float, float]]:
@@ -153,23 +167,13 @@ def replay(
                 queue.append([seq, size, size, t, point.name])
         while rate_i + 1 < len(rates) and rates[rate_i + 1][0] <= t:
             rate_i += 1
-        budget = rates[rate_i][1] * 125 * link.step_s
-        while queue and budget > 0:
-            head = queue[0]
-            used = min(budget, head[1])
-            head[1] -= used
-            budget -= used
-            if head[1] <= 0:
-                queue.popleft()
-                recv = t + link.prop_s
-                start = max(recv, cloud_free)
-                cloud_free = start + link.server_s
-                arrival = cloud_free + link.prop_s
-                sample = FeedbackSample(
-                    head[0], head[2], head[3], recv + offset_clock, arrival, cloud_free - recv
-                )
-                acks.append((arrival, sample))
-                result.masks.append((head[3], arrival - head[3], head[4]))
+        for head in drain(queue, rates[rate_i][1] * 125 * link.step_s):
+            recv = t + link.prop_s
+            cloud_free = max(recv, cloud_free) + link.server_s
+            arrival = cloud_free + link.prop_s
+            acks.append((arrival, FeedbackSample(head[0], head[2], head[3], recv + offset_clock, arrival,
+                                                 cloud_free - recv)))  # fmt: skip
+            result.masks.append((head[3], arrival - head[3], head[4]))
         if acks and acks[0][0] <= t:
             acks.sort(key=lambda a: a[0])
             while acks and acks[0][0] <= t:
