@@ -497,8 +497,13 @@ class BitrateController:
         want = self.profile[nxt].kbps
         if rate is not None and want > rate * s.headroom:
             return None
-        if rate is None and not self._calm(now_s):
-            return None  # too little crosses to measure, and not quickly either: no idle link
+        # Too little crosses to measure, and not quickly either: no idle link. A link that
+        # takes half the time between two frames for each frame is busy, not idle, even when
+        # its rate cannot be measured (the fastest frame of the last hold_s may be one of a
+        # bigger point, sent before the link narrowed).
+        busy_ms = 500 * self._frame_interval_s(self.profile[self.index])
+        if rate is None and not self._calm(now_s, min(s.probe_delay_ms, busy_ms)):
+            return None
         self._probe_from = self.index
         why = "link idle" if rate is None else f"{rate:.0f} kbps measured"
         return self._propose(nxt, State.PROBE, f"probe: {why}, trying {want:.0f} kbps", now_s)
