@@ -591,3 +591,35 @@ def test_startup_climbs_an_idle_link_but_not_a_trickling_one(trickle: bool) -> N
         ctl.feedback(FeedbackSample(seq, 300, t, t + owd + 50.0, t + owd + 0.03))
         t = round(t + 0.25, 6)
     assert bool(climbs) != trickle, [(c.at_s, c.reason) for c in climbs] or ctl.reason
+
+
+def test_a_probe_whose_frames_take_longer_than_their_budget_fails() -> None:
+    # The edge's window keeps the queue of a point too big for the link short (it sends fewer
+    # frames, and one at a time once a frame crossed slowly: in_flight_slow_ms), so the queuing a probe sees stays within the ladder's allowance; the rate the
+    # probe measures tells: p300's 30 kbit frames take 300 ms at 100 kbps, its budget 200 ms.
+    # (The link was wide for a second before: what a frame takes alone is known.)
+    ctl = BitrateController(make_profile(), Settings(start_index=1))
+    ctl.confirmed(ctl.tick(0.0), 0.0)
+    link: deque[list] = deque()
+    in_flight, acks, seq, verdict, dt = 0, [], 0, None, 0.001
+    for step in range(4000):
+        t = step * dt
+        if step == 1000:  # the link narrows as the probe begins
+            ctl.confirmed(ctl._propose(2, State.PROBE, "probe: link idle", t), t)
+            ctl._probe_from = 1
+        if step % 100 == 0 and in_flight < 1:  # 10 fps camera; one frame in flight on a slow link
+            seq, in_flight = seq + 1, in_flight + 1
+            size = int(make_profile()[ctl.index].kbps * 1000 / 8 / 10)
+            link.append([seq, size * 8, size, t])
+        for head in drain(link, (3000 if step < 1000 else 100) * 1000 * dt):
+            acks.append((t + 0.09, FeedbackSample(head[0], head[2], head[3], t + 0.02 + 77.0, t + 0.09)))
+        for arrival, sample in [a for a in acks if a[0] <= t]:
+            acks.remove((arrival, sample))
+            in_flight -= 1
+            ctl.feedback(sample)
+            assert ctl.estimator.queuing_ms(sample) < Settings().frame_budget_ms + Settings().probe_delay_ms
+        if step > 1000 and step % 100 == 50 and (verdict := ctl.tick(t)) is not None:
+            break
+    assert LADDER[2].kbps > 100 >= LADDER[1].kbps
+    assert verdict is not None and verdict.index == 1, ctl.reason
+    assert "probe failed" in verdict.reason and "kbps measured" in verdict.reason, verdict.reason

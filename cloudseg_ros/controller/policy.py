@@ -514,7 +514,10 @@ class BitrateController:
         queued = any(a and b for a, b in itertools.pairwise(over)) or any(
             d > s.degrade_delay_ms for d in delays
         )
-        if queued or congested:
+        # A point whose frame takes longer than its budget on the link measured meanwhile does
+        # not fit, even while the edge's window keeps its queue short by sending fewer frames.
+        too_big = rate is not None and self.profile[self.index].kbps > rate
+        if queued or congested or too_big:
             back = self._probe_from if self._probe_from is not None else max(0, self.index - 1)
             if rate is not None:
                 # A probe from far below (the way back after an outage) measured the link:
@@ -523,11 +526,9 @@ class BitrateController:
                 back = max(back, min(self.index - 1, fits))
             wait = self._back_off(self.index, now_s)
             worst = max(delays, default=queuing or 0.0)
+            why = f"{rate:.0f} kbps measured" if too_big and not queued else f"queuing {worst:.0f} ms"
             return self._propose(
-                back,
-                State.STEADY,
-                f"probe failed (queuing {worst:.0f} ms): back off, retry in {wait:.0f} s",
-                now_s,
+                back, State.STEADY, f"probe failed ({why}): back off, retry in {wait:.0f} s", now_s
             )
         if now_s - self.since_s >= s.probe_s:
             # The backoff of this point is forgotten only once it has held for probe_memory_s
