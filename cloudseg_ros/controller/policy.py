@@ -20,9 +20,11 @@ States:
   well, ``idle_climb_s`` if moreover the link is too idle to measure), and unless the rate
   estimate says the next point does not fit, ``probe``. A rate too small to measure is
   taken for an idle link only if every frame of the last ``hold_s`` crossed without
-  queuing: a link that trickles between bursts also crosses too little to measure.
+  queuing (within half a frame interval of the current point): a link that trickles
+  between bursts also crosses too little to measure.
 * ``probe`` — run the next point up for ``probe_s``; the first sign of queuing (two frames
-  over ``probe_delay_ms``, or one over ``degrade_delay_ms``) reverts it and doubles the
+  over ``probe_delay_ms``, or one over ``degrade_delay_ms``) or a measured rate below the
+  point's cost (the edge's window hides that queue by sending fewer frames) reverts it and doubles the
   wait before that point, or any above it, is tried again. Congestion within
   ``probe_memory_s`` of climbing to a point counts as a failed probe of it too (a link
   that swings every few seconds would otherwise be chased up and down).
