@@ -59,6 +59,7 @@ def run_suite(
         "scene": {"seeds": seeds, "frames": frames, "size": list(size), "variant": variant},
         "engine": segmenter.engine_name,
         "table1": rows,
+        "label_limit": table1.label_limit(clip, clip[0].hr.shape[0] // clip[0].lr.shape[0]),
     }
     per_run = [rows]
     for d in run_dirs:
@@ -144,11 +145,18 @@ def _clean(value: object) -> object:
     return value
 
 
+def _or_dash(v: float | None) -> str:
+    return f"{v:7.3f}" if v is not None else f"{'-':>7}"
+
+
 def _print_summary(report: dict) -> None:
     print(f"{'method':<10} {'mIoU':>7} {'person':>7} {'pole':>7} {'PSNR':>7} {'SSIM':>7}")
     for row, r in report["table1"].items():
         cells = [r["miou"], r.get("person"), r.get("pole"), r.get("psnr"), r.get("ssim")]
-        print(f"{row:<10} " + " ".join(f"{v:7.3f}" if v is not None else f"{'-':>7}" for v in cells))
+        print(f"{row:<10} " + " ".join(_or_dash(v) for v in cells))
+    lim = report["label_limit"]
+    print(f"{'labels x' + str(lim['factor']):<10} {lim['miou']:7.3f} {_or_dash(lim.get('person'))} "
+          f"{_or_dash(lim.get('pole'))}   (the scene's own loss on the LR grid: a perfect segmenter's)")  # fmt: skip
     if "fig5" in report:
         f = report["fig5"]["miou_hr_minus_margin"]
         print(f"bandwidth for mIoU >= {f['target_miou']:.3f}: {f['kbps_needed']} ratios {f['ratios']}")

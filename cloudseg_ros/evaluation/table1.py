@@ -10,7 +10,7 @@ import numpy as np
 
 from cloudseg_ros.evaluation.frames import EvalFrame
 from cloudseg_ros.evaluation.methods import Method, Segmenter
-from cloudseg_ros.metrics import ConfusionMatrix, psnr, ssim
+from cloudseg_ros.metrics import ConfusionMatrix, block_labels, psnr, ssim
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,21 @@ def evaluate_rows(
             _fmt(results[row]["psnr"]),
         )
     return results, kept
+
+
+def label_limit(frames: list[EvalFrame], factor: int) -> dict:
+    """The scene's own loss at the robot's downscale: the labels on the LR frame's grid
+    (``block_labels``) scored like a method, with the small classes singled out."""
+    cm = ConfusionMatrix()
+    for f in frames:
+        cm.update(f.labels, block_labels(f.labels, factor))
+    per_class = cm.per_class()
+    return {
+        "factor": factor,
+        "miou": cm.miou(),
+        "per_class": per_class,
+        **{c: per_class.get(c) for c in SMALL},
+    }
 
 
 def _fmt(v: float | None) -> str:

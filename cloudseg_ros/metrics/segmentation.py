@@ -70,3 +70,21 @@ class ConfusionMatrix:
         iou = self.iou()
         names = CLASS_NAMES if self.num_classes == NUM_CLASSES else [str(i) for i in range(self.num_classes)]
         return {names[i]: float(iou[i]) for i in np.flatnonzero(self.present())}
+
+
+def block_labels(labels: np.ndarray, factor: int, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """The labels as a perfect segmenter could place them on a grid ``factor`` times coarser.
+
+    Each ``factor`` x ``factor`` block takes its most frequent class (ignore only where the whole
+    block is ignore), then is repeated back to full size. Scored against the full labels it says
+    how much a downscaled frame loses of the scene itself, whatever the models: an upper bound
+    for the x4 methods' accuracy (up to the sub-block edges a model may still place), and the
+    yardstick for a scene that is too easy or a segmenter that does not use the detail it has.
+    """
+    height, width = labels.shape
+    if factor < 1 or height % factor or width % factor:
+        raise ValueError(f"labels {width}x{height} do not divide into {factor}x{factor} blocks")
+    blocks = labels.reshape(height // factor, factor, width // factor, factor)
+    counts = np.stack([(blocks == c).sum(axis=(1, 3)) for c in range(num_classes)])
+    coarse = np.where(counts.any(axis=0), counts.argmax(axis=0), IGNORE_ID).astype(labels.dtype)
+    return np.repeat(np.repeat(coarse, factor, axis=0), factor, axis=1)

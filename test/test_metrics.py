@@ -1,0 +1,49 @@
+"""Segmentation metrics: the confusion matrix's mIoU and the label-grid limit of a downscale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cloudseg_ros.evaluation.frames import load_frames
+from cloudseg_ros.evaluation.table1 import label_limit
+from cloudseg_ros.metrics import ConfusionMatrix, block_labels
+from cloudseg_ros.scene.labels import IGNORE_ID, TRAIN_ID
+
+
+def test_block_labels_keeps_each_blocks_majority_and_ignores_only_empty_blocks() -> None:
+    labels = np.zeros((4, 8), np.uint8)
+    labels[:, 4:] = 2
+    labels[0, 0] = 5  # one pixel of a thin thing in a road block: lost on the coarse grid
+    labels[0:3, 5:8] = 5  # most of the second block: kept, and spread over the whole block
+    labels[0, 4] = IGNORE_ID
+    out = block_labels(labels, 4)
+    assert out.shape == labels.shape
+    assert (out[:, :4] == 0).all()
+    assert (out[:, 4:] == 5).all()
+    labels[:, :4] = IGNORE_ID
+    assert (block_labels(labels, 4)[:, :4] == IGNORE_ID).all()
+
+
+def test_block_labels_refuses_a_grid_that_does_not_divide_the_frame() -> None:
+    with pytest.raises(ValueError, match="4x4 blocks"):
+        block_labels(np.zeros((6, 8), np.uint8), 4)
+
+
+def test_a_thin_pole_loses_more_on_the_coarse_grid_than_the_road_around_it() -> None:
+    labels = np.full((64, 64), TRAIN_ID["road"], np.uint8)
+    labels[:, 30:32] = TRAIN_ID["pole"]  # 2 px wide: under half of every 4 px block
+    cm = ConfusionMatrix()
+    cm.update(labels, block_labels(labels, 4))
+    iou = cm.per_class()
+    assert iou["pole"] == 0.0
+    assert iou["road"] > 0.9
+
+
+def test_label_limit_of_the_scene_singles_out_the_small_classes() -> None:
+    frames = load_frames([1000], 2, 256, 128)
+    limit = label_limit(frames, 4)
+    assert limit["factor"] == 4
+    assert 0.0 < limit["miou"] < 1.0
+    assert limit["per_class"]["road"] > 0.9
+    assert set(limit) >= {"person", "pole", "traffic_sign", "traffic_light"}
