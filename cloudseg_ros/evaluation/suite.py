@@ -16,6 +16,7 @@ from cloudseg_ros.evaluation.frames import check_held_out, load_frames
 from cloudseg_ros.evaluation.methods import TABLE1_ROWS, Segmenter
 from cloudseg_ros.evaluation.report import check_targets
 from cloudseg_ros.models.checkpoint import read_metadata, weights_dir
+from cloudseg_ros.train.data import SCALE
 
 log = logging.getLogger(__name__)
 SR_ROWS = {"espcn": "espcn", "sr": "sr", "cloudseg": "cloudseg"}
@@ -59,7 +60,7 @@ def run_suite(
         "scene": {"seeds": seeds, "frames": frames, "size": list(size), "variant": variant},
         "engine": segmenter.engine_name,
         "table1": rows,
-        "label_limit": table1.label_limit(clip, clip[0].hr.shape[0] // clip[0].lr.shape[0]),
+        "label_limit": table1.label_limit(clip, SCALE),
     }
     per_run = [rows]
     for d in run_dirs:
