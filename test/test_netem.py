@@ -377,7 +377,9 @@ def test_the_controller_start_point_and_bad_start_parameters(tmp_path: Path) -> 
     assert start_point(profile, {"frame_budget_ms": 0}).name == "x2-60k"
     assert start_point(profile, {"start_kbps": 0}).name == "x4-20k"
     assert start_point(profile, {"start_index": 3}).name == "x1-600k"
+    assert start_point(profile, {"start_index": 3.0}).name == "x1-600k"  # YAML/CLI may give 3.0
     for bad, why in (({"start_kbps": "fast"}, "must be a number"), ({"start_index": 9}, "outside the ladder"),
-                     ({"start_index": -2}, "start_index >= -1"), ({"frame_budget_ms": -1}, "frame_budget_ms")):  # fmt: skip
+                     ({"start_index": -2}, "start_index >= -1"), ({"frame_budget_ms": -1}, "frame_budget_ms"),
+                     ({"start_index": 2.5}, "whole number"), ({"start_index": float("inf")}, "whole number")):  # fmt: skip
         with pytest.raises(ConfigError, match=why):
             start_point(profile, bad)

@@ -122,6 +122,11 @@ def start_point(profile: Profile, params: dict[str, Any]) -> ProfilePoint:
         bad = [k for k, v in known.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
             raise ValueError(f"{', '.join(bad)} must be a number")
+        # The edge's typed parameter would refuse 2.5 for an index; cutting it to 2 here
+        # would start the experiment somewhere the user did not ask for.
+        fractional = [k for k, v in known.items() if kinds[k] is int and not float(v).is_integer()]
+        if fractional:
+            raise ValueError(f"{', '.join(fractional)} must be a whole number")
         settings = Settings(**{k: kinds[k](v) for k, v in known.items()})
         ladder = BitrateController(profile, settings).profile
     except (TypeError, ValueError) as exc:
