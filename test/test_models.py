@@ -39,6 +39,30 @@ def test_icnet_branch_resolutions_and_ids() -> None:
     assert ids.shape == (2, 64, 128) and ids.dtype == torch.uint8 and int(ids.max()) < 19
 
 
+def test_icnet_half_head_classifies_at_half_resolution() -> None:
+    """fine_width > 0 moves the output to 1/2 of HR; the 1/4 head becomes label guidance.
+    The default (0) builds no half head: the shipped checkpoint has no such weights."""
+    model = build_model({**TINY_ICNET, "fine_width": 4}).eval()
+    out = model(torch.rand(1, 3, 64, 128), torch.rand(1, 3, 16, 32))
+    assert out["out"].shape == (1, 19, 32, 64) and out["aux_high"].shape == (1, 19, 16, 32)
+    assert model.predict(torch.rand(1, 3, 64, 128), torch.rand(1, 3, 16, 32)).shape == (1, 64, 128)
+    assert not any(name.startswith("fine_") for name, _ in build_model(TINY_ICNET).named_parameters())
+
+
+def test_icnet_half_head_places_an_hr_pixel_at_its_half_pixel() -> None:
+    """A one-pixel change of the HR frame moves the 1/2 logits at its own 1/2 pixel."""
+    torch.manual_seed(0)
+    model = build_model({**TINY_ICNET, "fine_width": 4}).eval()
+    hr, lr = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 16, 16)
+    bumped = hr.clone()
+    bumped[..., 33, 33] += 1.0
+    with torch.no_grad():
+        delta = (model(bumped, lr)["out"] - model(hr, lr)["out"]).abs().sum(1)[0]
+    assert delta.shape == (32, 32)
+    row, col = divmod(int(delta.argmax()), 32)
+    assert row in (15, 16, 17) and col in (15, 16, 17)
+
+
 def test_icnet_decode_with_stored_features_equals_full_forward() -> None:
     """Key-frame reuse is exact when the stored features are the frame's own."""
     model = build_model(TINY_ICNET).eval()

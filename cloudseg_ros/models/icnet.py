@@ -9,6 +9,10 @@ Three branches, as ICNet (Zhao et al., 2018), cheap to expensive per pixel in re
 * mid  (1/2 input, pooled in-graph from the HR frame): three strided convs -> 1/16 of HR.
 * high (full HR frame): three strided convs -> 1/8 of HR, plus a 1/4 detail tap that
   the head fuses back in, so thin poles and distant pedestrians keep their shape.
+* half head (optional, ``fine_width`` > 0): one more light stage that classifies at 1/2
+  of HR from the first high-branch conv. With the head at 1/4 (ICNet's own output stride)
+  every row of Table 1 is classified on the LR frame's grid, and what the HR frame adds
+  over a blurred one is capped by that grid; at 1/2 a 2-px pole has a pixel of its own.
 
 Cascade feature fusion (CFF) merges low into mid and then into high; each fusion has an
 auxiliary classifier so training applies label guidance at every branch (0.4, 0.4, 1.0).
@@ -77,6 +81,7 @@ class ICNet(nn.Module):
         fuse_width: int = 64,
         detail_width: int = 32,
         head_refine: bool = False,
+        fine_width: int = 0,
     ) -> None:
         super().__init__()
         if scale != 4:
@@ -108,6 +113,20 @@ class ICNet(nn.Module):
         self.classifier = nn.Sequential(
             nn.ReLU(inplace=True), *refine, nn.Conv2d(detail_width, num_classes, 1)
         )
+        self.fine_width = fine_width
+        if fine_width > 0:
+            # 1/2-resolution head: the first high-branch conv (one 3x3 on the HR pixels) plus
+            # the 1/4 head's features, refined and classified at 1/2. The 1/4 classifier
+            # stays as label guidance ("aux_high").
+            self.fine_skip = ConvBNReLU(high_widths[0], fine_width, 1, relu=False)
+            self.fine_up = nn.Sequential(
+                nn.ReLU(inplace=False), ConvBNReLU(detail_width, fine_width, 1, relu=False)
+            )
+            self.fine_classifier = nn.Sequential(
+                nn.ReLU(inplace=True),
+                SeparableConv(fine_width, fine_width),
+                nn.Conv2d(fine_width, num_classes, 1),
+            )
 
     #: HR sizes must be multiples of this: LR /8 in the low branch = HR /32.
     multiple = 32
@@ -117,16 +136,22 @@ class ICNet(nn.Module):
         return self.low(self.normalize(lr))
 
     def decode(self, hr: torch.Tensor, low: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Light high-resolution branches + fusion. Logits: "out" at 1/4 of HR, "aux_mid"
-        at 1/8, "aux_low" at 1/16 (the label-guidance outputs)."""
+        """Light high-resolution branches + fusion. Logits: "out" at 1/4 of HR (1/2 with the
+        half head, whose 1/4 logits become "aux_high"), "aux_mid" at 1/8, "aux_low" at 1/16
+        (the label-guidance outputs)."""
         x = self.normalize(hr)
         mid = self.mid(self.mid_pool(x))
-        detail = self.high_detail(x)
+        half = self.high_detail[0](x)
+        detail = self.high_detail[1](half)
         high = self.high(detail)
         fused_mid, aux_low = self.cff_low_mid(low, mid)
         fused_high, aux_mid = self.cff_mid_high(fused_mid, high)
-        out = self.classifier(self.detail(detail) + upsample_like(self.head_up(fused_high), detail))
-        return {"out": out, "aux_mid": aux_mid, "aux_low": aux_low}
+        quarter = self.detail(detail) + upsample_like(self.head_up(fused_high), detail)
+        aux = {"aux_mid": aux_mid, "aux_low": aux_low}
+        if self.fine_width <= 0:
+            return {"out": self.classifier(quarter), **aux}
+        fine = self.fine_skip(half) + upsample_like(self.fine_up(quarter), half)
+        return {"out": self.fine_classifier(fine), "aux_high": self.classifier(quarter), **aux}
 
     def forward(self, hr: torch.Tensor, lr: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.decode(hr, self.encode_low(lr))
