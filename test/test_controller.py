@@ -28,10 +28,12 @@ from pathlib import Path
 import pytest
 
 from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
-from cloudseg_ros.controller.policy import BitrateController, Change, Settings, State
+from cloudseg_ros.controller.policy import BitrateController, Change, State
+from cloudseg_ros.controller.policy import Settings as PolicySettings
 from cloudseg_ros.controller.profile import (
     Profile,
     ProfilePoint,
+    floor_ladder,
     frame_ladder,
     load_profile,
     pareto,
@@ -41,6 +43,13 @@ from cloudseg_ros.controller.replay import drain
 from cloudseg_ros.errors import ConfigError
 
 KBPS = (60, 150, 300, 600, 1200, 2400)
+
+
+def Settings(**values: float) -> PolicySettings:
+    """The policy's settings without the ladder floor (``min_accuracy_ratio``): these tests
+    exercise the control logic on a synthetic ladder whose every rung they use; the floor's
+    own tests below set it."""
+    return PolicySettings(**{"min_accuracy_ratio": 0.0, **values})
 
 
 def make_profile() -> Profile:
@@ -623,3 +632,26 @@ def test_a_probe_whose_frames_take_longer_than_their_budget_fails() -> None:
     assert LADDER[2].kbps > 100 >= LADDER[1].kbps
     assert verdict is not None and verdict.index == 1, ctl.reason
     assert "probe failed" in verdict.reason and "kbps measured" in verdict.reason, verdict.reason
+
+
+def test_a_floor_leaves_the_poorest_points_off_the_ladder() -> None:
+    assert PolicySettings().min_accuracy_ratio > 0  # on by default
+    ladder = LADDER
+    top = max(p.miou for p in ladder.points)
+    floored = floor_ladder(ladder, 0.8)
+    assert [p.name for p in floored.points] == [p.name for p in ladder.points if p.miou >= 0.8 * top]
+    assert 0 < len(floored) < len(ladder) and floored[len(floored) - 1].name == ladder[len(ladder) - 1].name
+    assert floor_ladder(ladder, 0.0) is ladder and len(floor_ladder(ladder, 1.0)) == 1
+    with pytest.raises(ValueError, match="min_accuracy_ratio"):
+        BitrateController(make_profile(), Settings(min_accuracy_ratio=1.5))
+
+
+def test_with_a_floor_silence_steps_to_the_cheapest_point_left() -> None:
+    # The safest point is the floor's: the poorer rungs are never sent, not even in an outage.
+    settings = Settings(min_accuracy_ratio=0.8)
+    run = simulate(lambda t: 3000, 25, feedback_until_s=12.0, settings=settings)
+    ctl = run.controller
+    floor = floor_ladder(LADDER, 0.8)
+    assert ctl.profile.points == floor.points
+    silent = [c for c in run.changes if "no feedback" in c.reason]
+    assert silent and silent[0].index == 0 and ctl.profile[0].name == floor[0].name != LADDER[0].name

@@ -216,7 +216,8 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
     trace = write_trace(tmp_path / "wide_then_narrow.up", [(12, 3000), (14, 60)])
     opts = ExperimentOptions(
         trace=trace, duration_s=24, out=tmp_path / "out", profile=ladder_profile(tmp_path / "profile.yaml"), fixed=[],
-        scene_frames=40, controller_params={"hold_s": 2.0, "probe_s": 1.0},
+        # Every rung of the test ladder (no floor): the run is about the plumbing over a real link.
+        scene_frames=40, controller_params={"hold_s": 2.0, "probe_s": 1.0, "min_accuracy_ratio": 0.0},
         weights_dir=os.environ.get("CLOUDSEG_WEIGHTS_DIR"),  # default: the shipped weights
     )  # fmt: skip
     before = set(list_ours())
@@ -374,11 +375,15 @@ def test_the_controller_start_point_and_bad_start_parameters(tmp_path: Path) -> 
     # The best point of the frame-size ladder under 150 kbit/s: x1-200k's 20 kbit frames cross it
     # in 200 ms (100 kbit/s); on the stream-rate ladder, x2-60k (70 kbit/s).
     assert start_point(profile, {}).name == "x1-200k"
-    assert start_point(profile, {"frame_budget_ms": 0}).name == "x2-60k"
-    assert start_point(profile, {"start_kbps": 0}).name == "x4-20k"
-    assert start_point(profile, {"start_index": 3}).name == "x1-600k"
-    assert start_point(profile, {"start_index": 3.0}).name == "x1-600k"  # YAML/CLI may give 3.0
-    for bad, why in (({"start_kbps": "fast"}, "must be a number"), ({"start_index": 9}, "outside the ladder"),
+    no_floor = {"min_accuracy_ratio": 0}
+    assert start_point(profile, {"frame_budget_ms": 0, **no_floor}).name == "x2-60k"
+    assert start_point(profile, {"start_kbps": 0, **no_floor}).name == "x4-20k"
+    # The default floor (0.7 x the top's 0.60) leaves x4-20k and x2-60k off: the safest is x1-200k.
+    assert start_point(profile, {"start_kbps": 0}).name == "x1-200k"
+    assert start_point(profile, {"start_index": 3, **no_floor}).name == "x1-600k"
+    assert start_point(profile, {"start_index": 3.0, **no_floor}).name == "x1-600k"  # YAML/CLI may give 3.0
+    assert start_point(profile, {"start_index": 1}).name == "x1-600k"  # an index into the floored ladder
+    for bad, why in (({"start_kbps": "fast"}, "must be a number"), ({"start_index": 3}, "outside the ladder"),
                      ({"start_index": -2}, "start_index >= -1"), ({"frame_budget_ms": -1}, "frame_budget_ms"),
                      ({"start_index": 2.5}, "whole number"), ({"start_index": float("inf")}, "whole number")):  # fmt: skip
         with pytest.raises(ConfigError, match=why):

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
-from cloudseg_ros.controller.profile import Profile, ProfilePoint, frame_ladder
+from cloudseg_ros.controller.profile import Profile, ProfilePoint, floor_ladder, frame_ladder
 
 STALL = "held before the stall"
 
@@ -92,6 +92,7 @@ class Settings:
     idle_climb_s: float = 2.0  # the same while the link is too idle to even measure its rate
     climb_factor: float = 4.0  # a climb goes at most to this x the current kbps
     max_frame_ms: float = 100.0  # only points whose frame crosses the measured link this fast (0: off)
+    min_accuracy_ratio: float = 0.7  # points whose masks score under this x the top point's are left off
     probe_s: float = 2.0
     probe_backoff_max_s: float = 60.0
     pause_hold_s: float = 2.0  # a paused link is waited out this long before stepping down
@@ -116,6 +117,8 @@ class Settings:
             raise ValueError(f"frame_budget_ms={self.frame_budget_ms} must be >= 0 (0: stream-rate ladder)")
         if self.max_frame_ms < 0:
             raise ValueError(f"max_frame_ms={self.max_frame_ms} must be >= 0 (0: no limit)")
+        if not 0 <= self.min_accuracy_ratio <= 1:
+            raise ValueError(f"min_accuracy_ratio={self.min_accuracy_ratio} must be within [0, 1]")
         if self.climb_factor < 1:
             raise ValueError(f"climb_factor={self.climb_factor} must be >= 1")
         if self.min_samples < 1:
@@ -171,7 +174,9 @@ class BitrateController:
         self.settings = settings or Settings()
         self.settings.validate()
         budget = self.settings.frame_budget_ms
-        self.profile = frame_ladder(profile, budget) if budget > 0 else profile
+        self.profile = floor_ladder(
+            frame_ladder(profile, budget) if budget > 0 else profile, self.settings.min_accuracy_ratio
+        )
         if not -1 <= self.settings.start_index < len(self.profile):
             raise ValueError(
                 f"start_index {self.settings.start_index} outside the ladder (0..{len(self.profile) - 1})"

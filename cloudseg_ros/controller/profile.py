@@ -169,6 +169,22 @@ def frame_ladder(profile: Profile, frame_budget_ms: float, min_gain: float = 0.0
     return Profile(pareto(costed, min_gain), meta, [], profile.source)
 
 
+def floor_ladder(profile: Profile, ratio: float) -> Profile:
+    """The ladder without the points whose masks score under ``ratio`` x the top point's.
+
+    With the edge's in-flight window no point floods the link (a frame too big for it only
+    makes the edge send fewer), so the bottom rungs are not needed to keep latency bounded;
+    what they do give is masks too poor to steer by, and a run's pooled mIoU pays for a few
+    of those far more than their number (poor masks add false positives to every small
+    class). The safest point is then the cheapest one left."""
+    if ratio <= 0 or not profile.points:
+        return profile
+    floor = ratio * max(p.miou for p in profile.points)
+    kept = [p for p in profile.points if p.miou >= floor]
+    meta = {**profile.meta, "floor": f"mIoU >= {ratio:g} x the top point's"}
+    return Profile(kept, meta, profile.measured, profile.source)
+
+
 def _point(raw: Any, where: str) -> ProfilePoint:
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where}: expected a mapping, got {type(raw).__name__}")

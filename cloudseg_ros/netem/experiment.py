@@ -116,7 +116,7 @@ def pick_fixed(profile: Profile, names: list[str] | None) -> list[int]:
 def start_point(profile: Profile, params: dict[str, Any]) -> ProfilePoint:
     """The point the controller starts at with these parameters (the edge is launched there):
     on the ladder it climbs (see ``frame_budget_ms``)."""
-    kinds = {"start_kbps": float, "start_index": int, "frame_budget_ms": float}
+    kinds = {"start_kbps": float, "start_index": int, "frame_budget_ms": float, "min_accuracy_ratio": float}
     known = {k: params[k] for k in kinds if k in params}
     try:
         bad = [k for k, v in known.items() if isinstance(v, bool) or not isinstance(v, (int, float))]

@@ -44,6 +44,9 @@ PARAMS = (
     Param("frame_budget_ms", S.frame_budget_ms, "Climb the profile's configurations by frame size, each costing "
           "the rate that carries one frame in this long (the edge's in-flight window thins the frame rate); "
           "0 = by stream kbps (AWStream's ladder) [ms]", range=(0.0, 10_000.0), read_only=True),
+    Param("min_accuracy_ratio", S.min_accuracy_ratio, "Leave off the ladder the points whose masks score "
+          "under this x the top point's (the safest point is then the cheapest one left; 0 = keep all)",
+          range=(0.0, 1.0), read_only=True),
     Param("start_kbps", S.start_kbps, "Start at the best profile point at or under this rate (0 = the safest) "
           "[kbit/s]", range=(0.0, 1e6), read_only=True),
     Param("start_index", S.start_index, "Profile point to start with instead (-1 = by start_kbps, 0 = safest)",
@@ -81,7 +84,8 @@ TUNABLE = {"headroom", "degrade_delay_ms", "probe_delay_ms", "hold_s", "climb_s"
 
 def _settings(values: dict[str, Any]) -> Settings:
     s = Settings(
-        frame_budget_ms=values["frame_budget_ms"], start_kbps=values["start_kbps"],
+        frame_budget_ms=values["frame_budget_ms"], min_accuracy_ratio=values["min_accuracy_ratio"],
+        start_kbps=values["start_kbps"],
         start_index=values["start_index"], **{k: values[k] for k in TUNABLE},
     )  # fmt: skip
     s.validate()
