@@ -1,5 +1,8 @@
 """The adaptation policy (AWStream-style): which Pareto point the edge should run, and when.
 
+The ladder is the profile's (by frame size with ``frame_budget_ms``) without the points whose
+masks score under ``min_accuracy_ratio`` x the top point's; its first point is "the safest".
+
 States:
 
 * ``startup`` — begin at a modest point (``start_kbps``, e.g. 150 kbit/s, which almost any
