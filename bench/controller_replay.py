@@ -3,6 +3,7 @@
     python bench/controller_replay.py                          # every *.up trace, 60 s windows every 60 s
     python bench/controller_replay.py --set frame_budget_ms=0  # the stream-rate ladder instead
     python bench/controller_replay.py --only TMobile-UMTS-driving.up --windows 4
+    python bench/controller_replay.py --shapes                 # the synthetic link shapes instead
 
 Replays the control loop in simulated time (cloudseg_ros.controller.replay: the trace's rate
 as the netem driver sets it, the edge's real in-flight window, the real BitrateController,
@@ -34,6 +35,9 @@ def main() -> int:
     parser.add_argument("--traces", default=os.environ.get("CLOUDSEG_TRACES", "../shared/traces"),
                         help="folder of mahimahi *.up traces")  # fmt: skip
     parser.add_argument("--only", nargs="*", help="trace file names (default: every *.up)")
+    parser.add_argument("--shapes", nargs="*", metavar="NAME",
+                        help="synthetic link shapes instead of trace files (no NAME: every one; "
+                        "cloudseg_ros/netem/shapes.py)")  # fmt: skip
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per window (default 60)")
     parser.add_argument("--windows", type=int, default=15, help="windows per trace at most (default 15)")
     parser.add_argument("--profile", help="controller profile (default: shipped)")
@@ -45,6 +49,7 @@ def main() -> int:
     from cloudseg_ros.controller.profile import load_profile
     from cloudseg_ros.controller.replay import replay
     from cloudseg_ros.netem.experiment import pick_fixed
+    from cloudseg_ros.netem.shapes import PREFIX, SHAPES, is_shape, shape
     from cloudseg_ros.netem.trace import Trace
     from cloudseg_ros.paths import config_file
 
@@ -52,13 +57,16 @@ def main() -> int:
     settings = _settings(Settings, args.set)
     fixed = [profile[i].name for i in pick_fixed(profile, None)]
     folder = Path(args.traces)
-    names = args.only or sorted(p.name for p in folder.glob("*.up"))
+    if args.shapes is not None:
+        names = [PREFIX + n for n in (args.shapes or SHAPES)]
+    else:
+        names = args.only or sorted(p.name for p in folder.glob("*.up"))
     if not names:
         print(f"no *.up traces in {folder}", file=sys.stderr)
         return 2
     started, rows = time.monotonic(), []
     for name in names:
-        trace = Trace.load(folder / name)
+        trace = shape(name) if is_shape(name) else Trace.load(folder / name)
         windows = min(args.windows, int(trace.period_ms / 1e3 // args.duration))
         print(f"\n{name}: {windows} windows of {args.duration:g} s", file=sys.stderr)
         print(

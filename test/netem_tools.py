@@ -11,25 +11,14 @@ from pathlib import Path
 
 import yaml
 
+from cloudseg_ros.netem.trace import Trace
+
 SIZE = (256, 128)
 
 
 def write_trace(path: Path, segments: list[tuple[float, float]]) -> Path:
     """A mahimahi trace of (seconds, kbps) segments."""
-    lines, t0 = [], 0.0
-    for seconds, kbps in segments:
-        per_ms = kbps / (1500 * 8)  # packets per ms
-        acc = 0.0
-        for ms in range(int(t0 * 1000), int((t0 + seconds) * 1000)):
-            acc += per_ms
-            while acc >= 1:
-                lines.append(str(ms + 1))
-                acc -= 1
-        t0 += seconds
-    if not lines or int(lines[-1]) < int(t0 * 1000):
-        lines.append(str(int(t0 * 1000)))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return Trace.piecewise(segments, path.name).write(path)
 
 
 class Relay:

@@ -33,6 +33,7 @@ import yaml
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.netem.namespaces import NetnsLink, can_use_netns, list_ours, netns_exec, remove_leftovers
 from cloudseg_ros.netem.shaper import TcShaper, parse_qdisc
+from cloudseg_ros.netem.shapes import PREFIX, SHAPES, open_trace, shape
 from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
 
 from netem_tools import Relay, echo_server, ladder_profile, write_trace
@@ -70,6 +71,34 @@ def test_bad_trace_files_are_named(tmp_path: Path, text: str, problem: str) -> N
     with pytest.raises(ConfigError, match=problem) as info:
         Trace.load(path)
     assert "bad.up" in str(info.value)
+
+
+def test_link_shapes_are_traces_of_their_segments(tmp_path: Path) -> None:
+    for name, segments in SHAPES.items():
+        trace = open_trace(PREFIX + name)
+        assert trace.name == PREFIX + name and trace.period_ms == 60_000
+        expected = sum(sec * kbps for sec, kbps in segments) / sum(sec for sec, _ in segments)
+        assert trace.mean_kbps() == pytest.approx(expected, rel=0.03, abs=1.0), name
+    square = shape("square-1500k-100k-3s")
+    assert square.rate_kbps(0, 3) == pytest.approx(1500, rel=0.02)
+    assert square.rate_kbps(3, 6) == pytest.approx(100, rel=0.05)
+    assert shape("outage-4s-every-20s").rate_kbps(16.1, 19.9) == FLOOR_KBPS
+    # A file still loads as before, and a shape written out loads back the same.
+    again = open_trace(str(square.write(tmp_path / "square.up")))
+    assert again.opportunities_ms == square.opportunities_ms and again.period_ms == square.period_ms
+
+
+@pytest.mark.parametrize(
+    "spec,problem",
+    [("shape:nope", "unknown link shape 'nope'; known: const-50k"), ("missing.up", "not found")],
+)
+def test_a_bad_trace_spec_is_refused_with_what_exists(spec: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        open_trace(spec)
+    with pytest.raises(ConfigError, match="seconds > 0"):
+        Trace.piecewise([(0, 100)])
+    with pytest.raises(ConfigError, match="every segment at 0"):
+        Trace.piecewise([(5, 0)])
 
 
 def test_qdisc_statistics_are_parsed() -> None:

@@ -52,13 +52,7 @@ def test_key_frames_after_a_change_are_counted(profile) -> None:
 
 
 def test_the_controller_follows_a_link_that_drops(profile) -> None:
-    # 30 s at 3 Mbit/s, then 30 s at 200 kbit/s (a trace of that shape).
-    period_ms, ops, t = 60_000, [], 0.0
-    while t < period_ms:
-        rate = 3000 if t < 30_000 else 200
-        t += 1500 * 8 / rate
-        ops.append(int(t))
-    trace = Trace("drop", tuple(o for o in ops if o <= period_ms), period_ms)
+    trace = Trace.piecewise([(30, 3000), (30, 200)], "drop")
     res = replay(trace, profile, duration_s=60)
     assert res.p95_ms < 1000
     late = [m for m in res.masks if m[0] > 45]
@@ -74,24 +68,12 @@ def test_the_controller_follows_a_link_that_drops(profile) -> None:
     assert again.masks == res.masks  # simulated time: the same every run
 
 
-def _trace(segments: list[tuple[float, float]], period_ms: int = 60_000) -> Trace:
-    """A trace of (seconds, kbit/s) segments, nothing after them (the driver's floor)."""
-    ops, t = [], 0.0
-    for seconds, kbps in segments:
-        end = t + seconds * 1e3
-        while t + 1500 * 8 / kbps <= end:
-            t += 1500 * 8 / kbps
-            ops.append(int(t))
-        t = end
-    return Trace("segments", tuple(ops), period_ms)
-
-
 def test_a_link_that_stops_for_long_is_not_probed_with_big_key_frames(profile) -> None:
     # The link fades and stops for 50 s, which the netem driver plays at its 8 kbit/s floor:
     # the safest point's small frames still cross, slowly. Taken for the link being back,
     # the way back to the point held before sent key frames that took 10 s each (the same
     # shape on ATT-LTE-driving from 780 s: p95 14 s). Once the frames the stop caught (and
     # those queued behind them) are through, every mask is back within 3 s.
-    res = replay(_trace([(2, 1400), (2, 360), (4, 120)]), profile, duration_s=58)
+    res = replay(Trace.piecewise([(2, 1400), (2, 360), (4, 120), (52, 0)]), profile, duration_s=58)
     late = [m for m in res.masks if m[0] > 25]
     assert late and max(m[1] for m in late) < 3.0, [(round(a, 1), round(b, 1), c) for a, b, c in late]

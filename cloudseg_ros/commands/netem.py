@@ -3,6 +3,7 @@
   cloudseg netem --trace traces/TMobile-UMTS-driving.up --duration 120 --out netem_umts
   cloudseg netem --trace my.up --duration 60 --out /tmp/n --fixed x4-h264-160k --no-controller
   cloudseg netem --trace my.up --duration 40 --out /tmp/p --fixed --partition 10:10   # link cut 10 s
+  cloudseg netem --trace shape:square-1500k-100k-3s --duration 60 --out /tmp/sq         # a synthetic link
 
 Needs root (network namespaces, tc) for the real emulation; elsewhere it runs on loopback
 with the relay doing rate, delay and loss (``--mode`` forces one or the other).
@@ -22,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fixed configuration; writes DIR/netem.json, DIR/netem.png and per-run logs.",
     )
     p.add_argument(
-        "--trace", required=True, help="mahimahi uplink trace (one ms timestamp per 1500-byte packet)"
+        "--trace",
+        required=True,
+        help="mahimahi uplink trace (one ms timestamp per 1500-byte packet), or shape:NAME for a synthetic "
+        "link (const-100k, square-1500k-100k-3s, outage-4s-every-20s, ...: cloudseg_ros/netem/shapes.py)",
     )
     p.add_argument("--duration", type=float, required=True, help="seconds recorded per run")
     p.add_argument("--out", required=True, help="output folder")
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     run_experiment(
         ExperimentOptions(
-            trace=Path(args.trace),
+            trace=args.trace,
             duration_s=args.duration,
             out=Path(args.out),
             profile=Path(args.profile) if args.profile else None,

@@ -26,7 +26,7 @@ from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile
 from cloudseg_ros.errors import CloudsegError, ConfigError
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
 from cloudseg_ros.netem.run import Run, RunOptions
-from cloudseg_ros.netem.trace import Trace
+from cloudseg_ros.netem.shapes import open_trace
 
 log = logging.getLogger(__name__)
 ROW_KEYS = ("miou", "miou_all_frames", "latency_ms_p50", "latency_ms_p95", "frames_sent", "masks_received",
@@ -35,7 +35,7 @@ ROW_KEYS = ("miou", "miou_all_frames", "latency_ms_p50", "latency_ms_p95", "fram
 
 @dataclass
 class ExperimentOptions:
-    trace: Path
+    trace: Path | str  # a mahimahi file, or shape:NAME (cloudseg_ros.netem.shapes)
     duration_s: float
     out: Path
     profile: Path | None = None  # None = the shipped config/profile.yaml
@@ -247,7 +247,7 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
     from cloudseg_ros.paths import config_file
 
     opts.validate()
-    trace = Trace.load(opts.trace)
+    trace = open_trace(str(opts.trace))
     profile_path = opts.profile or config_file("profile.yaml")
     profile = load_profile(profile_path)
     cam = profile.meta.get("camera", {})

@@ -11,6 +11,7 @@ have rate 0; at the default floor a 1500-byte packet takes 1.5 s, as good as an 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,36 @@ class Trace:
         count = max(1, round(kbps * period_ms / (PACKET_BYTES * 8)))
         ops = tuple(round((i + 1) * period_ms / count) for i in range(count))
         return cls(name, ops, period_ms)
+
+    @classmethod
+    def piecewise(cls, segments: Sequence[tuple[float, float]], name: str = "piecewise") -> Trace:
+        """A trace of ``(seconds, kbps)`` segments, one after the other (one period). A
+        segment at 0 kbit/s is an outage; the shaper then runs at its floor."""
+        if not segments or any(sec <= 0 or kbps < 0 for sec, kbps in segments):
+            raise ConfigError(f"trace {name}: segments must be (seconds > 0, kbps >= 0), got {segments!r}")
+        ops: list[int] = []
+        t0_ms, acc = 0, 0.0
+        for seconds, kbps in segments:
+            per_ms = kbps / (PACKET_BYTES * 8)  # packets per ms
+            t1_ms = t0_ms + round(seconds * 1000)
+            for ms in range(t0_ms, t1_ms):
+                acc += per_ms
+                while acc >= 1:
+                    ops.append(ms + 1)
+                    acc -= 1
+            acc = 0.0
+            t0_ms = t1_ms
+        if not ops:
+            raise ConfigError(f"trace {name}: no delivery opportunities (every segment at 0 kbit/s)")
+        if ops[-1] < t0_ms:
+            ops.append(t0_ms)  # the period is the segments' length (one packet at its end)
+        return cls(name, tuple(ops), t0_ms)
+
+    def write(self, path: str | Path) -> Path:
+        """Save as a mahimahi file (one period)."""
+        path = Path(path)
+        path.write_text("\n".join(map(str, self.opportunities_ms)) + "\n")
+        return path
 
     def _count(self, t0_ms: float, t1_ms: float) -> int:
         """Opportunities in [t0, t1), the trace repeating with its period."""
