@@ -52,6 +52,21 @@ def test_downscale_integer_factor_is_block_mean() -> None:
     assert np.abs(out - ref).max() <= 0.5
 
 
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_the_fast_downscale_is_within_half_a_level_per_halving_of_the_block_mean(factor: int) -> None:
+    rgb = np.random.default_rng(1).integers(0, 256, (8 * 16, 8 * 32, 3), dtype=np.uint8)
+    out = downscale(rgb, factor, exact=False)
+    h, w = rgb.shape[0] // factor, rgb.shape[1] // factor
+    ref = rgb.reshape(h, factor, w, factor, 3).mean(axis=(1, 3))
+    assert out.shape == (h, w, 3) and out.dtype == np.uint8
+    assert np.abs(out - ref).max() <= 0.5 * np.log2(factor)
+    assert abs(float((out - ref).mean())) < 0.15 * np.log2(factor)  # OpenCV rounds halves up: +1/8 each
+    # Where the factor does not divide the frame, or is not a power of two, the exact resize runs.
+    odd = rgb[:, :-4]
+    assert np.array_equal(downscale(odd, 4, exact=False), downscale(odd, 4))
+    assert np.array_equal(downscale(rgb, 3, exact=False), downscale(rgb, 3))
+
+
 def test_downscale_keeps_the_whole_field_of_view_when_not_divisible() -> None:
     # A bright last column must still show up in the last output column (nothing is cropped).
     rgb = np.zeros((50, 101, 3), np.uint8)

@@ -211,7 +211,7 @@ class EdgePipeline:
             self.stats.skipped["selector"] += 1
             return None, "selector"
         self._consume_fps_cap(stamp_s)
-        lr = downscale(rgb, self.knobs.downscale)
+        lr = downscale(rgb, self.knobs.downscale, exact=False)  # the fast halvings (see there)
         encoder = self._encoder_for(lr.shape[1], lr.shape[0])
         force_key = self._idr_wanted
         packet = encoder.encode(np.ascontiguousarray(lr), force_key=force_key)
