@@ -3,6 +3,7 @@
     python bench/netem.py --traces DIR                 # every *LTE*/*UMTS* uplink trace in DIR, 90 s each
     python bench/netem.py --traces DIR --duration 40 --only TMobile-UMTS-driving.up
     python bench/netem.py --quick                      # one trace, 30 s runs
+    python bench/netem.py --shapes const-800k --duration 60   # a synthetic link shape instead
 
 Runs ``cloudseg netem`` (real node graph, namespaces + tc, or loopback) per trace into
 ``--out``/<trace>/, then prints one table per trace and a verdict per target on stderr and
@@ -27,6 +28,9 @@ def main() -> int:
     parser.add_argument("--traces", default=os.environ.get("CLOUDSEG_TRACES", "../shared/traces"),
                         help="folder of mahimahi *.up traces")  # fmt: skip
     parser.add_argument("--only", nargs="*", help="trace file names to run (default: LTE and UMTS ones)")
+    parser.add_argument("--shapes", nargs="*", metavar="NAME",
+                        help="synthetic link shapes instead of trace files (no NAME: every one; "
+                        "cloudseg_ros/netem/shapes.py)")  # fmt: skip
     parser.add_argument("--duration", type=float, default=90.0, help="seconds per run (default 90)")
     parser.add_argument("--offset", type=float, default=0.0, help="seconds into each trace")
     parser.add_argument("--out", default="bench_netem", help="output folder")
@@ -37,9 +41,15 @@ def main() -> int:
     args = parser.parse_args()
 
     from cloudseg_ros.netem.experiment import ExperimentOptions, run_experiment, summary_table
+    from cloudseg_ros.netem.shapes import PREFIX, SHAPES, is_shape
 
     folder = Path(args.traces)
-    names = args.only or sorted(p.name for p in folder.glob("*.up") if "LTE" in p.name or "UMTS" in p.name)
+    if args.shapes is not None:
+        names = [PREFIX + n for n in (args.shapes or SHAPES)]
+    else:
+        names = args.only or sorted(
+            p.name for p in folder.glob("*.up") if "LTE" in p.name or "UMTS" in p.name
+        )
     if args.quick:
         names, args.duration = names[:1], 30.0
     if not names:
@@ -50,7 +60,8 @@ def main() -> int:
     summary = {"duration_s": args.duration, "traces": {}}
     for name in names:
         report = run_experiment(ExperimentOptions(
-            trace=folder / name, duration_s=args.duration, out=Path(args.out) / Path(name).stem,
+            trace=name if is_shape(name) else folder / name, duration_s=args.duration,
+            out=Path(args.out) / (name.removeprefix(PREFIX) if is_shape(name) else Path(name).stem),
             trace_offset_s=args.offset, profile=Path(args.profile) if args.profile else None,
             weights_dir=args.weights_dir,
         ))  # fmt: skip
