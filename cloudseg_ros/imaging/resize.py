@@ -64,8 +64,8 @@ def downscale(rgb: np.ndarray, factor: int, even: bool = True, exact: bool = Tru
     ``exact=False`` (the robot's send path): where ``factor`` is a power of two that divides
     the frame into the output size exactly, halve it ``log2(factor)`` times instead. OpenCV
     has a vectorised path for an area halving and none for larger factors: at 2048x1024 / 4
-    two halvings take ~0.6 ms against ~2 ms for one resize (``python bench/edge.py``), a
-    third of the edge's 5 ms budget. Each halving rounds, so a pixel is within half a level
+    two halvings take ~0.5 ms against ~2 ms for one resize (``python bench/edge.py``): 1.5 ms
+    of the edge's 5 ms budget. Each halving rounds, so a pixel is within half a level
     per halving of the exact block mean (+-1 at x4), and OpenCV rounds halves up, which
     brightens by about 1/8 of a level per halving (the training and evaluation frames keep
     the exact resize; the encoder's own error is several levels).
