@@ -49,8 +49,7 @@ def main() -> int:
     from cloudseg_ros.controller.profile import load_profile
     from cloudseg_ros.controller.replay import replay
     from cloudseg_ros.netem.experiment import pick_fixed
-    from cloudseg_ros.netem.shapes import PREFIX, SHAPES, is_shape, shape
-    from cloudseg_ros.netem.trace import Trace
+    from cloudseg_ros.netem.shapes import PREFIX, SHAPES, is_shape, open_trace
     from cloudseg_ros.paths import config_file
 
     profile = load_profile(args.profile or config_file("profile.yaml"))
@@ -66,7 +65,7 @@ def main() -> int:
         return 2
     started, rows = time.monotonic(), []
     for name in names:
-        trace = shape(name) if is_shape(name) else Trace.load(folder / name)
+        trace = open_trace(name if is_shape(name) else str(folder / name))
         windows = min(args.windows, int(trace.period_ms / 1e3 // args.duration))
         print(f"\n{name}: {windows} windows of {args.duration:g} s", file=sys.stderr)
         print(

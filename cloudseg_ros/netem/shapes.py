@@ -24,7 +24,8 @@ def _square(high: float, low: float, half_s: float, period_s: float = 60.0) -> S
 def _triangle(low: float, high: float, period_s: float = 60.0, step_s: float = 1.0) -> Segments:
     half = round(period_s / step_s / 2)
     up = [low + (high - low) * i / half for i in range(half)]
-    return [(step_s, kbps) for kbps in [*up, *[high - (high - low) * i / half for i in range(half)]]]
+    down = [high + low - kbps for kbps in up]
+    return [(step_s, kbps) for kbps in up + down]
 
 
 SHAPES: dict[str, Segments] = {
@@ -44,7 +45,7 @@ def is_shape(spec: str) -> bool:
 
 def shape(name: str) -> Trace:
     """The named shape as a trace (``name`` with or without the ``shape:`` prefix)."""
-    key = name[len(PREFIX) :] if is_shape(name) else name
+    key = name.removeprefix(PREFIX)
     if key not in SHAPES:
         raise ConfigError(f"unknown link shape {key!r}; known: {', '.join(SHAPES)}")
     return Trace.piecewise(SHAPES[key], PREFIX + key)
