@@ -95,8 +95,9 @@ def test_link_shapes_are_traces_of_their_segments(tmp_path: Path) -> None:
 def test_a_bad_trace_spec_is_refused_with_what_exists(spec: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         open_trace(spec)
-    with pytest.raises(ConfigError, match="seconds > 0"):
-        Trace.piecewise([(0, 100)])
+    for bad in ([(0, 100)], [(float("nan"), 100)], [(5, float("inf"))], []):
+        with pytest.raises(ConfigError, match="seconds > 0"):
+            Trace.piecewise(bad)
     with pytest.raises(ConfigError, match="every segment at 0"):
         Trace.piecewise([(5, 0)])
 

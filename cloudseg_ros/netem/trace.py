@@ -11,6 +11,7 @@ have rate 0; at the default floor a 1500-byte packet takes 1.5 s, as good as an 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,9 @@ class Trace:
     def piecewise(cls, segments: Sequence[tuple[float, float]], name: str = "piecewise") -> Trace:
         """A trace of ``(seconds, kbps)`` segments, one after the other (one period). A
         segment at 0 kbit/s is an outage; the shaper then runs at its floor."""
-        if not segments or any(sec <= 0 or kbps < 0 for sec, kbps in segments):
+        if not segments or any(
+            not (math.isfinite(sec) and math.isfinite(kbps)) or sec <= 0 or kbps < 0 for sec, kbps in segments
+        ):
             raise ConfigError(f"trace {name}: segments must be (seconds > 0, kbps >= 0), got {segments!r}")
         ops: list[int] = []
         t0_ms, acc = 0, 0.0
