@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import shutil
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchutil import emit
 
 from cloudseg_ros.engines import FUSE_MODES
 from cloudseg_ros.engines.export import export_model
@@ -167,10 +167,7 @@ def main() -> int:
         "repeats": args.repeats,
         "results": results,
     }
-    text = json.dumps(report, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-    print(text)
+    emit(report, args.json, indent=2)
     return 0
 
 

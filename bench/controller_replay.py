@@ -23,21 +23,16 @@ The netem experiment (bench/netem.py) stays the measurement.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from benchutil import add_trace_args, emit
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--traces", default=os.environ.get("CLOUDSEG_TRACES", "../shared/traces"),
-                        help="folder of mahimahi *.up traces")  # fmt: skip
-    parser.add_argument("--only", nargs="*", help="trace file names (default: every *.up)")
-    parser.add_argument("--shapes", nargs="*", metavar="NAME",
-                        help="synthetic link shapes instead of trace files (no NAME: every one; "
-                        "cloudseg_ros/netem/shapes.py)")  # fmt: skip
+    add_trace_args(parser, "trace file names (default: every *.up)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per window (default 60)")
     parser.add_argument("--windows", type=int, default=15, help="windows per trace at most (default 15)")
     parser.add_argument("--profile", help="controller profile (default: shipped)")
@@ -93,10 +88,7 @@ def main() -> int:
                "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
     print(f"\nmet in {met} of {len(rows)} windows; controller mean score {summary['controller_mean_score']}, "
           f"p95 over 1 s in {over}; {summary['seconds']} s", file=sys.stderr)  # fmt: skip
-    out = json.dumps({"summary": summary, "windows": rows}, indent=1)
-    print(out)
-    if args.json:
-        Path(args.json).write_text(out + "\n")
+    emit({"summary": summary, "windows": rows}, args.json)
     return 0
 
 

@@ -36,7 +36,6 @@ frame, so no codec can predict it: at full resolution it caps the PSNR H.264 rea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -48,6 +47,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from benchutil import emit
 
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.codec import make_decoder, make_encoder
@@ -551,11 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = run(args.quick, args.noise, args.scene, node=not args.no_node)
     print(table(report), file=sys.stderr)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.json)
     return 0
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from benchutil import emit
 
 from cloudseg_ros.engines import create_engine
 from cloudseg_ros.engines.export import export_fused, graph_source
@@ -162,10 +163,7 @@ def main() -> int:
         "results": results,
         "low_branch_params": sum(p.numel() for p in seg.low.parameters()),
     }
-    text = json.dumps(report, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-    print(text)
+    emit(report, args.json, indent=2)
     return 0
 
 

@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+
+from benchutil import add_trace_args, emit
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--traces", default=os.environ.get("CLOUDSEG_TRACES", "../shared/traces"),
-                        help="folder of mahimahi *.up traces")  # fmt: skip
-    parser.add_argument("--only", nargs="*", help="trace file names to run (default: LTE and UMTS ones)")
-    parser.add_argument("--shapes", nargs="*", metavar="NAME",
-                        help="synthetic link shapes instead of trace files (no NAME: every one; "
-                        "cloudseg_ros/netem/shapes.py)")  # fmt: skip
+    add_trace_args(parser, "trace file names to run (default: LTE and UMTS ones)")
     parser.add_argument("--duration", type=float, default=90.0, help="seconds per run (default 90)")
     parser.add_argument("--offset", type=float, default=0.0, help="seconds into each trace")
     parser.add_argument("--out", default="bench_netem", help="output folder")
@@ -74,10 +70,7 @@ def main() -> int:
         for name, t in summary["traces"].items()
     }  # fmt: skip
     summary["all_targets_met"] = verdict
-    text = json.dumps(summary, indent=1)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    emit(summary, args.json)
     return 0
 
 

@@ -16,7 +16,6 @@ Usage: PYTHONPATH=. python bench/scene.py [--frames 10] [--quick] [--json out.js
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -26,6 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import cv2
 import numpy as np
+from benchutil import emit
 
 from cloudseg_ros.metrics import ConfusionMatrix
 from cloudseg_ros.scene import DrivingScene
@@ -138,11 +138,7 @@ def main() -> None:
         "speed": speed(frames, sizes, variant=args.variant),
         "difficulty": difficulty(frames, variant=args.variant),
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text)
+    emit(result, args.json)
     print(
         f"\nms/frame, one thread, seeds {SPEED_SEEDS}, {frames} frames each (load average {os.getloadavg()[0]:.1f})"
     )

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from benchutil import emit
 
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline
@@ -540,11 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         args.frames, args.seeds, args.segmenter = 40, [0], "oracle"
     report = run(args)
     print(format_table(report), file=sys.stderr)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.json)
     return 0
 
 
