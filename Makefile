@@ -71,7 +71,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 bench: setup
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in $(filter-out bench/benchutil.py,$(wildcard bench/*.py)); do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf build $(DEMO_OUT) .pytest_cache .ruff_cache
