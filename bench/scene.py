@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -139,24 +140,31 @@ def main() -> None:
         "difficulty": difficulty(frames, variant=args.variant),
     }
     emit(result, args.json)
+    out = sys.stderr  # the table; stdout is the JSON
     print(
-        f"\nms/frame, one thread, seeds {SPEED_SEEDS}, {frames} frames each (load average {os.getloadavg()[0]:.1f})"
+        f"\nms/frame, one thread, seeds {SPEED_SEEDS}, {frames} frames each (load average {os.getloadavg()[0]:.1f})",
+        file=out,
     )
-    print("size        wall median  wall max  cpu median  first frame")
+    print("size        wall median  wall max  cpu median  first frame", file=out)
     for size, s in result["speed"].items():
         print(
-            f"{size:<11} {s['median_ms']:11.1f} {s['max_ms']:9.1f} {s['cpu_median_ms']:11.1f} {s['first_ms']:12.1f}"
+            f"{size:<11} {s['median_ms']:11.1f} {s['max_ms']:9.1f} {s['cpu_median_ms']:11.1f} {s['first_ms']:12.1f}",
+            file=out,
         )
     d = result["difficulty"]
-    print(f"\nx4 down/up label IoU over {d['frames']} frames at {d['size']} (seeds {DIFFICULTY_SEEDS}):")
-    print("class           nearest  majority  pixel %")
+    print(
+        f"\nx4 down/up label IoU over {d['frames']} frames at {d['size']} (seeds {DIFFICULTY_SEEDS}):",
+        file=out,
+    )
+    print("class           nearest  majority  pixel %", file=out)
     for name in CLASS_NAMES:
         n, m = d["iou_x4_nearest"][name], d["iou_x4_majority"][name]
         if n is None:
             continue
-        print(f"{name:<15} {n:7.3f} {m:9.3f} {100 * d['pixel_fraction'][name]:8.2f}")
+        print(f"{name:<15} {n:7.3f} {m:9.3f} {100 * d['pixel_fraction'][name]:8.2f}", file=out)
     print(
-        f"persons/frame {d['persons_per_frame']:.1f}, under {SMALL_PERSON_PX} px tall: {d['persons_under_20px_per_frame']:.1f}"
+        f"persons/frame {d['persons_per_frame']:.1f}, under {SMALL_PERSON_PX} px tall: {d['persons_under_20px_per_frame']:.1f}",
+        file=out,
     )
 
 
