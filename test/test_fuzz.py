@@ -116,7 +116,13 @@ def test_hostile_link_input_is_counted_and_survived(graph) -> None:
     print(f"\nfuzz: uplink inputs {len(uplink)}, counted by the cloud {received} (+{dropped} dropped by the "
           f"bridge queue, {malformed} refused by the bridge as not CDR), rejected {rejected}, decoded anyway {masks_from_fuzz}; downlink inputs {len(downlink)}; "
           f"crashed 0; cloud RSS {rss_before:.0f} -> {rss_mb(cloud_pid):.0f} MB")  # fmt: skip
-    assert received + dropped + malformed >= len(uplink), (fuzz, bridge)
+    forwarded = bridge.get("fuzz/cloudseg/uplink forwarded")  # to the cloud node, over DDS
+    assert received + dropped + malformed >= len(uplink), (
+        f"{len(uplink)} sent, {forwarded} forwarded by the bridge, {received} counted by the cloud, "
+        f"{dropped} dropped by the bridge queue, {malformed} not CDR",
+        fuzz,
+        bridge,
+    )
     assert rejected >= 0.8 * received
 
     def mask_rejected() -> int:

@@ -194,7 +194,8 @@ class BridgeNode(Node):
         entry = self._robots.get(robot)
         if entry is None:
             topic = f"/{robot}/{keys.UPLINK}"
-            entry = _Robot(robot, self.create_publisher(EncodedFrame, topic, self._reliable))
+            qos = QoSProfile(depth=keys.UPLINK_HISTORY, reliability=ReliabilityPolicy.RELIABLE)
+            entry = _Robot(robot, self.create_publisher(EncodedFrame, topic, qos))
             for stream in keys.CLOUD_TO_ROBOT:
                 key = keys.robot_key(robot, stream)
                 entry.subs.append(
