@@ -20,11 +20,6 @@ SKIPPED = "cloudseg/skipped"  # robot-local: headers of camera frames the edge d
 # Streams that cross the link, per robot, and the direction each one travels.
 ROBOT_TO_CLOUD = (UPLINK,)
 CLOUD_TO_ROBOT = (MASK, FEEDBACK)
-# DDS history of a robot's uplink topic on the cloud (the bridge's publisher and the cloud
-# node's subscription, both reliable): how many frames a busy cloud node may fall behind
-# before one is overwritten, i.e. lost to its decoder (which then asks for a key frame).
-# Three seconds of a 10 Hz robot; the newest-wins queue comes after decoding.
-UPLINK_HISTORY = 30
 
 _NAME_TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -194,8 +194,7 @@ class BridgeNode(Node):
         entry = self._robots.get(robot)
         if entry is None:
             topic = f"/{robot}/{keys.UPLINK}"
-            qos = QoSProfile(depth=keys.UPLINK_HISTORY, reliability=ReliabilityPolicy.RELIABLE)
-            entry = _Robot(robot, self.create_publisher(EncodedFrame, topic, qos))
+            entry = _Robot(robot, self.create_publisher(EncodedFrame, topic, self._reliable))
             for stream in keys.CLOUD_TO_ROBOT:
                 key = keys.robot_key(robot, stream)
                 entry.subs.append(

@@ -80,9 +80,8 @@ class CloudNode(Node):
             logger=self.get_logger(),
             max_batch=p["max_batch"],
         ).start()
-        # Uplink frames: deep enough that the DDS history does not overwrite one before it is
-        # taken (every frame must reach its decoder; see keys.UPLINK_HISTORY).
-        self._uplink_qos = QoSProfile(depth=keys.UPLINK_HISTORY, reliability=ReliabilityPolicy.RELIABLE)
+        # Deep enough that the DDS history never overwrites an uplink frame before it is taken:
+        # every frame must reach its decoder (the newest-wins queue comes after decoding).
         self._qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self._robots: dict[str, dict[str, Any]] = {}  # robot -> {"sub", "mask", "feedback"}
         self._discover_timer = self.create_timer(p["discovery_period_s"], self._discover)
@@ -130,7 +129,7 @@ class CloudNode(Node):
                     EncodedFrame,
                     topic,
                     lambda msg, r=robot: self.service.receive(r, msg),
-                    self._uplink_qos,
+                    self._qos,
                     on_error=lambda reason, r=robot: self.service.reject(r, reason),
                 ),
                 "mask": self.create_publisher(SegmentationMask, f"/{robot}/{keys.MASK}", self._qos),
