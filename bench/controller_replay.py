@@ -40,9 +40,9 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the JSON to FILE")
     args = parser.parse_args()
 
-    from cloudseg_ros.controller.policy import Settings
     from cloudseg_ros.controller.profile import load_profile
     from cloudseg_ros.controller.replay import replay
+    from cloudseg_ros.controller.settings import Settings
     from cloudseg_ros.netem.experiment import pick_fixed
     from cloudseg_ros.netem.shapes import PREFIX, SHAPES, is_shape, open_trace
     from cloudseg_ros.paths import config_file

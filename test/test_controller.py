@@ -29,7 +29,6 @@ import pytest
 
 from cloudseg_ros.controller.estimator import FeedbackSample, LinkEstimator
 from cloudseg_ros.controller.policy import BitrateController, Change, State
-from cloudseg_ros.controller.policy import Settings as PolicySettings
 from cloudseg_ros.controller.profile import (
     Profile,
     ProfilePoint,
@@ -40,6 +39,7 @@ from cloudseg_ros.controller.profile import (
     save_profile,
 )
 from cloudseg_ros.controller.replay import drain
+from cloudseg_ros.controller.settings import Settings as PolicySettings
 from cloudseg_ros.errors import ConfigError
 
 KBPS = (60, 150, 300, 600, 1200, 2400)

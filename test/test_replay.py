@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from cloudseg_ros.controller.policy import BitrateController, Settings
+from cloudseg_ros.controller.policy import BitrateController
 from cloudseg_ros.controller.profile import load_profile
 from cloudseg_ros.controller.replay import ReplayLink, frame_bytes, replay
+from cloudseg_ros.controller.settings import Settings
 from cloudseg_ros.netem.shapes import SHAPES, shape
 from cloudseg_ros.netem.trace import Trace
 from cloudseg_ros.paths import config_file

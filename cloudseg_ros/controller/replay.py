@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.controller.estimator import FeedbackSample
-from cloudseg_ros.controller.policy import BitrateController, Settings
+from cloudseg_ros.controller.policy import BitrateController
 from cloudseg_ros.controller.profile import Profile, ProfilePoint
+from cloudseg_ros.controller.settings import Settings
 from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
 
 REFILL_BYTES = 1600  # what a tc rate change lets through (see netem/shaper.py)

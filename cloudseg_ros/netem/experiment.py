@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudseg_ros.controller.policy import BitrateController, Settings
+from cloudseg_ros.controller.policy import BitrateController
 from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile
+from cloudseg_ros.controller.settings import Settings
 from cloudseg_ros.errors import CloudsegError, ConfigError
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
 from cloudseg_ros.netem.run import Run, RunOptions

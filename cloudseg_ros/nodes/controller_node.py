@@ -27,8 +27,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.controller.estimator import FeedbackSample
-from cloudseg_ros.controller.policy import BitrateController, Change, Settings
+from cloudseg_ros.controller.policy import BitrateController, Change
 from cloudseg_ros.controller.profile import load_profile
+from cloudseg_ros.controller.settings import Settings
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.logutil import BurstLog
 from cloudseg_ros.msg import ControllerState, Feedback
