@@ -429,6 +429,22 @@ def test_shipped_profile_is_valid() -> None:
     assert profile.meta.get("camera", {}).get("fps", 0) > 0
 
 
+def test_a_camera_rate_other_than_the_profiles_is_named_with_the_fix() -> None:
+    from cloudseg_ros.paths import config_file
+
+    profile = load_profile(config_file("profile.yaml"))
+    fps = profile.camera_fps
+    assert profile.camera_mismatch(fps) is None
+    assert profile.camera_mismatch(fps * 1.04) is None  # within 5%: a camera's nominal rate
+    assert profile.camera_mismatch(math.nan) is None and profile.camera_mismatch(0.0) is None  # nothing known
+    problem = profile.camera_mismatch(3 * fps)
+    assert problem and "profile.yaml" in problem and f"{fps:g} fps camera" in problem
+    assert f"{3 * fps:g} fps" in problem and "0.33x" in problem  # frames a third of the ladder's sizes
+    assert f"cloudseg profile --fps {3 * fps:g}" in problem
+    ladder = frame_ladder(profile, 200.0)  # what the node holds: same camera, same source
+    assert ladder.camera_mismatch(3 * fps) == problem
+
+
 def test_no_feedback_at_all_falls_back_to_the_safest_point() -> None:
     settings = Settings(start_index=3, first_feedback_s=2.5)
     run = simulate(lambda t: 3000, 6, feedback_until_s=0.0, settings=settings)

@@ -306,6 +306,38 @@ def test_controller_node_names_a_badladder_profile(tmp_path: Path) -> None:
     assert res.returncode == 2 and "empty_profile.yaml" in res.stderr and "empty" in res.stderr
 
 
+def test_controller_node_warns_when_the_edges_camera_is_not_the_profiles(tmp_path: Path) -> None:
+    """The shipped profile is for a 10 fps camera; an edge at 30 fps makes frames a third the
+    size the ladder assumes, which the controller says once the edge answers."""
+    from cloudseg_ros.demo.processes import executable, ros_env
+
+    from graphs import random_domains
+
+    env, ns = ros_env(random_domains(1)[0]), ["--ros-args", "-r", f"__ns:=/cam{os.getpid()}"]
+    log = tmp_path / "controller.log"
+    with log.open("w") as out:
+        edge = subprocess.Popen([executable("edge_node"), *ns, "-p", "camera_fps:=30.0"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        ctl = subprocess.Popen(
+            [executable("controller_node"), *ns], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "fps camera but" not in log.read_text():
+                time.sleep(0.2)
+        finally:
+            for proc in (ctl, edge):
+                proc.terminate()
+            for proc in (ctl, edge):
+                proc.wait(timeout=20)
+    text = log.read_text()
+    warnings = [
+        x for x in text.splitlines() if "WARN" in x and "10 fps camera but the edge runs at 30 fps" in x
+    ]
+    assert warnings, text
+    assert "cloudseg profile --fps 30" in warnings[0]
+
+
 # ---------------------------------------------------------------------- the full experiment
 @pytest.mark.slow
 @pytest.mark.parametrize(

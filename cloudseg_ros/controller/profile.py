@@ -98,6 +98,22 @@ class Profile:
         """The camera rate the profile was measured at (its ``kbps`` are at that rate)."""
         return float(self.meta.get("camera", {}).get("fps", 10.0))
 
+    def camera_mismatch(self, camera_fps: float, tolerance: float = 0.05) -> str | None:
+        """What is off when the edge's camera runs at ``camera_fps`` while the profile was
+        measured at another rate (None when they agree within ``tolerance``). An H.264 point
+        spends ``bitrate_kbps / fps`` per frame, so a faster camera makes smaller frames than
+        the frame-size ladder assumes (the controller then stays below what the link carries)
+        and a slower one bigger frames (it climbs to frames that take longer than planned);
+        the accuracies were also measured at the profile's rate."""
+        want = self.camera_fps
+        if not (camera_fps > 0 and math.isfinite(camera_fps)) or abs(camera_fps - want) <= tolerance * want:
+            return None
+        return (
+            f"profile {self.source} was measured for a {want:g} fps camera but the edge runs at "
+            f"{camera_fps:g} fps: its H.264 frames are {want / camera_fps:.2g}x the sizes the ladder "
+            f"assumes; make a profile for this camera with `cloudseg profile --fps {camera_fps:g} --out FILE`"
+        )
+
     def fitting(self, kbps: float) -> int:
         """Index of the most accurate point whose rate is at most ``kbps`` (0 if none fits)."""
         best = 0

@@ -11,7 +11,9 @@ for plots. A refusal by the edge is logged with the edge's reason; the controlle
 believing what the edge really runs.
 
 The profile is loaded at start (``profile_file``, default: the shipped config/profile.yaml);
-a missing, empty or inconsistent file stops the node with one line naming the file.
+a missing, empty or inconsistent file stops the node with one line naming the file. Once the
+edge answers, its ``camera_fps`` is compared with the profile's camera rate, and a mismatch is
+logged as a warning that says what it does to the ladder and how to make a matching profile.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ class ControllerNode(Node):
             on_error=lambda reason: self._bursts.failure(keys.FEEDBACK, reason),
         )  # fmt: skip
         self._waiting_logged = False
+        self._camera_checked = False
         self._was_silent = False
         self._next_status = 0.0
         self.create_timer(p["tick_s"], self._tick)
@@ -161,6 +164,8 @@ class ControllerNode(Node):
                 self.get_logger().info(f"waiting for the parameter services of {self.params['edge_node']!r}")
                 self._waiting_logged = True
             return
+        if not self._camera_checked:
+            self._check_camera()
         change = self.ctl.tick(now)
         if self.ctl.silent != self._was_silent:
             self._was_silent = self.ctl.silent
@@ -171,6 +176,20 @@ class ControllerNode(Node):
         if now >= self._next_status:
             self._next_status = now + self.params["status_period_s"]
             self._publish(now, changed=False)
+
+    def _check_camera(self) -> None:
+        """Once the edge's parameter services answer: is its camera rate the profile's?"""
+        self._camera_checked = True
+        self.edge.get_parameters(["camera_fps"]).add_done_callback(self._camera_answered)
+
+    def _camera_answered(self, future: Any) -> None:
+        try:
+            fps = float(future.result().values[0].double_value)
+        except Exception:  # an edge without the parameter (another implementation): nothing to compare
+            return
+        problem = self.profile.camera_mismatch(fps)
+        if problem:
+            self.get_logger().warn(problem)
 
     def _apply(self, change: Change) -> None:
         point = self.profile[change.index]
