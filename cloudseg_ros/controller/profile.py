@@ -110,8 +110,9 @@ class Profile:
             return None
         return (
             f"profile {self.source} was measured for a {want:g} fps camera but the edge runs at "
-            f"{camera_fps:g} fps: its H.264 frames are {want / camera_fps:.2g}x the sizes the ladder "
-            f"assumes; make a profile for this camera with `cloudseg profile --fps {camera_fps:g} --out FILE`"
+            f"{camera_fps:g} fps: the frames of its uncapped H.264 points are {want / camera_fps:.2g}x "
+            f"the sizes the ladder assumes; make a profile for this camera with "
+            f"`cloudseg profile --fps {camera_fps:g} --out FILE`"
         )
 
     def fitting(self, kbps: float) -> int:
