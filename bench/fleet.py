@@ -13,13 +13,15 @@ cloud box does for robots that bring their own CPUs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from benchutil import emit
 
 from cloudseg_ros.demo.procstats import node_processes
 from cloudseg_ros.demo.run import DemoOptions, run_demo
@@ -87,14 +89,13 @@ def main() -> None:
         row["scaling"] = row["masks_per_s"] / (base * row["robots"]) if base else None
     result = {"hr_size": "x".join(map(str, args.hr_size)), "fps_per_robot": args.fps, "cores": os.cpu_count(),
               "runs": rows}  # fmt: skip
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\n{'robots':>6}{'masks/s':>9}{'scaling':>9}{'p50 ms':>8}{'p95 ms':>8}  bottleneck (cores)")
+    emit(result, args.out, indent=2)
+    print(f"\n{'robots':>6}{'masks/s':>9}{'scaling':>9}{'p50 ms':>8}{'p95 ms':>8}  bottleneck (cores)",
+          file=sys.stderr)  # fmt: skip
     for r in rows:
         bottleneck = f"{r['bottleneck']} ({r['cores_by_node_kind'].get(r['bottleneck'], 0):.2f})"
         print(f"{r['robots']:>6}{r['masks_per_s']:>9.1f}{r['scaling']:>9.2f}{r['latency_ms_p50']:>8.0f}"
-              f"{r['latency_ms_p95']:>8.0f}  {bottleneck}")  # fmt: skip
+              f"{r['latency_ms_p95']:>8.0f}  {bottleneck}", file=sys.stderr)  # fmt: skip
 
 
 if __name__ == "__main__":
