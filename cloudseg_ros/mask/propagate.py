@@ -9,7 +9,7 @@ current frame, and the robot has both frames: this module estimates dense motion
 grayscale thumbnails and warps the class ids with it.
 
 How (every choice measured with ``bench/selector.py --propagation`` on scene seeds 100-102,
-the selector's tuning seeds; numbers in README "Frame selection"):
+the selector's tuning seeds; numbers in docs/edge.md):
 
 - Motion: OpenCV's DIS optical flow from the CURRENT thumbnail to the SOURCE thumbnail
   (backward flow: every current pixel learns where it came from, so the warp leaves no
