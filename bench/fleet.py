@@ -13,6 +13,7 @@ cloud box does for robots that bring their own CPUs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -27,33 +28,34 @@ from cloudseg_ros.demo.procstats import node_processes
 from cloudseg_ros.demo.run import DemoOptions, run_demo
 
 
-def cpu_by_kind() -> dict[str, float]:
-    """CPU seconds used so far by every running node process, summed per node kind."""
-    totals: dict[str, float] = defaultdict(float)
-    for proc in node_processes():
-        totals[proc.kind] += proc.cpu_s
-    return dict(totals)
-
-
 class CpuSampler(threading.Thread):
-    """Keeps the latest CPU totals per kind while a run is going (processes vanish at its end)."""
+    """CPU seconds per node kind over a run: every node process's latest total, kept after the
+    process has gone (they stop one by one at the end of a run)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.latest: dict[str, float] = {}
+        self._by_pid: dict[int, tuple[str, float]] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            self.latest = cpu_by_kind()
+            for proc in node_processes():
+                self._by_pid[proc.pid] = (proc.kind, proc.cpu_s)
             self.stop.wait(0.5)
+
+    @property
+    def latest(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for kind, cpu_s in self._by_pid.values():
+            totals[kind] += cpu_s
+        return dict(totals)
 
 
 def run(size: int, args: argparse.Namespace) -> dict:
     sampler = CpuSampler()
     sampler.start()
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(sys.stderr):  # stdout: the JSON
         report = run_demo(DemoOptions(out=Path(out), duration_s=args.duration, hr_size=args.hr_size,
                                       fps=args.fps, robots=size))  # fmt: skip
     wall = time.monotonic() - t0
