@@ -8,8 +8,7 @@ report has the parts the README reads, with values of the right kind. Speeds are
 judged here (the machine is shared; the scripts report ratios measured in one run).
 
 Not run here: ``bench/netem.py`` (minutes of real-time runs; its experiment is covered by
-test_netem.py), ``bench/fleet.py`` and ``bench/batch.py`` (several graphs or many models for
-minutes).
+test_netem.py) and ``bench/batch.py`` (every model at several batch sizes for minutes).
 """
 
 from __future__ import annotations
@@ -80,3 +79,12 @@ def test_controller_replay_bench_judges_a_window() -> None:
     assert windows[0]["trace"] == f"shape:{shape}"
     assert windows[0]["controller"]["masks"] > 0
     assert {f["name"] for f in windows[0]["fixed"]} == set(summary["fixed"])
+
+
+def test_fleet_bench_reports_throughput_and_where_the_cpu_goes() -> None:
+    report = run_bench("fleet.py", "--sizes", "1", "--duration", "6")
+    (row,) = report["runs"]
+    assert row["robots"] == 1 and row["masks_per_s"] > 0 and row["masks_received"] > 0
+    cores = row["cores_by_node_kind"]  # every node process of the run, measured while it ran
+    assert {"cloud_node", "edge_node", "bridge_node", "mask_node"} <= cores.keys(), cores
+    assert row["bottleneck"] in cores
