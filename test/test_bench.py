@@ -8,7 +8,7 @@ report has the parts the README reads, with values of the right kind. Speeds are
 judged here (the machine is shared; the scripts report ratios measured in one run).
 
 Not run here: ``bench/netem.py`` (minutes of real-time runs; its experiment is covered by
-test_netem.py) and ``bench/batch.py`` (every model at several batch sizes for minutes).
+test_netem.py).
 """
 
 from __future__ import annotations
@@ -88,3 +88,14 @@ def test_fleet_bench_reports_throughput_and_where_the_cpu_goes() -> None:
     cores = row["cores_by_node_kind"]  # every node process of the run, measured while it ran
     assert {"cloud_node", "edge_node", "bridge_node", "mask_node"} <= cores.keys(), cores
     assert row["bottleneck"] in cores
+
+
+def test_batch_bench_compares_batch_sizes_per_engine() -> None:
+    report = run_bench(
+        "batch.py", "--size", "256x128", "--batches", "1", "2", "--repeats", "2", "--warmup", "1"
+    )
+    by_engine: dict[str, set[int]] = {}
+    for r in report["results"]:
+        assert r["ms_per_call"] > 0 and r["ms_per_frame"] > 0
+        by_engine.setdefault(r["engine"], set()).add(r["batch"])
+    assert by_engine and all(b == {1, 2} for b in by_engine.values()), by_engine
