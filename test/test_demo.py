@@ -94,6 +94,35 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     assert processes_in_domains(domains) == [], "".join(lines) + rest
 
 
+SLOW_TO_STOP = """
+import os, signal, sys, time
+log = open(sys.argv[1], "a", buffering=1)
+signal.signal(signal.SIGINT, lambda *_: log.write("INT\\n"))  # a node still cleaning up
+signal.signal(signal.SIGTERM, lambda *_: (log.write("TERM\\n"), os._exit(0)))
+log.write("ready\\n")
+while True:
+    time.sleep(1)
+"""
+
+
+def test_a_process_slow_to_stop_gets_one_sigint_then_sigterm(tmp_path: Path) -> None:
+    """A node whose clean-up outlasts the group's wait is escalated to SIGTERM, not sent a
+    second SIGINT (which cut clean-ups short with a KeyboardInterrupt traceback in its log)."""
+    from cloudseg_ros.demo.processes import ProcessGroup
+
+    log = tmp_path / "signals.log"
+    group = ProcessGroup()
+    group.procs["slow"] = subprocess.Popen(
+        [sys.executable, "-c", SLOW_TO_STOP, str(log)], start_new_session=True
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "ready" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.05)
+    group.stop(timeout=1.0)
+    assert log.read_text().split() == ["ready", "INT", "TERM"]
+    assert group.procs["slow"].returncode == 0
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="uses /proc")
 def test_bad_size_is_refused_clearly(tmp_path: Path) -> None:
     run = subprocess.run(

@@ -139,11 +139,14 @@ class ProcessGroup:
         """Processes that have exited already, with their exit codes."""
         return {label: p.returncode for label, p in self.procs.items() if p.poll() is not None}
 
-    def stop_one(self, label: str, timeout: float = 5.0) -> int | None:
+    def stop_one(self, label: str, timeout: float = 5.0, interrupted: bool = False) -> int | None:
+        """Stop one process: SIGINT (unless it already had one: ``interrupted``), then SIGTERM,
+        then SIGKILL. A second SIGINT would only cut its clean-up short."""
         proc = self.procs.get(label)
         if proc is None:
             return None
-        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+        steps = [(signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)]
+        for sig, wait in steps if interrupted else [(signal.SIGINT, timeout), *steps]:
             if proc.poll() is not None:
                 break
             with contextlib.suppress(ProcessLookupError):
@@ -168,7 +171,7 @@ class ProcessGroup:
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.0, deadline - time.monotonic()))
-        return {label: self.stop_one(label, timeout=0.5) for label in list(self.procs)}
+        return {label: self.stop_one(label, interrupted=True) for label in list(self.procs)}
 
     def close(self) -> None:
         self.stop()

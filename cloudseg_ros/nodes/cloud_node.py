@@ -149,7 +149,7 @@ class CloudNode(Node):
     # ------------------------------------------------------------------ output
     def _publish_mask(self, out: MaskOut) -> None:
         entities = self._robots.get(out.robot)
-        if entities is None:
+        if entities is None or not self.context.ok():  # (shutting down: the answer has nowhere to go)
             return
         msg = SegmentationMask()
         msg.header = out.frame.header
@@ -167,7 +167,7 @@ class CloudNode(Node):
 
     def _publish_feedback(self, out: FeedbackOut) -> None:
         entities = self._robots.get(out.robot)
-        if entities is None:
+        if entities is None or not self.context.ok():
             return
         msg = Feedback()
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(out.receive_ns, 1_000_000_000)

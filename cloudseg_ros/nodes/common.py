@@ -3,7 +3,9 @@
 A node that cannot start (a missing camera file, a parameter out of range, a bad
 model file) logs one clear line naming the cause and exits with status 2, instead
 of a traceback. SIGINT and SIGTERM end the spin and destroy the node, so launch
-and the demo can stop a graph without leaving anything behind.
+and the demo can stop a graph without leaving anything behind; a second SIGINT while
+the node cleans up (closing a zenoh session over a dead link can take seconds) ends the
+cleanup without a traceback.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
+        except KeyboardInterrupt:  # a second Ctrl-C while cleaning up: leave now, without a traceback
+            pass
     return status
 
 
