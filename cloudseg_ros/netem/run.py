@@ -256,6 +256,10 @@ class Run:
             if time.monotonic() > deadline or (line is None and probe.proc.poll() is not None):
                 raise self._fail("the probe did not finish")
         record = self.driver.stop()
+        # The probe closes its ROS nodes after "done": a SIGINT from the clean-up meanwhile
+        # would cut that short (a KeyboardInterrupt traceback in probe.log), so let it finish.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            probe.proc.wait(10.0)
         result = json.loads(probe_out.read_text())
         result["link"] = link_summary(record, t0, o.duration_s)
         result["mode"] = "netns" if o.netns else "loopback"
