@@ -262,7 +262,10 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
     events = [e for e in timeline["timeline"]["controller"] if e["changed"]]
     assert row["masks_received"] > 20 and row["frames_sent"] > 20
     assert row["config_changes"] >= 2, [e["reason"] for e in events]
-    wide = [e["index"] for e in events if e["t"] < 12]  # the climb may end before the first mask (t=0)
+    # The point run while the link was wide, from the periodic status as well as the change
+    # events: the climb may end before the first mask (t=0), and on a loaded machine the probe
+    # may discover the controller's topic after its first changes (volatile: those are missed).
+    wide = [e["index"] for e in timeline["timeline"]["controller"] if e["t"] < 12]
     # Held once the link narrowed: a probe of the next point up may still be under way when
     # the run ends (each failed probe is retried after a backoff), so probes do not count.
     narrow_end = [e for e in timeline["timeline"]["controller"] if e["t"] > 20 and e["state"] != "probe"]
