@@ -1,6 +1,6 @@
 """What every benchmark script shares: how a report leaves it, and where traces come from.
 
-Each script prints its JSON report on stdout (tables go to stderr or after it) and, with
+Each script prints its JSON report on stdout (its tables go to stderr) and, with
 ``--json FILE``, writes the same text to FILE, so a run can be piped or kept.
 """
 

@@ -57,7 +57,6 @@ seeds >= 1000 are the project's evaluation seeds: not for tuning).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -531,11 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.propagation:
         report = {"propagation": propagation_study(args), "seeds": args.seeds, "frames": args.frames}
         print(format_propagation(report["propagation"]), file=sys.stderr)
-        print(json.dumps(report, indent=1))
+        emit(report, args.json)
         return 0
     if args.features:
         report = {"features": feature_study(args), "seeds": args.seeds, "size": list(args.size)}
-        print(json.dumps(report, indent=1))
+        emit(report, args.json)
         return 0
     if args.quick:
         args.frames, args.seeds, args.segmenter = 40, [0], "oracle"
