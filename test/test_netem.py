@@ -341,6 +341,45 @@ def test_controller_node_warns_when_the_edges_camera_is_not_the_profiles(tmp_pat
     assert "cloudseg profile --fps 30" in warnings[0]
 
 
+def test_a_late_subscriber_gets_the_controllers_current_configuration(tmp_path: Path) -> None:
+    """The state topic is latched: a plot or RViz started after the controller's first change
+    still gets it (with a volatile publisher it would wait for the next change, which on a
+    steady link may never come; a transient-local subscriber would get nothing at all)."""
+    from cloudseg_ros.demo.observer import DomainNode, wait_until
+    from cloudseg_ros.demo.processes import executable, ros_env
+    from cloudseg_ros.msg import ControllerState
+    from cloudseg_ros.nodes.controller_node import STATE_QOS
+
+    from graphs import random_domains
+
+    domain = random_domains(1)[0]
+    env, name = ros_env(domain), f"late{os.getpid()}"
+    ns = ["--ros-args", "-r", f"__ns:=/{name}"]
+    log = tmp_path / "controller.log"
+    late = None
+    with log.open("w") as out:
+        edge = subprocess.Popen([executable("edge_node"), *ns], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        ctl = subprocess.Popen([executable("controller_node"), *ns, "-p", "status_period_s:=60.0"],
+                               env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            assert wait_until(lambda: "initial configuration" in log.read_text(), 30.0), log.read_text()
+            time.sleep(1.0)  # well after the change was published
+            late = DomainNode(domain, "late_plot")
+            topic = f"/{name}/cloudseg/controller"
+            late.listen(ControllerState, topic, STATE_QOS)
+            assert wait_until(lambda: any(m.changed for m in late.messages(topic)), 10.0), log.read_text()
+            first = next(m for m in late.messages(topic) if m.changed)
+            assert first.config and first.index >= 0 and first.config in log.read_text()
+        finally:
+            if late is not None:
+                late.close()
+            for proc in (ctl, edge):
+                proc.terminate()
+            for proc in (ctl, edge):
+                proc.wait(timeout=20)
+
+
 # ---------------------------------------------------------------------- the full experiment
 @pytest.mark.slow
 @pytest.mark.parametrize(

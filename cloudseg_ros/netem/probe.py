@@ -37,6 +37,8 @@ from cloudseg_ros.demo.recorder import Recorder, _Bounded, _stamp
 from cloudseg_ros.demo.report import _clean, robot_row
 from cloudseg_ros.metrics import ConfusionMatrix
 from cloudseg_ros.msg import ControllerState, EncodedFrame, Feedback, MaskInfo
+from cloudseg_ros.nodes.controller_node import STATE_QOS
+from cloudseg_ros.nodes.controller_node import TOPIC as CONTROLLER_TOPIC
 
 
 class NetemRecorder(Recorder):
@@ -59,8 +61,9 @@ class NetemRecorder(Recorder):
         self._any_masks = _Bounded()
         super().__init__(robot_domain, cloud_domain, [robot], out_dir, snapshots=0)
         ns = f"/{robot}"
+        # Latched: the changes made before this probe joined arrive too, timed by their stamps.
         self.robot_node.listen(
-            ControllerState, f"{ns}/cloudseg/controller", RELIABLE, callback=self._on_controller
+            ControllerState, f"{ns}/{CONTROLLER_TOPIC}", STATE_QOS, callback=self._on_controller
         )
         # Sends and acknowledgements are timed by a node of their own: the recorder's node spends
         # tens of milliseconds scoring each mask, and a feedback waiting behind that would look late.
@@ -92,8 +95,9 @@ class NetemRecorder(Recorder):
 
     def _on_controller(self, msg: ControllerState) -> None:
         if self.recording or msg.changed:
+            when = _stamp(msg.header) * 1e-9 - (self.t0_wall - self.t0)  # when it happened, on this clock
             self.controller.append({
-                "t": time.monotonic(), "state": msg.state, "index": int(msg.index), "config": msg.config,
+                "t": when, "state": msg.state, "index": int(msg.index), "config": msg.config,
                 "config_kbps": float(msg.config_kbps), "rate_kbps": float(msg.rate_kbps),
                 "queuing_ms": float(msg.queuing_ms), "changed": bool(msg.changed), "reason": msg.reason,
                 "changes": int(msg.changes), "refusals": int(msg.refusals),

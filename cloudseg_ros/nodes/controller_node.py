@@ -7,8 +7,10 @@ another point of the profile, sets the point's knobs on the edge node with ONE
 the edge sees the whole configuration at once, restarts its stream at most once, and
 either takes all of it or none. Every change is logged with its reason and published on
 ``cloudseg/controller`` (cloudseg_ros/ControllerState), together with a periodic status
-for plots. A refusal by the edge is logged with the edge's reason; the controller keeps
-believing what the edge really runs.
+for plots. The topic is latched (transient local, the last ``STATE_DEPTH`` messages): a
+plot, RViz or ``ros2 topic echo`` started later still gets the current configuration and
+the changes before it, each stamped when it happened. A refusal by the edge is logged with
+the edge's reason; the controller keeps believing what the edge really runs.
 
 The profile is loaded at start (``profile_file``, default: the shipped config/profile.yaml);
 a missing, empty or inconsistent file stops the node with one line naming the file. Once the
@@ -25,7 +27,7 @@ from typing import Any
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.controller.estimator import FeedbackSample
@@ -39,6 +41,12 @@ from cloudseg_ros.nodes.common import CheckedSubscription, run_node
 from cloudseg_ros.nodes.params import Param, ParameterTable
 
 TOPIC = "cloudseg/controller"
+STATE_DEPTH = 50
+# Latched: a subscriber that asks for transient local gets the last STATE_DEPTH messages when it
+# joins; a volatile subscriber is served as before (the two are compatible).
+STATE_QOS = QoSProfile(
+    depth=STATE_DEPTH, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
 S = Settings()
 PARAMS = (
     Param("profile_file", "", "Pareto profile (YAML/JSON from `cloudseg profile`); empty = the shipped one",
@@ -121,7 +129,7 @@ class ControllerNode(Node):
             raise ConfigError(f"profile {path}: {exc}") from None
         self.profile = self.ctl.profile  # the ladder the controller climbs (see frame_budget_ms)
         self.edge = AsyncParameterClient(self, p["edge_node"])
-        self.state_pub = self.create_publisher(ControllerState, TOPIC, QoSProfile(depth=50))
+        self.state_pub = self.create_publisher(ControllerState, TOPIC, STATE_QOS)
         self._bursts = BurstLog.for_logger(self.get_logger())
         self.feedback_sub = CheckedSubscription(
             self, Feedback, keys.FEEDBACK, self._on_feedback,
