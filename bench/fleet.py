@@ -30,7 +30,8 @@ from cloudseg_ros.demo.run import DemoOptions, run_demo
 
 class CpuSampler(threading.Thread):
     """CPU seconds per node kind over a run: every node process's latest total, kept after the
-    process has gone (they stop one by one at the end of a run)."""
+    process has gone (they stop one by one at the end of a run). Only this benchmark's own
+    processes count: a graph running beside it on the machine is not part of the fleet."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -39,7 +40,7 @@ class CpuSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for proc in node_processes():
+            for proc in node_processes(ancestor=os.getpid()):  # this run's graph only
                 self._by_pid[proc.pid] = (proc.kind, proc.cpu_s)
             self.stop.wait(0.5)
 

@@ -9,6 +9,7 @@ issue notes; here a short run at a small size keeps the suite fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -103,6 +104,41 @@ log.write("ready\\n")
 while True:
     time.sleep(1)
 """
+
+
+def test_node_processes_of_one_run_leave_out_another_graphs() -> None:
+    """bench/fleet.py counts the CPU of its own graph only: a node started by this process
+    (directly or through a shell) counts, one that another process tree owns does not."""
+    import os
+
+    from cloudseg_ros.demo.processes import ros_env
+
+    from graphs import random_domains
+
+    env, edge = ros_env(random_domains(1)[0]), executable("edge_node")
+    args = ["--ros-args", "-r", f"__ns:=/procs{os.getpid()}"]
+    child = subprocess.Popen([edge, *args, "-r", "__node:=child"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    shell = subprocess.Popen(["bash", "-c", '"$@" & wait', "bash", edge, *args, "-r", "__node:=grandchild"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    orphan_out = subprocess.run(  # the shell exits at once: the node is re-parented, no longer ours
+        ["bash", "-c", '"$@" >/dev/null 2>&1 & echo $!', "bash", edge, *args, "-r", "__node:=orphan"],
+        env=env, capture_output=True, text=True, timeout=10, start_new_session=True,
+    )  # fmt: skip
+    orphan, grandchildren = int(orphan_out.stdout.strip()), []
+    try:
+        time.sleep(1.0)
+        ours = {p.pid for p in node_processes(ancestor=os.getpid())}
+        every = {p.pid for p in node_processes()}
+        grandchildren = [p for p in every if p not in (child.pid, orphan) and p in ours]
+        assert child.pid in ours and grandchildren, (ours, every, child.pid, orphan)
+        assert orphan in every and orphan not in ours
+    finally:
+        for pid in (child.pid, shell.pid, orphan, *grandchildren):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        child.wait(timeout=20)
+        shell.wait(timeout=20)
 
 
 def test_a_process_slow_to_stop_gets_one_sigint_then_sigterm(tmp_path: Path) -> None:

@@ -56,7 +56,35 @@ def read_process(pid: int) -> ProcSample | None:
     return _read(str(pid))
 
 
-def node_processes(domains: set[int] | None = None) -> list[ProcSample]:
-    """Every running node process of this package (only those in ``domains`` if given)."""
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Is ``pid`` a child, grandchild, ... of ``ancestor``? (False once either has gone.)"""
+    seen = 0
+    while pid > 1 and seen < 64:  # bounded: a pid reused mid-walk cannot loop forever
+        if pid == ancestor:
+            return True
+        parent = _parent(pid)
+        if parent is None:
+            return False
+        pid, seen = parent, seen + 1
+    return False
+
+
+def node_processes(domains: set[int] | None = None, ancestor: int | None = None) -> list[ProcSample]:
+    """Every running node process of this package: only those in ``domains`` and only those
+    started (directly or not) by process ``ancestor`` if given -- another graph on the same
+    machine, a second demo or a robot in production, is not this run's."""
     samples = (_read(pid) for pid in os.listdir("/proc") if pid.isdigit())
-    return [s for s in samples if s is not None and (domains is None or s.domain in domains)]
+    return [
+        s
+        for s in samples
+        if s is not None
+        and (domains is None or s.domain in domains)
+        and (ancestor is None or descends_from(s.pid, ancestor))
+    ]
