@@ -89,3 +89,24 @@ def test_bad_start_value_names_the_parameter(context) -> None:
         make_node(context, overrides={"downscale": 40})
     with pytest.raises(ConfigError, match="codec"):
         make_node(context, overrides={"codec": "mpeg2"})
+
+
+def test_start_values_are_read_as_people_write_them(context) -> None:
+    """`-p threshold:=1` is an integer in YAML; the float parameter takes it as 1.0, and one
+    string for a list of strings is a list of one. Other mismatches stop with one line."""
+    node, table = make_node(context, overrides={"threshold": 1, "low": 0})
+    assert table["threshold"] == 1.0 and isinstance(table["threshold"], float)
+    assert node.get_parameter("low").type_ == Parameter.Type.DOUBLE
+    node.destroy_node()
+    listed = rclpy.create_node(
+        "params_list", context=context, parameter_overrides=[Parameter("peers", value="tcp/127.0.0.1:7447")]
+    )
+    table = ParameterTable(listed, (Param("peers", ["tcp/127.0.0.1:1"], "endpoints"),))
+    assert table["peers"] == ["tcp/127.0.0.1:7447"]
+    listed.destroy_node()
+    with pytest.raises(ConfigError, match=r"threshold \(takes a number\)"):
+        make_node(context, overrides={"threshold": "high"})
+    with pytest.raises(ConfigError, match=r"downscale \(takes an integer\)"):
+        make_node(context, overrides={"downscale": 2.5})
+    with pytest.raises(ConfigError, match="threshold"):  # coerced, then still checked against its range
+        make_node(context, overrides={"threshold": 3})

@@ -7,6 +7,11 @@ reason; :class:`ParameterTable` adds the "Must be one of: ..." check for strings
 and an optional cross-parameter check, and hands accepted changes to the node so
 they take effect on the next frame. A value out of range in a params file makes
 the node fail at start with a message naming the parameter.
+
+Start-up values are read as people write them: ``-p fps:=30`` (YAML reads an integer) for a
+floating-point parameter is taken as 30.0, and one string for a list of strings as a list of
+one; any other type mismatch stops the node with one line naming the parameter and the type
+it takes. (At run time rclpy refuses a value of another type with a reason, nothing more.)
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.exceptions import InvalidParameterValueException
+from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -85,10 +90,13 @@ class ParameterTable:
         self._on_change = on_change
         self.values: dict[str, Any] = {}
         for p in params:
+            _coerce_override(node, p)
             try:
                 value = node.declare_parameter(p.name, p.default, p.descriptor()).value
-            except InvalidParameterValueException as exc:
-                raise ConfigError(f"parameter {node.get_name()}.{p.name}: {exc}") from exc
+            except ParameterException as exc:
+                raise ConfigError(
+                    f"parameter {node.get_name()}.{p.name} (takes {_type_name(p.default)}): {exc}"
+                ) from None
             reason = p.check(value)
             if reason:
                 raise ConfigError(f"parameter {node.get_name()}.{reason}")
@@ -131,3 +139,28 @@ class ParameterTable:
             )
             if self._on_change:
                 self._on_change(changed)
+
+
+def _type_name(default: ParamValue) -> str:
+    if isinstance(default, bool):
+        return "a bool: true or false"
+    if isinstance(default, int):
+        return "an integer"
+    if isinstance(default, float):
+        return "a number"
+    if isinstance(default, list):
+        return "a list of strings"
+    return "a string"
+
+
+def _coerce_override(node: Node, p: Param) -> None:
+    """An integer given for a float parameter becomes that float; one string given for a list
+    of strings becomes a list of one (rclpy would refuse both with a type error)."""
+    overrides = getattr(node, "_parameter_overrides", None)  # rclpy keeps -p/params-file values here
+    given = overrides.get(p.name) if isinstance(overrides, dict) else None
+    if given is None:
+        return
+    if isinstance(p.default, float) and given.type_ == Parameter.Type.INTEGER:
+        overrides[p.name] = Parameter(p.name, Parameter.Type.DOUBLE, float(given.value))
+    elif isinstance(p.default, list) and given.type_ == Parameter.Type.STRING:
+        overrides[p.name] = Parameter(p.name, Parameter.Type.STRING_ARRAY, [given.value])
