@@ -1,6 +1,7 @@
 """Cloud graph: bridge (cloud mode) and cloud node, serving every robot that connects.
 
 ros2 launch cloudseg_ros cloud.launch.py listen:=tcp/0.0.0.0:7447 engine:=auto
+ros2 launch cloudseg_ros cloud.launch.py listen:=tls/0.0.0.0:7447 zenoh_config_file:=fleet/cloud.json5
 """
 
 from launch import LaunchDescription
@@ -12,14 +13,21 @@ from launch_ros.substitutions import FindPackageShare
 PACKAGE = "cloudseg_ros"
 
 
+def _zenoh_config(context) -> dict:
+    """The bridge's zenoh config file (TLS, access control), when one is given."""
+    path = LaunchConfiguration("zenoh_config_file").perform(context)
+    return {"zenoh_config_file": path} if path else {}
+
+
 def _nodes(context):
     listen = [e.strip() for e in LaunchConfiguration("listen").perform(context).split(",") if e.strip()]
     params_file = LaunchConfiguration("params_file").perform(context)
     chosen = {name: LaunchConfiguration(name).perform(context) for name in ("engine", "sr_model")}
     cloud = {name: value for name, value in chosen.items() if value}  # empty: keep the params file's
+    bridge = {"listen": listen, **_zenoh_config(context)}
     return [
         Node(package=PACKAGE, executable="bridge_node", name="bridge",
-             parameters=[params_file, {"listen": listen}], output="screen", emulate_tty=True),
+             parameters=[params_file, bridge], output="screen", emulate_tty=True),
         Node(package=PACKAGE, executable="cloud_node", name="cloud",
              parameters=[params_file, cloud], output="screen", emulate_tty=True),
     ]  # fmt: skip
@@ -30,6 +38,9 @@ def generate_launch_description():
         [
             DeclareLaunchArgument("listen", default_value="tcp/0.0.0.0:7447",
                                   description="zenoh endpoint(s) robots connect to, comma-separated"),
+            DeclareLaunchArgument("zenoh_config_file", default_value="",
+                                  description="zenoh JSON5 config of the bridge: TLS certificates, access control "
+                                              "(`cloudseg certs` writes one; empty: from params_file)"),
             DeclareLaunchArgument("engine", default_value="",
                                   description="Inference engine: auto, tensorrt, onnxruntime or torch "
                                               "(empty: from params_file)"),

@@ -2,6 +2,7 @@
 
     ros2 launch cloudseg_ros robot.launch.py robot_id:=car1 cloud:=tcp/1.2.3.4:7447
     ros2 launch cloudseg_ros robot.launch.py controller:=true   # adapt the edge to the uplink
+    ros2 launch cloudseg_ros robot.launch.py cloud:=tls/cloud.example.org:7447 zenoh_config_file:=fleet/car1.json5
 
 All parameters come from config/robot.yaml (or params_file:=...); the launch
 arguments set only what differs per robot.
@@ -24,8 +25,9 @@ def _nodes(context):
     params_file = LaunchConfiguration("params_file").perform(context)
     with_controller = LaunchConfiguration("controller").perform(context).lower() in ("true", "1", "yes")
     nodes = NODES + ((CONTROLLER,) if with_controller else ())
+    zenoh_config = LaunchConfiguration("zenoh_config_file").perform(context)
     overrides = {
-        "bridge": {"connect": cloud},
+        "bridge": {"connect": cloud, **({"zenoh_config_file": zenoh_config} if zenoh_config else {})},
         "camera": {"source": LaunchConfiguration("source").perform(context),
                    "uri": LaunchConfiguration("uri").perform(context)},
     }  # fmt: skip
@@ -50,6 +52,9 @@ def generate_launch_description():
                                   description="Robot name: ROS namespace and zenoh key prefix"),
             DeclareLaunchArgument("cloud", default_value="tcp/127.0.0.1:7447",
                                   description="The cloud's zenoh endpoint(s), comma-separated"),
+            DeclareLaunchArgument("zenoh_config_file", default_value="",
+                                  description="zenoh JSON5 config of the bridge: TLS certificates, access control "
+                                              "(`cloudseg certs` writes one; empty: from params_file)"),
             DeclareLaunchArgument("source", default_value="synthetic",
                                   description="Camera source: synthetic, video, folder or v4l2"),
             DeclareLaunchArgument("uri", default_value="",

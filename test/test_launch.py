@@ -78,6 +78,29 @@ def test_launch_file_parses_and_names_real_things(path: Path) -> None:
             assert (ROOT / "launch" / const).is_file(), const
 
 
+def launch_arguments(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {
+        c.args[0].value for c in calls(tree, "DeclareLaunchArgument") if isinstance(c.args[0], ast.Constant)
+    }
+
+
+def test_documented_launch_commands_use_declared_arguments() -> None:
+    """`ros2 launch` ignores an argument a launch file does not declare, silently: every
+    `name:=value` in a documented command must be one the file declares."""
+    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *LAUNCH]
+    commands = []
+    for text in texts:
+        joined = text.read_text().replace("\\\n", " ")  # shell line continuations
+        commands += re.findall(r"ros2 launch cloudseg_ros (\S+\.launch\.py)([^\n`]*)", joined)
+    assert len(commands) >= 5, commands
+    for name, args in commands:
+        path = ROOT / "launch" / name
+        assert path.is_file(), name
+        unknown = set(re.findall(r"(\w+):=", args)) - launch_arguments(path)
+        assert not unknown, f"{name} does not declare {sorted(unknown)} (used in: {name}{args})"
+
+
 def declared(node: str) -> dict:
     module = importlib.import_module(f"cloudseg_ros.nodes.{node}_node")  # node name = executable - _node
     return {p.name: p for p in module.PARAMS}
@@ -107,3 +130,13 @@ def test_rviz_layout_shows_the_outputs() -> None:
     rviz = yaml.safe_load((ROOT / "config" / "cloudseg.rviz").read_text())
     topics = {d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]}
     assert {"/car1/camera/image_raw", "/car1/segmentation/overlay", "/car1/segmentation/color"} <= topics
+
+
+@pytest.mark.parametrize("node", sorted(NODE_MODULES))
+def test_the_readme_lists_every_parameter_of_each_node(node: str) -> None:
+    row = re.search(rf"^\| {node} \| (.*) \|$", (ROOT / "README.md").read_text(), re.M)
+    assert row, f"README.md has no parameter row for {node}"
+    listed = set(re.findall(r"`(\w+)`", row.group(1)))
+    names = set(declared(node))
+    assert not names - listed, f"README.md does not list {sorted(names - listed)} for {node}"
+    assert not listed - names, f"README.md lists {sorted(listed - names)} that {node} does not declare"
