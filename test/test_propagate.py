@@ -99,3 +99,11 @@ def test_size_mismatch_is_refused(moving: list) -> None:
         prop.propagate("m", f0.labels[: H // 2], 0, f0.image, 1, f1.image)
     with pytest.raises(ValueError):
         prop.propagate("m", f0.labels, 0, f0.image, 1, np.ascontiguousarray(f1.image[:, : W // 2]))
+
+
+@pytest.mark.parametrize("shape", [(10, 10), (64, 1024)])
+def test_a_frame_too_small_for_the_flow_gives_the_mask_back(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    a, b = (rng.integers(0, 255, (*shape, 3), dtype=np.uint8) for _ in range(2))
+    ids = rng.integers(0, 19, shape, dtype=np.uint8)
+    assert np.array_equal(MaskPropagator().propagate(1, ids, 1, a, 2, b), ids)

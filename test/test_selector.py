@@ -122,3 +122,15 @@ def test_thumbnail_reads_a_fraction_of_the_frame_and_keeps_aspect() -> None:
             assert abs(th / tw - h / w) < 0.05
         f = extract(rgb)
         assert f.gray.shape == (th, tw) and f.edges.shape == (th, tw)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (10, 10), (64, 1024), (6, 640), (1024, 8)])
+def test_tiny_or_very_wide_frames_are_scored_without_motion(shape: tuple[int, int]) -> None:
+    """A thumbnail too small for the optical flow (DIS raises on it) is compared unmoved:
+    a 64x1024 camera's thumbnail is 6 rows high, and the edge node must not stop on it."""
+    rng = np.random.default_rng(0)
+    sel = FrameSelector(key_threshold=0.3, useful_threshold=0.1, max_key_interval=100)
+    frame = rng.integers(0, 255, (*shape, 3), dtype=np.uint8)
+    assert sel.select(frame).selection == Selection.KEY
+    assert sel.select(frame.copy()).selection == Selection.SKIP  # unchanged
+    assert sel.select(255 - frame).selection == Selection.KEY  # everything changed

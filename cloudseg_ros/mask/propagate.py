@@ -48,6 +48,7 @@ THUMB_WIDTH = 128  # motion thumbnail width [px]; the cost of the flow follows i
 DIS_PATCH = 8
 DIS_STRIDE = 3
 DIS_ITERATIONS = 25
+MIN_FLOW_SIDE = 12  # DIS refuses smaller images (OpenCV error; e.g. a 64x1024 camera's 6x93 thumbnail)
 STILL_LEVEL = 10  # gray levels (of 255; the selector's 0.04) a thumbnail pixel must change by ...
 STILL_FRACTION = 0.005  # ... in more than this fraction of the thumbnail, or the scene stood still
 
@@ -66,6 +67,12 @@ def motion_thumbnail(rgb: np.ndarray, width: int = THUMB_WIDTH) -> np.ndarray:
     rows = rgb[f // 4 : th * f : f // 2] if f % 2 == 0 else rgb[f // 2 : th * f : f]
     small = cv2.resize(rows[:, : tw * f], (tw, th), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+
+def flow_fits(thumb: np.ndarray) -> bool:
+    """Can DIS estimate motion on this thumbnail? (Tiny or very wide frames: no; callers then
+    take the scene as unmoved instead of failing.)"""
+    return min(thumb.shape[:2]) >= MIN_FLOW_SIDE
 
 
 def make_flow(stride: int = DIS_STRIDE, refinement: int = 0) -> cv2.DISOpticalFlow:
@@ -207,7 +214,7 @@ class MaskPropagator:
         else:
             start_thumb = self.thumbnail(source_key, source_rgb)
         current_thumb = self.thumbnail(current_key, current_rgb)
-        if start_key == current_key or is_still(start_thumb, current_thumb):
+        if start_key == current_key or is_still(start_thumb, current_thumb) or not flow_fits(current_thumb):
             out = start_ids
         else:
             flow = self._dis.calc(current_thumb, start_thumb, None)

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from cloudseg_ros.mask.propagate import flow_fits
+
 THUMB_WIDTH = 96  # target thumbnail width in pixels; the real one is within ~10% of it
 PIXEL_THRESHOLD = 0.04  # brightness change (of 1.0) that counts a thumbnail pixel as changed
 EDGE_THRESHOLD = 0.2  # gradient magnitude that makes an edge: object outlines, not texture noise
@@ -105,9 +107,15 @@ def unexplained(
     """The fraction of thumbnail pixels that the motion from ``reference`` does not explain, in
     [0, 1]: ``reference`` is warped onto ``current`` along the dense flow from ``current`` to
     it (``flow``: a DIS instance, see cloudseg_ros/mask/propagate.make_flow), and pixels whose
-    brightness still differs by more than ``pixel_threshold`` count. Frames of different sizes: 1."""
+    brightness still differs by more than ``pixel_threshold`` count. Frames of different sizes: 1.
+    A thumbnail too small for the flow (a tiny or very wide camera) is compared unmoved."""
     if current.gray.shape != reference.gray.shape:
         return 1.0
+    if not flow_fits(current.gray8):
+        return (
+            float(np.count_nonzero(np.abs(reference.gray - current.gray) > pixel_threshold))
+            / current.gray.size
+        )
     motion = flow.calc(current.gray8, reference.gray8, None)
     th, tw = current.gray.shape
     motion[..., 0] += np.arange(tw, dtype=np.float32)[None, :]
