@@ -83,7 +83,12 @@ class SyntheticSource(FrameSource):
 
 
 class VideoSource(FrameSource):
-    """A video file decoded with PyAV; loops when ``loop`` is set."""
+    """A video file decoded with PyAV; loops when ``loop`` is set.
+
+    A damaged packet is skipped (``damaged`` counts them) as a player would; a file that
+    yields nothing but errors for ``MAX_DAMAGED_IN_A_ROW`` packets is refused, naming it."""
+
+    MAX_DAMAGED_IN_A_ROW = 30
 
     def __init__(self, path: str, width: int = 0, height: int = 0, loop: bool = True) -> None:
         super().__init__(width, height)
@@ -96,18 +101,37 @@ class VideoSource(FrameSource):
         except av.FFmpegError as exc:
             raise ConfigError(f"cannot open video file {path!r}: {exc}") from exc
         self.path, self.loop = path, loop
+        self.damaged = 0
 
     def frames(self) -> Iterator[CameraFrame]:
-        import av
-
         index = 0
         while True:
-            with av.open(self.path) as container:
-                for frame in container.decode(video=0):
-                    yield self._fit(CameraFrame(frame.to_ndarray(format="rgb24"), None, index))
-                    index += 1
+            for image in self._decode():
+                yield self._fit(CameraFrame(image, None, index))
+                index += 1
+            if index == 0 and self.damaged:
+                raise ConfigError(f"video file {self.path!r} is damaged: no frame could be decoded")
             if not self.loop or index == 0:
                 return
+
+    def _decode(self) -> Iterator[np.ndarray]:
+        import av
+
+        in_a_row = 0
+        with av.open(self.path) as container:
+            for packet in container.demux(video=0):
+                try:
+                    decoded = packet.decode()
+                except av.FFmpegError as exc:
+                    self.damaged += 1
+                    in_a_row += 1
+                    if in_a_row >= self.MAX_DAMAGED_IN_A_ROW:
+                        raise ConfigError(f"video file {self.path!r} is damaged: {in_a_row} packets in a row "
+                                          f"could not be decoded ({exc})") from None  # fmt: skip
+                    continue
+                in_a_row = 0
+                for frame in decoded:
+                    yield frame.to_ndarray(format="rgb24")
 
 
 class FolderSource(FrameSource):

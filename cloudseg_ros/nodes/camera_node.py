@@ -100,6 +100,9 @@ class CameraNode(Node):
         except CloudsegError as exc:
             self.error = str(exc)
             self.get_logger().error(f"camera source failed: {exc}")
+        except Exception as exc:  # a decoder or driver error: say so, do not go silent
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"camera source failed: {self.error}")
         self._frames.put(None)  # end of stream
 
     def _tick(self) -> None:
