@@ -63,11 +63,17 @@ def test_trace_rates_repeat_and_floor(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text,problem", [("", "no delivery"), ("10\nabc\n", "not an integer"), ("20\n10\n", "decrease")]
+    "text,problem",
+    [
+        ("", "no delivery"),
+        ("10\nabc\n", "not an integer"),
+        ("20\n10\n", "decrease"),
+        (b"\x89PNG\xff\xfe", "not text"),
+    ],
 )
-def test_bad_trace_files_are_named(tmp_path: Path, text: str, problem: str) -> None:
+def test_bad_trace_files_are_named(tmp_path: Path, text: str | bytes, problem: str) -> None:
     path = tmp_path / "bad.up"
-    path.write_text(text)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ConfigError, match=problem) as info:
         Trace.load(path)
     assert "bad.up" in str(info.value)

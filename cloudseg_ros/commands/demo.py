@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cloudseg_ros.commands.argtypes import positive, positive_int
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -22,11 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "domains, connected only through zenoh on loopback, plays the embedded driving scene, and writes "
         "DIR/report.json, snapshot PNGs and an overlay video.",
     )
-    p.add_argument("--duration", type=float, default=60.0, help="seconds to record (default 60)")
+    p.add_argument("--duration", type=positive, default=60.0, help="seconds to record (default 60)")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
     p.add_argument("--hr-size", type=_size, default=(1024, 512), help="camera size WxH (default 1024x512)")
-    p.add_argument("--fps", type=float, default=10.0, help="camera rate (default 10)")
-    p.add_argument("--robots", type=int, default=1, help="number of robots (default 1)")
+    p.add_argument("--fps", type=positive, default=10.0, help="camera rate (default 10)")
+    p.add_argument("--robots", type=positive_int, default=1, help="number of robots (default 1)")
     p.add_argument("--seed", type=int, default=0, help="scene seed of the first robot (default 0)")
     p.add_argument("--variant", choices=("default", "static", "fast"), default="default")
     p.add_argument("--codec", choices=("h264", "h265", "jpeg"), help="uplink codec (default: config)")
@@ -42,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.mcap",
         help="also write the robots' camera, uplink and mask topics to this MCAP file",
     )
-    p.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the first mask")
+    p.add_argument(
+        "--startup-timeout", type=positive, default=120.0, help="seconds to wait for the first mask"
+    )
     p.set_defaults(func=run)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from cloudseg_ros.commands.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="reproduce the paper's tables on held-out scene frames")
@@ -20,12 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[1000, 1001, 1002],
         help="held-out scene seed(s), >= 1000",
     )
-    parser.add_argument("--frames", type=int, default=20, help="consecutive frames per scene seed")
+    parser.add_argument("--frames", type=positive_int, default=20, help="consecutive frames per scene seed")
     parser.add_argument("--size", default="1024x512", help="HR frame size WxH (multiples of 32)")
     parser.add_argument("--variant", default="default", help="scene variant")
     parser.add_argument("--weights", help="weights directory (default: the shipped weights)")
     parser.add_argument("--engine", default="auto", help="auto|tensorrt|onnxruntime|torch")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument(
         "--runs", nargs="*", default=[], help="weights dirs of SR models trained with other seeds"
     )

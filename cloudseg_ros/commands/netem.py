@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from cloudseg_ros.commands.argtypes import non_negative, positive, positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mahimahi uplink trace (one ms timestamp per 1500-byte packet), or shape:NAME for a synthetic "
         "link (const-100k, square-1500k-100k-3s, outage-4s-every-20s, ...: cloudseg_ros/netem/shapes.py)",
     )
-    p.add_argument("--duration", type=float, required=True, help="seconds recorded per run")
+    p.add_argument("--duration", type=positive, required=True, help="seconds recorded per run")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--profile", help="controller profile (default: the shipped config/profile.yaml)")
     p.add_argument(
@@ -38,12 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-controller", action="store_true", help="only the fixed configurations")
     p.add_argument("--mode", choices=("auto", "netns", "loopback"), default="auto")
-    p.add_argument("--delay-ms", type=float, default=20.0, help="one-way delay added each way (default 20)")
-    p.add_argument("--loss", type=float, default=0.0, help="segment loss probability (default 0)")
-    p.add_argument("--trace-offset", type=float, default=0.0, help="start this many seconds into the trace")
+    p.add_argument(
+        "--delay-ms", type=non_negative, default=20.0, help="one-way delay added each way (default 20)"
+    )
+    p.add_argument("--loss", type=non_negative, default=0.0, help="segment loss probability (default 0)")
+    p.add_argument(
+        "--trace-offset", type=non_negative, default=0.0, help="start this many seconds into the trace"
+    )
     p.add_argument("--scene-seed", type=int, default=7, help="scene the camera replays (default 7)")
     p.add_argument(
-        "--scene-frames", type=int, default=200, help="frames rendered once and looped (default 200)"
+        "--scene-frames", type=positive_int, default=200, help="frames rendered once and looped (default 200)"
     )
     p.add_argument("--weights-dir", help="model files for the cloud (default: the shipped weights)")
     p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"))

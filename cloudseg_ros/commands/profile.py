@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from cloudseg_ros.commands.argtypes import non_negative, positive, positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -22,18 +24,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="profile file to write (.yaml or .json)")
     p.add_argument("--plot", help="plot file (default: --out with .png)")
     p.add_argument("--size", default="1024x512", help="camera size WxH, multiples of 32 (default 1024x512)")
-    p.add_argument("--fps", type=float, default=10.0, help="camera rate the profile is for (default 10)")
+    p.add_argument("--fps", type=positive, default=10.0, help="camera rate the profile is for (default 10)")
     p.add_argument(
         "--scene-seed", type=int, nargs="+", default=[2000, 2001], help="scene seeds (default 2000 2001)"
     )
-    p.add_argument("--frames", type=int, default=30, help="consecutive frames per seed (default 30)")
+    p.add_argument("--frames", type=positive_int, default=30, help="consecutive frames per seed (default 30)")
     p.add_argument("--variant", default="default", help="scene variant")
     p.add_argument("--weights", help="model files (default: the shipped weights)")
     p.add_argument("--sr-model", default="cloudseg", help="the cloud's sr_model (default cloudseg)")
     p.add_argument("--engine", default="auto", help="auto|tensorrt|onnxruntime|torch")
-    p.add_argument("--threads", type=int, default=2, help="inference threads")
+    p.add_argument("--threads", type=positive_int, default=2, help="inference threads")
     p.add_argument("--downscales", type=int, nargs="+", default=[1, 2, 4, 8], help="downscale factors")
-    p.add_argument("--fps-caps", type=float, nargs="+", default=[0.0, 5.0], help="frame-rate caps (0 = none)")
+    p.add_argument(
+        "--fps-caps", type=non_negative, nargs="+", default=[0.0, 5.0], help="frame-rate caps (0 = none)"
+    )
     p.add_argument("--codecs", nargs="+", default=["h264", "jpeg"], choices=["h264", "jpeg"])
     p.add_argument("--quick", action="store_true", help="8 frames per seed, H.264 only, no frame-rate cap")
     p.add_argument(

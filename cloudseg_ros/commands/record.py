@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from cloudseg_ros.commands.argtypes import non_negative, ros_domain
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,11 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robot", action="append", help="robot namespace (repeatable; default car1)")
     p.add_argument(
         "--domain",
-        type=int,
+        type=ros_domain,
         default=None,
         help="ROS domain of the robot graph (default: $ROS_DOMAIN_ID, else 0)",
     )
-    p.add_argument("--duration", type=float, default=0.0, help="seconds to record; 0 = until Ctrl-C")
+    p.add_argument("--duration", type=non_negative, default=0.0, help="seconds to record; 0 = until Ctrl-C")
     p.add_argument(
         "--streams",
         nargs="+",
@@ -50,12 +52,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"output {args.out!r} should end in .mcap")
     if args.duration < 0:
         raise ConfigError("--duration must be >= 0")
+    from cloudseg_ros.bridge.keys import validate_robot_id
+
     domain = args.domain if args.domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
+    robots = [validate_robot_id(r) for r in args.robot or ["car1"]]
     try:
         streams = streams_named(args.streams) if args.streams else list(DEFAULT_STREAMS)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    recorder = TopicRecorder(domain, args.robot or ["car1"], args.out, streams)
+    recorder = TopicRecorder(domain, robots, args.out, streams)
     print(f"recording {len(recorder.topics)} topics in ROS domain {domain} to {args.out}"
           f"{f' for {args.duration:g} s' if args.duration else ' (Ctrl-C to stop)'}", flush=True)  # fmt: skip
     t0 = time.monotonic()

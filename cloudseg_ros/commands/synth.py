@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cloudseg_ros.commands.argtypes import positive_int
+
 MIN_WIDTH, MIN_HEIGHT = 64, 32
 
 
@@ -15,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "leftImg8bit/gtFine (labelTrainIds) PNGs, ready for `cloudseg train`/`cloudseg eval`.",
     )
     p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
-    p.add_argument("--frames", type=int, required=True, help="number of consecutive frames to write")
+    p.add_argument("--frames", type=positive_int, required=True, help="number of consecutive frames to write")
     p.add_argument("--out", required=True, help="dataset root folder")
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--height", type=int, default=512)

@@ -11,6 +11,8 @@ import argparse
 import shlex
 import sys
 
+from cloudseg_ros.commands.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the segmenter and SR models on the embedded scene")
@@ -22,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", default="cloudseg_ros/weights", help="directory for <name>.pt and <name>.json"
     )
     parser.add_argument("--seed", type=int, default=0, help="training seed (crops, initial weights)")
-    parser.add_argument("--iters", type=int, help="override optim.iters")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
+    parser.add_argument("--iters", type=positive_int, help="override optim.iters")
+    parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads for torch")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. lam=0.1"
     )

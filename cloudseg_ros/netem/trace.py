@@ -38,7 +38,13 @@ class Trace:
         if not path.is_file():
             raise ConfigError(f"trace file not found: {path}")
         values = []
-        for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"trace file {path}: not text (a mahimahi trace is one ms timestamp per line)"
+            ) from None
+        for n, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if not line:
                 continue

@@ -1,0 +1,48 @@
+"""argparse types for the CLI's numbers: a value argparse would take but the command cannot use
+(``nan``, ``inf``, a negative duration, zero threads) is refused at parse time with one line,
+instead of failing later with a traceback, after the graph has started."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+MAX_ROS_DOMAIN = 232  # the largest ROS_DOMAIN_ID Fast DDS's default ports allow on Linux
+
+
+def finite(text: str) -> float:
+    """A finite float (``nan`` and ``inf`` parse as floats but are no duration or rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _bounded(parse: Callable[[str], float], low: float, what: str, strict: bool) -> Callable[[str], float]:
+    def check(text: str) -> float:
+        value = parse(text)
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {what}")
+        return value
+
+    check.__name__ = what.replace(" ", "_")  # argparse names the type in its errors
+    return check
+
+
+positive = _bounded(finite, 0.0, "> 0", strict=True)
+non_negative = _bounded(finite, 0.0, ">= 0", strict=False)
+positive_int = _bounded(int, 1, ">= 1", strict=False)
+
+
+def ros_domain(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_ROS_DOMAIN:
+        raise argparse.ArgumentTypeError(f"ROS domain {value} out of range 0..{MAX_ROS_DOMAIN}")
+    return value

@@ -1,0 +1,43 @@
+"""The `cloudseg` CLI refuses numbers it cannot use at parse time, with one line naming the
+option: argparse takes ``nan``, ``inf``, negative durations and zero threads as numbers, and
+the commands failed on them later with a traceback (a demo only after its graph had started)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudseg_ros.cli import main
+
+
+@pytest.mark.parametrize(
+    "argv,problem",
+    [
+        (["demo", "--duration", "nan"], "--duration: 'nan' is not a finite number"),
+        (["demo", "--fps", "inf"], "--fps: 'inf' is not a finite number"),
+        (["demo", "--fps", "0"], "--fps: '0': must be > 0"),
+        (["demo", "--robots", "0"], "--robots: '0': must be >= 1"),
+        (["demo", "--duration", "ten"], "--duration: 'ten' is not a number"),
+        (["eval", "--out", "x", "--threads", "0"], "--threads: '0': must be >= 1"),
+        (["netem", "--trace", "shape:const-100k", "--duration", "inf", "--out", "x"], "--duration"),
+        (["netem", "--trace", "shape:const-100k", "--duration", "5", "--out", "x", "--delay-ms", "-1"],
+         "--delay-ms: '-1': must be >= 0"),
+        (["profile", "--out", "x.yaml", "--fps", "nan"], "--fps"),
+        (["record", "x.mcap", "--domain", "300"], "ROS domain 300 out of range 0..232"),
+        (["train", "seg", "--iters", "0"], "--iters: '0': must be >= 1"),
+        (["synth", "--out", "x", "--frames", "-3"], "--frames: '-3': must be >= 1"),
+    ],
+)  # fmt: skip
+def test_unusable_numbers_are_refused_naming_the_option(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert problem in err and "Traceback" not in err, err
+
+
+def test_a_robot_name_that_is_no_ros_namespace_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", "x.mcap", "--robot", "car-1", "--duration", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "'car-1' is not a valid ROS namespace" in err and "Traceback" not in err, err
