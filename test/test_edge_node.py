@@ -65,14 +65,14 @@ class Edge:
         self._n = 0
         self.published: dict[tuple[int, int], np.ndarray] = {}  # stamp -> frame
 
-    def send(self, rgb: np.ndarray | None = None, encoding: str = "rgb8") -> Header:
-        """Publish one camera frame (the next scene frame unless given), 0.1 s after the last."""
+    def send(self, rgb: np.ndarray | None = None, encoding: str = "rgb8", step_s: float = 0.1) -> Header:
+        """Publish one camera frame (the next scene frame unless given), stamped ``step_s`` after the last."""
         if rgb is None:
             rgb = self.frames[self._n % len(self.frames)]
             self._n += 1
         img = array_to_image(np.ascontiguousarray(rgb), "rgb8")
         img.encoding = encoding
-        self._t_ns += 100_000_000
+        self._t_ns += round(step_s * 1e9)
         img.header.stamp.sec, img.header.stamp.nanosec = divmod(self._t_ns, 10**9)
         img.header.frame_id = "camera"
         self.published[(img.header.stamp.sec, img.header.stamp.nanosec)] = rgb
@@ -275,3 +275,28 @@ def test_burst_keeps_memory_flat(edge: Edge) -> None:
     assert rss2 - rss1 < 8_000, f"second burst: RSS {rss1} -> {rss2} kB"
     assert 0 < sent1 <= 1000 and 0 < sent2 <= 1000
     assert len(edge.send_until_uplink(2)) >= 2  # still serving
+
+
+def test_a_camera_faster_than_camera_fps_is_named(edge: Edge) -> None:
+    """Frames stamped 30 Hz apart on an edge told 10 Hz: the uplink would carry 3x
+    bitrate_kbps; the edge says so once, with the fix, and its diagnostics warn."""
+    for _ in range(35):  # stamped 30 Hz apart, published slower so that the node gets every one
+        edge.send(step_s=1 / 30)
+        time.sleep(0.08)
+    warned = "camera frames arrive at 30.0 Hz but camera_fps is 10"
+    assert wait_until(lambda: warned in edge.group.log_text("edge"), 10), edge.group.log_text("edge")[-2000:]
+    assert "camera_fps 30.0" in edge.group.log_text("edge")
+
+    def measured() -> float:
+        for a in reversed(edge.node.messages("/diagnostics")):
+            for s in a.status:
+                if s.name.startswith("car7/edge"):
+                    return float({kv.key: kv.value for kv in s.values}["camera_fps_measured"])
+        return 0.0
+
+    assert wait_until(lambda: 28 < measured() < 32, 5), measured()
+    for _ in range(35):  # back at its rate: no second warning
+        edge.send()
+        time.sleep(0.08)
+    assert wait_until(lambda: 9 < measured() < 11, 5), measured()
+    assert edge.group.log_text("edge").count(warned) == 1

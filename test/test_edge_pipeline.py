@@ -212,3 +212,20 @@ def test_new_stream_starts_with_a_selector_key() -> None:
     sent, _ = edge.process(fs[3], 0.3)
     assert sent.stream_id == 1 and sent.decision.selection.name == "KEY"
     assert edge.process(fs[4], 0.4)[0].decision.selection.name == "USEFUL"
+
+
+def test_the_camera_rate_is_measured_from_stamps() -> None:
+    from cloudseg_ros.edge.camera_rate import CameraRate
+
+    rate = CameraRate(window=30, tolerance=0.2, min_intervals=10)
+    for i in range(5):
+        rate.add(i / 30)
+    assert rate.fps is None and rate.faster_than(10.0) is None  # too few frames to tell
+    for i in range(5, 40):
+        rate.add(i / 30 + (0.004 if i % 7 == 0 else 0.0))  # jitter does not move the median
+    assert rate.fps == pytest.approx(30.0, rel=0.01)
+    assert rate.faster_than(10.0) == pytest.approx(30.0, rel=0.01) and rate.faster_than(28.0) is None
+    assert rate.faster_than(60.0) is None  # slower: maybe frames the node never got, not the camera
+    rate.add(40 / 30)  # a republished frame (same stamp) and a replay that loops back
+    rate.add(0.0)
+    assert rate.fps is None

@@ -32,6 +32,7 @@ from std_msgs.msg import Header
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.codec import CHROMA_MODES, CODECS
+from cloudseg_ros.edge.camera_rate import CameraRate
 from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline, Sent
 from cloudseg_ros.errors import CloudsegError, PayloadError
 from cloudseg_ros.logutil import BurstLog
@@ -147,6 +148,8 @@ class EdgeNode(Node):
         self.feedback_count = 0
         self.rejected_images = 0
         self.last_error = ""
+        self.camera_rate = CameraRate()
+        self._rate_warned = False
         Diagnostics(self, self._diagnostics)
         self.get_logger().info(f"robot {self.robot_id!r}: {knobs}")
 
@@ -182,10 +185,30 @@ class EdgeNode(Node):
             self._bursts.failure("camera/image_raw", self.last_error)
             return
         self._bursts.success("camera/image_raw")
+        self._check_camera_rate(stamp)
         if sent is not None:
             self._publish(msg, sent)
         else:
             self.skipped.publish(msg.header)
+
+    def _check_camera_rate(self, stamp: float) -> None:
+        """Warn when frames arrive faster than ``camera_fps``: the uplink then carries that
+        ratio times ``bitrate_kbps``. Once, and again only after the rate matched for a while."""
+        self.camera_rate.add(stamp)
+        nominal = self.params["camera_fps"]
+        measured = self.camera_rate.faster_than(nominal)
+        if measured is None:
+            if self.camera_rate.fps is not None and abs(self.camera_rate.fps / nominal - 1) < 0.1:
+                self._rate_warned = False  # it matches (again): warn anew if it drifts off later
+            return
+        if not self._rate_warned:
+            self._rate_warned = True
+            self.get_logger().warn(
+                f"camera frames arrive at {measured:.1f} Hz but camera_fps is {nominal:g}: the encoder gives "
+                f"each frame bitrate_kbps / {nominal:g}, so the uplink carries ~{measured / nominal:.1f}x "
+                f"bitrate_kbps; set camera_fps to the camera's rate (ros2 param set "
+                f"{self.get_fully_qualified_name()} camera_fps {round(measured):d}.0)"
+            )
 
     def _publish(self, image: Image, sent: Sent) -> None:
         out = encoded_frame(sent, image.header, self.robot_id, self.pipeline.stats.frames_in)
@@ -212,9 +235,11 @@ class EdgeNode(Node):
             "last_crossing_ms": round(self.pipeline.window.last_crossing_s * 1e3, 1),
             "restarts": s.restarts,
             "rejected_images": self.rejected_images,
+            "camera_fps_measured": round(self.camera_rate.fps or 0.0, 2),
             **{f"skipped_{k}": v for k, v in s.skipped.items()},
         }
-        level = WARN if self.rejected_images or (s.frames_in > 20 and s.sent == 0) else OK
+        off_rate = self.camera_rate.faster_than(self.params["camera_fps"]) is not None
+        level = WARN if self.rejected_images or off_rate or (s.frames_in > 20 and s.sent == 0) else OK
         return [
             Status(
                 "uplink",
