@@ -41,3 +41,16 @@ def test_a_robot_name_that_is_no_ros_namespace_is_refused(capsys: pytest.Capture
     assert main(["record", "x.mcap", "--robot", "car-1", "--duration", "1"]) == 1
     err = capsys.readouterr().err
     assert "'car-1' is not a valid ROS namespace" in err and "Traceback" not in err, err
+
+
+def test_profile_takes_a_camera_size_that_is_no_multiple_of_32(tmp_path) -> None:
+    """320x180 (16:9, like 1280x720): served padded to the segmenter's multiple, as the cloud
+    serves such a camera, and the profile written loads as the controller loads it."""
+    from cloudseg_ros.controller.profile import load_profile
+
+    out = tmp_path / "p.yaml"
+    argv = ["profile", "--out", str(out), "--quick", "--size", "320x180", "--scene-seed", "2000",
+            "--frames", "4", "--downscales", "2", "4"]  # fmt: skip
+    assert main(argv) == 0
+    points = load_profile(out)
+    assert len(points) >= 2 and all(0 < p.miou <= 1 for p in points)

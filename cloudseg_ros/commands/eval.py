@@ -41,15 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str, multiple: int = 32, minimum: tuple[int, int] = (64, 32)) -> tuple[int, int]:
+    """``WxH``, each a multiple of ``multiple`` and at least ``minimum``; ConfigError otherwise."""
     from cloudseg_ros.errors import ConfigError
 
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ConfigError(f"size must look like 1024x512, got {text!r}") from None
-    if w % 32 or h % 32:
-        raise ConfigError(f"size {text} must be a multiple of 32")
+    if w % multiple or h % multiple:
+        raise ConfigError(f"size {text} must be a multiple of {multiple}")
+    if w < minimum[0] or h < minimum[1]:
+        raise ConfigError(f"size {text} is below the smallest, {minimum[0]}x{minimum[1]}")
     return w, h
 
 
@@ -60,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         seeds=args.scene_seed,
         frames=args.frames,
-        size=_size(args.size),
+        size=parse_size(args.size),
         variant=args.variant,
         weights=args.weights,
         engine=args.engine,
         threads=args.threads,
         runs=args.runs,
         sweep=args.sweep,
-        table2_size=None if args.no_table2 else _size(args.table2_size),
+        table2_size=None if args.no_table2 else parse_size(args.table2_size),
         fig5=not args.no_fig5,
         chroma=args.chroma,
     )

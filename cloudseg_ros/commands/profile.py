@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="profile file to write (.yaml or .json)")
     p.add_argument("--plot", help="plot file (default: --out with .png)")
-    p.add_argument("--size", default="1024x512", help="camera size WxH, multiples of 32 (default 1024x512)")
+    p.add_argument("--size", default="1024x512", help="camera size WxH, even (default 1024x512)")
     p.add_argument("--fps", type=positive, default=10.0, help="camera rate the profile is for (default 10)")
     p.add_argument(
         "--scene-seed", type=int, nargs="+", default=[2000, 2001], help="scene seeds (default 2000 2001)"
@@ -51,14 +51,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from cloudseg_ros.codec import DEFAULT_CHROMA, check_chroma
-    from cloudseg_ros.commands.eval import _size
+    from cloudseg_ros.commands.eval import parse_size
     from cloudseg_ros.controller.profile import save_profile
     from cloudseg_ros.controller.profiler import build_profile, knob_space, plot_profile
     from cloudseg_ros.errors import ConfigError
     from cloudseg_ros.evaluation.frames import load_frames
     from cloudseg_ros.segmenter import CloudPipeline
 
-    width, height = _size(args.size)
+    width, height = parse_size(args.size, multiple=2)  # any even size: served padded, as the cloud does
     chroma = check_chroma(args.chroma or DEFAULT_CHROMA)
     frames, codecs, caps = args.frames, args.codecs, args.fps_caps
     if args.quick:

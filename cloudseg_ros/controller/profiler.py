@@ -98,6 +98,7 @@ def measure_config(
 ) -> ProfilePoint:
     """Run one configuration over the clips (lists of EvalFrame) and score it."""
     from cloudseg_ros.bridge.flow import InFlightWindow
+    from cloudseg_ros.cloud.service import pad_to_multiple
     from cloudseg_ros.codec import make_decoder
     from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline
     from cloudseg_ros.metrics import ConfusionMatrix
@@ -120,8 +121,11 @@ def measure_config(
                     lr = decoder.decode(sent.packet.data, sent.width, sent.height)
                     selection = "useful" if sent.decision.selection == Selection.USEFUL else "key"
                     h, w = frame.labels.shape
-                    res = pipeline.process(lr, w, h, selection=selection, robot_id=robot)
-                    latest = res.class_ids
+                    # Any camera size, served as the cloud serves it: padded to the segmenter's
+                    # multiple, the mask cropped back.
+                    lr, padded_w, padded_h = pad_to_multiple(lr, w, h, getattr(pipeline, "multiple", 1))
+                    res = pipeline.process(lr, padded_w, padded_h, selection=selection, robot_id=robot)
+                    latest = res.class_ids[:h, :w]
                     sr_used.add(res.sr_model)
                     fresh.update(frame.labels, latest)
                 if latest is not None:
