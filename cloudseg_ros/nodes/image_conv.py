@@ -52,9 +52,17 @@ def image_to_array(msg: Image) -> np.ndarray:
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
-    """The image as (H, W, 3) uint8 RGB, converting from BGR/RGBA/BGRA/mono as needed."""
+    """The image as (H, W, 3) uint8 RGB, converting from BGR/RGBA/BGRA/mono as needed.
+
+    PayloadError for an image that cannot be converted, with or without ROS's cv_bridge (the
+    nodes refuse such a frame with that reason and go on)."""
     if CV_BRIDGE is not None:
-        return np.asarray(CV_BRIDGE.imgmsg_to_cv2(msg, "rgb8"))
+        try:
+            return np.asarray(CV_BRIDGE.imgmsg_to_cv2(msg, "rgb8"))
+        except Exception as exc:  # CvBridgeError is a TypeError; a truncated buffer a ValueError
+            raise PayloadError(
+                f"image {msg.width}x{msg.height} {msg.encoding!r}: cv_bridge cannot convert it to rgb8: {exc}"
+            ) from None
     arr = image_to_array(msg)
     enc = msg.encoding
     if enc in ("rgb8", "8UC3"):
