@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from cloudseg_ros.camera.sources import VideoSource
+from cloudseg_ros.camera.sources import V4L2Source, VideoSource
 from cloudseg_ros.errors import ConfigError
 
 FRAMES = 30
@@ -50,3 +50,80 @@ def test_a_file_where_nothing_decodes_is_refused_by_name(video: bytes, tmp_path:
     path.write_bytes(damaged(video, 100, len(video) - 2000))  # every frame, the index kept
     with pytest.raises(ConfigError, match=r"ruined\.mp4.*damaged"):
         list(VideoSource(str(path), loop=True).frames())
+
+
+def _drain(reader, timeout: float = 20.0) -> list:
+    import queue
+    import time
+
+    from cloudseg_ros.camera.reader import END
+
+    frames, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            frame = reader.next_frame()
+        except queue.Empty:
+            time.sleep(0.005)
+            continue
+        if frame is END:
+            return frames
+        frames.append(frame)
+    raise AssertionError("the source did not end")
+
+
+def _next(reader, timeout: float = 20.0):
+    import queue
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return reader.next_frame()
+        except queue.Empty:
+            time.sleep(0.005)
+    raise AssertionError("no frame")
+
+
+def test_a_file_is_read_ahead_without_losing_a_frame(video: bytes, tmp_path: Path) -> None:
+    from cloudseg_ros.camera.reader import FrameReader
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video)
+    reader = FrameReader(VideoSource(str(path), loop=False))
+    frames = _drain(reader)
+    assert [f.index for f in frames] == list(range(FRAMES)) and reader.dropped_live == 0 and not reader.error
+
+
+def test_a_live_source_keeps_only_its_newest_frame_stamped_at_capture() -> None:
+    """A camera runs at its own rate whatever the node reads: frames the node's timer did
+    not take are replaced, not queued to be published late."""
+    import time
+
+    from cloudseg_ros.camera.reader import FrameReader
+    from cloudseg_ros.camera.sources import SyntheticSource
+
+    source = SyntheticSource(64, 32)  # renders in milliseconds: a camera faster than any timer
+    source.live = True  # the policy under test is the reader's; the flag is what V4L2Source sets
+    reader = FrameReader(source)
+    try:
+        _first = _next(reader)  # the scene takes a while to build
+        time.sleep(1.0)  # nobody reads
+        t0 = time.time_ns()
+        frame = _next(reader)
+        assert reader.dropped_live >= 5, reader.dropped_live
+        assert frame.index >= _first.index + 5  # the newest, not the next
+    finally:
+        reader.stop()
+    assert frame.stamp_ns is None or frame.stamp_ns <= t0  # the scene has no capture stamps
+    assert V4L2Source.live and not VideoSource.live
+
+
+def test_a_failing_source_is_reported_then_ends(video: bytes, tmp_path: Path) -> None:
+    from cloudseg_ros.camera.reader import FrameReader
+
+    path = tmp_path / "ruined.mp4"
+    path.write_bytes(damaged(video, 100, len(video) - 2000))
+    reasons: list[str] = []
+    reader = FrameReader(VideoSource(str(path), loop=True), on_error=reasons.append)
+    assert _drain(reader) == []
+    assert len(reasons) == 1 and "ruined.mp4" in reasons[0] and reader.error == reasons[0]

@@ -10,6 +10,7 @@ A source that cannot be opened raises ConfigError naming the device or file.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,12 @@ class CameraFrame:
 
 
 class FrameSource:
-    """Base class: ``frames()`` yields :class:`CameraFrame` until the source ends."""
+    """Base class: ``frames()`` yields :class:`CameraFrame` until the source ends.
+
+    ``live``: frames happen whether or not anyone reads them (a camera). A reader must then
+    keep only the newest and stamp it when it was captured; a file or the scene can wait."""
+
+    live = False
 
     def __init__(self, width: int = 0, height: int = 0) -> None:
         self.width, self.height = width, height
@@ -178,7 +184,13 @@ class FolderSource(FrameSource):
 
 
 class V4L2Source(FrameSource):
-    """A V4L2 camera (``/dev/videoN`` or its index) through OpenCV."""
+    """A V4L2 camera (``/dev/videoN`` or its index) through OpenCV.
+
+    Live: each frame is stamped when ``read()`` returns it, and the driver is asked to buffer
+    one frame only, so a camera faster than the node's ``fps`` is not published from a backlog
+    of frames hundreds of milliseconds old under a fresh stamp."""
+
+    live = True
 
     def __init__(self, device: str, width: int = 0, height: int = 0) -> None:
         super().__init__(width, height)
@@ -191,15 +203,17 @@ class V4L2Source(FrameSource):
         if width and height:
             self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self.capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # a request: drivers that cannot keep their own
         self.device = device
 
     def frames(self) -> Iterator[CameraFrame]:
         index = 0
         while True:
             ok, bgr = self.capture.read()
+            stamp_ns = time.time_ns()  # the ROS clock's default source, like the node's own stamps
             if not ok:
                 raise ConfigError(f"V4L2 device {self.device!r} stopped delivering frames")
-            yield self._fit(CameraFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, index))
+            yield self._fit(CameraFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, index, stamp_ns))
             index += 1
 
     def close(self) -> None:

@@ -16,14 +16,13 @@ graph is still being discovered.
 from __future__ import annotations
 
 import queue
-import threading
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
-from cloudseg_ros.camera.sources import KINDS, CameraFrame, FrameSource, open_source
-from cloudseg_ros.errors import CloudsegError
+from cloudseg_ros.camera.reader import END, FrameReader
+from cloudseg_ros.camera.sources import KINDS, FrameSource, open_source
 from cloudseg_ros.nodes.common import run_node
 from cloudseg_ros.nodes.diagnostics import ERROR, OK, Diagnostics, Status
 from cloudseg_ros.nodes.image_conv import array_to_image
@@ -68,14 +67,12 @@ class CameraNode(Node):
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.labels_pub = self.create_publisher(Image, "camera/labels", qos_profile_sensor_data)
-        self._frames: queue.Queue[CameraFrame | None] = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
         self.published = 0
         self.late_ticks = 0
         self._waiting_for_subscriber = p["source"] == "mcap"
-        self.error = ""
-        self._reader = threading.Thread(target=self._read, name="camera-reader", daemon=True)
-        self._reader.start()
+        self.reader = FrameReader(
+            self.source, on_error=lambda reason: self.get_logger().error(f"camera source failed: {reason}")
+        )
         self._timer = self.create_timer(1.0 / p["fps"], self._tick)
         Diagnostics(self, self._diagnostics)
         self.get_logger().info(f"camera: {p['source']} {p['uri'] or ''} at {p['fps']:g} Hz")
@@ -84,26 +81,6 @@ class CameraNode(Node):
         if "fps" in changed:
             self._timer.cancel()
             self._timer = self.create_timer(1.0 / changed["fps"], self._tick)
-
-    def _read(self) -> None:
-        """Reads ahead of the timer (rendering or decoding may take part of a period)."""
-        try:
-            for frame in self.source.frames():
-                while not self._stop.is_set():
-                    try:
-                        self._frames.put(frame, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-        except CloudsegError as exc:
-            self.error = str(exc)
-            self.get_logger().error(f"camera source failed: {exc}")
-        except Exception as exc:  # a decoder or driver error: say so, do not go silent
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.get_logger().error(f"camera source failed: {self.error}")
-        self._frames.put(None)  # end of stream
 
     def _tick(self) -> None:
         limit = self.params["max_frames"]
@@ -115,16 +92,16 @@ class CameraNode(Node):
             self._waiting_for_subscriber = False
             self.get_logger().info("replay starts: camera/image_raw has a subscriber")
         try:
-            frame = self._frames.get_nowait()
+            frame = self.reader.next_frame()
         except queue.Empty:
             self.late_ticks += 1
             return
-        if frame is None:
+        if frame is END:
             self.get_logger().info(f"source ended after {self.published} frames")
             self._timer.cancel()
             return
         image = array_to_image(frame.image, "rgb8")
-        if frame.stamp_ns is not None and self.params["replay_stamps"]:
+        if frame.stamp_ns is not None and (self.params["replay_stamps"] or self.source.live):
             image.header.stamp.sec, image.header.stamp.nanosec = divmod(frame.stamp_ns, 1_000_000_000)
         else:
             image.header.stamp = self.get_clock().now().to_msg()
@@ -148,15 +125,18 @@ class CameraNode(Node):
         return info
 
     def _diagnostics(self) -> list[Status]:
-        values = {"published": self.published, "late_ticks": self.late_ticks}
-        if self.error:
-            return [Status("source", ERROR, self.error, values)]
+        values = {
+            "published": self.published,
+            "late_ticks": self.late_ticks,
+            "dropped_live": self.reader.dropped_live,
+        }
+        if self.reader.error:
+            return [Status("source", ERROR, self.reader.error, values)]
         return [Status("source", OK, self.params["source"], values)]
 
     def destroy_node(self) -> None:
-        if hasattr(self, "_reader"):  # also called on a node whose constructor failed
-            self._stop.set()
-            self._reader.join(timeout=2.0)
+        if hasattr(self, "reader"):  # also called on a node whose constructor failed
+            self.reader.stop()
             self.source.close()
         super().destroy_node()
 
