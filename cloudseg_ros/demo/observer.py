@@ -71,14 +71,23 @@ class DomainNode:
         topic: str,
         qos: QoSProfile = RELIABLE,
         raw: bool = False,
-        callback: Callable[[Any], None] | None = None,
+        callback: Callable[..., None] | None = None,
         keep: int = 10_000,
+        arrival: bool = False,
     ) -> None:
-        """Record what arrives on ``topic`` (the last ``keep`` messages), or hand it to ``callback``."""
+        """Record what arrives on ``topic`` (the last ``keep`` messages), or hand it to ``callback``.
 
-        def store(msg: Any) -> None:
+        ``arrival``: the callback also gets the wall-clock time [s] the middleware received the
+        message (its receive thread's stamp): unlike a clock read in the callback, it does not
+        lag behind whatever else this process's Python threads are doing."""
+
+        def store(msg: Any, info: Any = None) -> None:
             if callback is not None:
-                callback(msg)
+                if arrival:
+                    stamp = (info or {}).get("received_timestamp", 0)
+                    callback(msg, stamp * 1e-9 if stamp > 0 else time.time())
+                else:
+                    callback(msg)
                 return
             with self._lock:
                 box = self.received[topic]
@@ -86,7 +95,14 @@ class DomainNode:
                 if len(box) > keep:
                     del box[: len(box) - keep]
 
-        self.node.create_subscription(msg_type, topic, store, qos, raw=raw)
+        if arrival:  # rclpy passes the message info to a callback of two parameters
+
+            def store_with_info(msg: Any, info: Any) -> None:
+                store(msg, info)
+
+            self.node.create_subscription(msg_type, topic, store_with_info, qos, raw=raw)
+        else:
+            self.node.create_subscription(msg_type, topic, store, qos, raw=raw)
 
     def publisher(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> Any:
         return self.node.create_publisher(msg_type, topic, qos)

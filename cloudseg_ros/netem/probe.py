@@ -69,7 +69,9 @@ class NetemRecorder(Recorder):
         # tens of milliseconds scoring each mask, and a feedback waiting behind that would look late.
         self.flow_node = DomainNode(robot_domain, "cloudseg_netem_flow")
         self.flow_node.listen(EncodedFrame, f"{ns}/{keys.UPLINK}", RELIABLE, raw=True, callback=self._on_send)
-        self.flow_node.listen(Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback)
+        self.flow_node.listen(
+            Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback, arrival=True
+        )
 
     def start(self, expected_frames: int) -> None:
         super().start(expected_frames)
@@ -89,9 +91,12 @@ class NetemRecorder(Recorder):
         sent_wall = msg.send_stamp.sec + msg.send_stamp.nanosec * 1e-9
         self.sends.append((time.monotonic(), int(msg.seq), int(msg.encoded_size), sent_wall))
 
-    def _on_feedback(self, msg: Feedback) -> None:
+    def _on_feedback(self, msg: Feedback, arrived_wall: float) -> None:
+        # Timed by the middleware's arrival stamp: this callback may run tens of milliseconds
+        # later on a loaded machine (this process also scores masks), which would count an
+        # acknowledged frame as still in flight.
         self.feedback_seen += 1
-        self.acks.append((time.monotonic(), int(msg.last_seq), time.time()))
+        self.acks.append((time.monotonic(), int(msg.last_seq), arrived_wall))
 
     def _on_controller(self, msg: ControllerState) -> None:
         if self.recording or msg.changed:
