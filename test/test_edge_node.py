@@ -119,6 +119,14 @@ class Edge:
         finally:
             self.node.node.destroy_client(client)
 
+    def diagnostic(self, key: str) -> float:
+        """The edge's latest diagnostics value ``key`` (0 before the first)."""
+        for array in reversed(self.node.messages("/diagnostics")):
+            for status in array.status:
+                if status.name.startswith(f"{NS.strip('/')}/edge"):
+                    return float({kv.key: kv.value for kv in status.values}[key])
+        return 0.0
+
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -229,15 +237,7 @@ def test_bad_images_refused_size_change_restarts(edge: Edge) -> None:
     edge.send(np.zeros((H, W, 3), np.uint8), encoding="mono16")  # 2 bytes/pixel claimed, 3 given
     edge.send(np.zeros((H, W, 3), np.uint8), encoding="yuv422")
     assert wait_until(lambda: "refused" in edge.group.log_text("edge"), 10)
-
-    def rejected() -> int:
-        for a in reversed(edge.node.messages("/diagnostics")):
-            for s in a.status:
-                if s.name.startswith("car7/edge"):
-                    return int({kv.key: kv.value for kv in s.values}["rejected_images"])
-        return 0
-
-    assert wait_until(lambda: rejected() >= 2, 5)
+    assert wait_until(lambda: edge.diagnostic("rejected_images") >= 2, 5)
     last = edge.send_until_uplink(1)[-1]
     big = DrivingScene(seed=6, width=2 * W, height=2 * H).render(0).image
     edge.send(big)
@@ -288,11 +288,7 @@ def test_a_camera_faster_than_camera_fps_is_named(edge: Edge) -> None:
     assert "camera_fps 30.0" in edge.group.log_text("edge")
 
     def measured() -> float:
-        for a in reversed(edge.node.messages("/diagnostics")):
-            for s in a.status:
-                if s.name.startswith("car7/edge"):
-                    return float({kv.key: kv.value for kv in s.values}["camera_fps_measured"])
-        return 0.0
+        return edge.diagnostic("camera_fps_measured")
 
     assert wait_until(lambda: 28 < measured() < 32, 5), measured()
     for _ in range(35):  # back at its rate: no second warning
