@@ -140,3 +140,9 @@ def test_the_readme_lists_every_parameter_of_each_node(node: str) -> None:
     names = set(declared(node))
     assert not names - listed, f"README.md does not list {sorted(names - listed)} for {node}"
     assert not listed - names, f"README.md lists {sorted(listed - names)} that {node} does not declare"
+
+
+def test_the_readme_documents_every_message() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [p.stem for p in sorted((ROOT / "msg").glob("*.msg")) if f"`{p.stem}`" not in readme]
+    assert not missing, f"README.md does not mention {missing}"
