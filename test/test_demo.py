@@ -167,3 +167,33 @@ def test_bad_size_is_refused_clearly(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode != 0
     assert "--hr-size" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_error_from_the_shutdown_itself_ends_a_node_quietly() -> None:
+    """Ctrl-C shuts rclpy's context down under a running executor, and a message take in
+    flight can then fail inside rclpy with a RuntimeError (seen once in a netem run's mask
+    node log as a traceback). run_node ends such a node with status 0; the same error while
+    the context is alive is a real fault and propagates."""
+    import rclpy
+    from rclpy.node import Node
+
+    from cloudseg_ros.nodes.common import run_node
+
+    def node_failing(after_shutdown: bool):
+        def factory() -> Node:
+            node = Node("shutdown_probe")
+
+            def fail() -> None:
+                if after_shutdown:
+                    rclpy.shutdown()
+                raise RuntimeError("Unable to convert call argument '0' to Python object")
+
+            node.create_timer(0.05, fail)
+            return node
+
+        factory.__name__ = "ShutdownProbeNode"
+        return factory
+
+    assert run_node(node_failing(after_shutdown=True), args=[]) == 0
+    with pytest.raises(RuntimeError, match="Unable to convert"):
+        run_node(node_failing(after_shutdown=False), args=[])

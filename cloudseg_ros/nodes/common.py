@@ -36,6 +36,11 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         status = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # Ctrl-C shuts the context down under a running executor; a take in flight then fails
+        # inside rclpy ("Unable to convert call argument ..."): that is the shutdown, not a fault.
+        if rclpy.ok():
+            raise
     finally:
         try:
             if node is not None:
