@@ -15,7 +15,7 @@ DEMO_ARGS ?=
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?=
 
-PY_SOURCES := $(shell find cloudseg_ros -name '*.py' -o -name '*.onnx' -o -name '*.json' -o -name '*.yaml' 2>/dev/null)
+PY_SOURCES := $(shell find cloudseg_ros -name '*.py' -o -name '*.onnx' -o -name '*.pt' -o -name '*.json' -o -name '*.yaml' 2>/dev/null)
 MSGS := $(wildcard msg/*.msg)
 
 .PHONY: setup demo test test-slow lint format bench clean distclean
