@@ -393,6 +393,15 @@ def test_validate_frame_header_rejects(args: tuple, match: str) -> None:
         validate_frame_header(*args, PayloadLimits())
 
 
+def test_the_cloud_nodes_size_limits_bound_the_camera_too() -> None:
+    """max_width/max_height of the cloud node: a 16x16 frame claiming an 8192x8192 camera
+    would have the cloud upscale and segment at 8192x8192 (an ~800 MB float frame)."""
+    limits = PayloadLimits.camera(1024, 1024, 8_000_000)
+    validate_frame_header("jpeg", 256, 128, 500, 1024, 512, limits)
+    with pytest.raises(PayloadError, match="original size 8192x8192 outside"):
+        validate_frame_header("jpeg", 16, 16, 500, 8192, 8192, limits)
+
+
 def test_validate_frame_header_accepts_sane_frame() -> None:
     validate_frame_header("h264", 512, 256, 14_000, 2048, 1024, PayloadLimits())
 

@@ -36,6 +36,14 @@ class PayloadLimits:
     max_original_width: int = 8192
     max_original_height: int = 8192
 
+    @classmethod
+    def camera(cls, max_width: int, max_height: int, max_bytes: int) -> PayloadLimits:
+        """Limits where one size bounds both the encoded frame and the camera it came from
+        (the cloud node's ``max_width``/``max_height``): the camera size is what the cloud
+        allocates for, so a tiny frame claiming a huge camera is refused too."""
+        return cls(max_width=max_width, max_height=max_height, max_bytes=max_bytes,
+                   max_original_width=max_width, max_original_height=max_height)  # fmt: skip
+
 
 def validate_encoded(codec: str, width: int, height: int, data_len: int, limits: PayloadLimits) -> None:
     """The checks on the encoded frame alone (what a decoder can check by itself)."""

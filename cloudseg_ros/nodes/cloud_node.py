@@ -94,7 +94,7 @@ class CloudNode(Node):
 
     def _limits(self) -> PayloadLimits:
         p = self.params
-        return PayloadLimits(max_width=p["max_width"], max_height=p["max_height"], max_bytes=p["max_bytes"])
+        return PayloadLimits.camera(p["max_width"], p["max_height"], p["max_bytes"])
 
     def _engine_name(self) -> str:
         return str(self.pipeline.engine)
