@@ -166,3 +166,54 @@ def test_any_camera_size_is_padded_to_the_stride() -> None:
     assert (w, h) == (640, 384) and padded.shape == (96, 160, 3)
     same, w, h = pad_to_multiple(lr, 640, 352, 32)
     assert same is lr or same.shape == lr.shape
+
+
+class Held:
+    """The real pipeline behind a gate: holds the worker on its first frame so that the
+    frames after it queue up (what a busy cloud does), then lets everything through."""
+
+    def __init__(self, pipeline: CloudPipeline) -> None:
+        self.real, self.gate = pipeline, threading.Event()
+        self.multiple = pipeline.multiple
+
+    def warm_up(self) -> float:
+        return 0.0
+
+    def forget(self, robot: str) -> None:
+        self.real.forget(robot)
+
+    def process(self, *args, **kwargs):
+        self.gate.wait(20.0)
+        return self.real.process(*args, **kwargs)
+
+
+def test_a_key_frame_superseded_in_the_queue_is_not_replaced_by_an_older_one(pipeline) -> None:
+    """KEY 1 (being segmented), then KEY 2, USEFUL 3, USEFUL 4 while the worker is busy: the
+    queue of 2 supersedes KEY 2. USEFUL 3 and 4 were selected against KEY 2, so reusing KEY
+    1's features for them would be wrong: the first is segmented as a KEY instead."""
+    from cloudseg_ros.codec import make_encoder as encoder
+
+    scene, jpeg = DrivingScene(seed=8, width=HR[0], height=HR[1]), encoder("jpeg", width=64, height=32)
+    frames = [
+        Frame(seq=i, data=jpeg.encode(downscale(scene.render(10 * i).image, 4)).data, codec="jpeg",
+              key_frame=True, selection=sel)
+        for i, sel in ((1, 0), (2, 0), (3, 1), (4, 1))
+    ]  # fmt: skip
+    held, sink = Held(pipeline), Sink()
+    svc = CloudService(held, sink.mask, sink.fb, queue_depth=2).start()
+    try:
+        svc.receive("car1", frames[0])
+        assert wait(lambda: len(svc.robots["car1"].queue) == 0)  # the worker holds KEY 1
+        for f in frames[1:]:
+            svc.receive("car1", f)
+        held.gate.set()
+        assert wait(lambda: len(sink.of("car1")[0]) == 3)
+        masks, feedback = sink.of("car1")
+        assert [f.error for f in feedback if f.seq == 2] == ["superseded"]
+        by_seq = {m.frame.seq: m for m in masks}
+        assert set(by_seq) == {1, 3, 4}
+        assert not by_seq[3].reused_key_features  # served as a KEY: its own features
+        assert by_seq[4].reused_key_features  # ... which frame 4 then reuses
+        assert svc.stats()["car1"]["useful_served_as_key"] == 1
+    finally:
+        svc.stop()

@@ -105,6 +105,8 @@ class _Decoded:
     receive_ns: int
     receive_mono: float
     decode_ms: float
+    as_key: bool = False  # segmented as a KEY frame (its own, or a USEFUL one promoted)
+    key_mark: int = 0  # the robot's keys_lost when it was segmented
 
 
 @dataclass
@@ -123,6 +125,13 @@ class RobotState:
     decode_errors: int = 0
     frames_waiting: int = 0  # inter frames refused while waiting for a key frame (not errors)
     superseded: int = 0
+    # KEY frames the worker never segmented (superseded in the queue, or inference failed):
+    # the robot's USEFUL frames after one were selected against it, not against the KEY whose
+    # features the pipeline holds, so the next frame is segmented as a KEY instead. Counters,
+    # not a flag: the receive thread and the worker both touch them.
+    keys_lost: int = 0
+    keys_replaced: int = 0
+    keys_promoted: int = 0
     masks_sent: int = 0
     last_error: str = ""
     last_seen: float = field(default_factory=time.monotonic)
@@ -229,6 +238,8 @@ class CloudService:
         superseded = state.queue.put(decoded)
         if superseded is not None:
             state.superseded += 1
+            if int(superseded.frame.selection) != 1:
+                self._key_lost(state)
             self._feedback(
                 state, superseded.frame, superseded.receive_ns, superseded.receive_mono, "superseded"
             )
@@ -344,13 +355,22 @@ class CloudService:
             for (state, item), res in zip(jobs, results, strict=True):
                 if res is None:
                     continue
+                if item.as_key:
+                    with self._lock:
+                        state.keys_replaced = max(state.keys_replaced, item.key_mark)
                 try:
                     self._answer(state, item, res)
                 except Exception as err:
                     self._failed(state, item, err)
 
+    def _key_lost(self, state: RobotState) -> None:
+        with self._lock:
+            state.keys_lost += 1
+
     def _failed(self, state: RobotState, item: _Decoded, exc: Exception) -> None:
         self.inference_errors += 1
+        if item.as_key:
+            self._key_lost(state)
         self._log.error(f"{state.name}: inference failed on frame {item.frame.seq}: {exc}")
         self._feedback(state, item.frame, item.receive_ns, item.receive_mono, f"inference failed: {exc}")
 
@@ -361,6 +381,12 @@ class CloudService:
         for state, item in jobs:
             frame = item.frame
             selection = "useful" if int(frame.selection) == 1 else "key"
+            with self._lock:
+                item.key_mark = state.keys_lost
+                if selection == "useful" and state.keys_lost > state.keys_replaced:
+                    selection = "key"  # its KEY never reached the pipeline (see RobotState)
+                    state.keys_promoted += 1
+            item.as_key = selection == "key"
             width, height = int(frame.original_width), int(frame.original_height)
             lr, padded_w, padded_h = pad_to_multiple(item.rgb, width, height, multiple)
             items.append((lr, padded_w, padded_h, selection, state.name))
@@ -438,6 +464,7 @@ class CloudService:
                 "decode_errors": s.decode_errors,
                 "waiting_for_key": s.frames_waiting,
                 "superseded": s.superseded,
+                "useful_served_as_key": s.keys_promoted,
                 "masks_sent": s.masks_sent,
                 "queued": len(s.queue),
                 "last_error": s.last_error,
