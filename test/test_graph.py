@@ -61,6 +61,30 @@ def test_domains_are_isolated(graph: Graph) -> None:
     assert "camera" not in graph.cloud.node.get_node_names()
 
 
+def test_both_bridges_report_their_link_as_up(graph: Graph) -> None:
+    """The robot's bridge counts the cloud's router; the cloud's router sees robots as zenoh
+    clients, which zenoh does not count, so its diagnostics go by the uplinks arriving (it
+    reported "zenoh link down" while serving)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    for node in (graph.robot, graph.cloud):
+        node.listen(DiagnosticArray, "/diagnostics", RELIABLE)
+
+    def bridge_status(node, prefix: str):
+        for array in reversed(node.messages("/diagnostics")):
+            for status in array.status:
+                if status.name.startswith(prefix) and "bridge" in status.name:
+                    return status
+        return None
+
+    assert wait_until(lambda: bridge_status(graph.cloud, "bridge") is not None, 10)
+    cloud = bridge_status(graph.cloud, "bridge")
+    assert cloud.level == b"\x00" and "1 robot(s) sending: car1" in cloud.message, cloud
+    assert wait_until(lambda: bridge_status(graph.robot, "car1") is not None, 10)
+    robot = bridge_status(graph.robot, "car1")
+    assert robot.level == b"\x00" and robot.message == "link up", robot
+
+
 def _stamp(msg: object) -> tuple[int, int]:
     return msg.header.stamp.sec, msg.header.stamp.nanosec
 

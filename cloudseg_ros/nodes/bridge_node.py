@@ -62,6 +62,9 @@ def _strings(values: list[str]) -> list[str]:
     return [v for v in values if v]
 
 
+ROBOT_QUIET_S = 10.0  # cloud: a robot whose uplink is older than this is not counted as sending
+
+
 @dataclass
 class _Stream:
     """One direction of one stream: a bounded queue and its counters."""
@@ -70,6 +73,7 @@ class _Stream:
     forwarded: int = 0
     bytes: int = 0
     malformed: int = 0  # payloads without a CDR encapsulation header: not forwarded
+    last_mono: float = 0.0  # when the last payload arrived (monotonic)
 
     @property
     def dropped(self) -> int:
@@ -250,7 +254,9 @@ class BridgeNode(Node):
                 self._zenoh_subs.append(session.declare_subscriber(selector, self._on_zenoh_uplink))
 
     def _on_link(self, up: bool) -> None:
-        peer = "cloud" if self.mode == "robot" else "a robot"
+        # zenoh counts routers and peers, not clients: for the cloud's router that is another
+        # router of the fleet (robots, its clients, show in _robots_sending instead).
+        peer = "cloud" if self.mode == "robot" else "a peer router"
         if up:
             self.get_logger().info(f"zenoh link to {peer} is up")
             if self.mode == "robot":
@@ -292,6 +298,7 @@ class BridgeNode(Node):
             entry = self._inbound.get((robot, stream))
             if entry is None:
                 entry = self._inbound[(robot, stream)] = _Stream(LatestQueue(self.params["queue_depth"]))
+            entry.last_mono = time.monotonic()
         if not keys.is_cdr(data):
             # DDS would silently discard it; refuse it here, where it can still be counted.
             entry.malformed += 1
@@ -366,8 +373,19 @@ class BridgeNode(Node):
         return True
 
     # ---------------------------------------------------------------- stats / shutdown
+    def _robots_sending(self, within_s: float = ROBOT_QUIET_S) -> list[str]:
+        """Cloud: the robots whose uplink arrived in the last ``within_s`` seconds."""
+        now = time.monotonic()
+        with self._inbound_lock:
+            return sorted(
+                robot for (robot, stream), e in self._inbound.items()
+                if stream == keys.UPLINK and now - e.last_mono < within_s
+            )  # fmt: skip
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"link_up": self.link.link_up}
+        if self.mode == "cloud":
+            out["robots_sending"] = len(self._robots_sending())
         if self.mode == "robot":
             out.update(
                 uplink_forwarded=self.outbound.forwarded,
@@ -388,7 +406,20 @@ class BridgeNode(Node):
         dropped = sum(v["dropped"] for v in stats.values() if isinstance(v, dict)) + stats.get(
             "uplink_dropped", 0
         )
-        if not self.link.link_up:
+        if self.mode == "cloud":
+            # The cloud's router sees its robots as clients, which zenoh does not count as a
+            # link: what tells whether it serves anyone is their uplinks arriving.
+            sending = self._robots_sending()
+            if dropped:
+                level, message = WARN, f"{dropped} messages dropped (queues full)"
+            elif self.link.session is None:
+                level, message = WARN, "zenoh session not open yet"
+            else:
+                level, message = OK, (
+                    f"{len(sending)} robot(s) sending: {', '.join(sending)}" if sending
+                    else f"waiting for robots (none sent in the last {ROBOT_QUIET_S:g} s)"
+                )  # fmt: skip
+        elif not self.link.link_up:
             level, message = WARN, "zenoh link down" if self.link.session else "cloud not reachable yet"
         else:
             level, message = (
