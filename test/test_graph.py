@@ -258,3 +258,27 @@ def test_robot_survives_absent_cloud_then_reconnects() -> None:
         assert "link to cloud is down" in g.group.log_text("car1.bridge")
     finally:
         g.close()
+
+
+def test_a_cloud_node_restarted_behind_its_bridge_gets_a_key_frame_at_once() -> None:
+    """Only the cloud node restarts (a crash and a respawn), its bridge stays: the bridge asks
+    the robot for a key frame again when the new node subscribes (it asked only the first
+    time, and the new decoder waited for the robot's in-flight timeout and its own request)."""
+    from cloudseg_ros.demo.graph import cloud_specs
+
+    g = Graph()
+    try:
+        g.wait_served(count=3)
+        asked = "cloud node serves robot 'car1': asked it for a key frame"
+        assert g.group.log_text("cloud.bridge").count(asked) == 1
+        g.group.stop_one("cloud.cloud")
+        time.sleep(2.0)
+        (spec,) = [s for s in cloud_specs(g.cloud_domain, g.endpoint, g.cloud_overrides) if s.name == "cloud"]
+        g.group.start(spec, "cloud.cloud")
+        assert wait_until(lambda: g.group.log_text("cloud.bridge").count(asked) == 2, 60), g.group.log_text(
+            "cloud.bridge"
+        )
+        count = len(g.fresh())
+        assert wait_until(lambda: len(g.fresh()) >= count + 3, 60)  # served again
+    finally:
+        g.close()

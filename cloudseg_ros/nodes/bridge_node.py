@@ -337,7 +337,10 @@ class BridgeNode(Node):
         is a Feedback from the link itself (frame_id "bridge", frame_size 0: no delay or
         throughput sample) that also acknowledges everything forwarded so far."""
         for robot, entry in self._robots.items():
-            if entry.served or entry.uplink_pub.get_subscription_count() == 0:
+            if entry.uplink_pub.get_subscription_count() == 0:
+                entry.served = False  # the cloud node went away (crashed, restarting): ask again
+                continue
+            if entry.served:
                 continue
             entry.served = True
             fb = Feedback(robot_id=robot, last_seq=entry.last_seq, request_idr=True, frame_size=0)
