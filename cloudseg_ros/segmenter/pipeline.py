@@ -110,8 +110,15 @@ class CloudPipeline:
             raise ConfigError(f"fuse must be one of {', '.join(FUSE_MODES)}, got {fuse!r}")
         self.fused: dict[str, Engine] | None = None  # "key" / "decode" engines of SR + segmenter
         sr_engine = self.upscaler.engine
-        if sr_engine is not None and (fuse == "on" or (fuse == "auto" and sr_engine.on_gpu)):
+        if sr_engine is not None and fuse == "on":
             self.fused = self._fused_engines(segmenter, engine, num_threads, options)
+        elif sr_engine is not None and fuse == "auto" and sr_engine.on_gpu:
+            try:
+                self.fused = self._fused_engines(segmenter, engine, num_threads, options)
+            except (ConfigError, OSError) as exc:
+                # auto: fusing is a speed-up, not a requirement (an ONNX-only weights folder
+                # has no checkpoints to fuse; a read-only cache cannot hold the export).
+                log.warning("serving SR and segmenter unfused: %s", exc)
         self._state: dict[str, KeyFrameFeatures] = {}
         self._lock = threading.Lock()
 
