@@ -184,3 +184,27 @@ def test_profiles_cover_demo_and_paper_sizes(weights: Path) -> None:
     assert lo[2:] <= (256, 512) and opt[2:] == (512, 1024) and hi[2:] >= (1024, 2048)
     assert profile["low"][2] == (8, 16, 32, 64)  # up to 8 robots' frames in one call
     assert [shape[0] for shape in profile["hr"]] == [1, 1, 8]
+
+
+def test_a_model_file_that_is_not_the_exported_one_is_refused(weights: Path, tmp_path: Path, caplog) -> None:
+    """Bytes flipped inside the weights of icnet.onnx still parse, and ONNX Runtime served
+    the damaged model silently; the sha256 `cloudseg export` recorded catches it. A checkpoint
+    retrained after the export is named too (the ONNX engines would serve the old model)."""
+    if onnxruntime_status("cpu") is not None:
+        pytest.skip("onnxruntime not available")
+    for f in weights.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    onnx = bytearray((tmp_path / "icnet.onnx").read_bytes())
+    middle = len(onnx) // 2
+    onnx[middle : middle + 64] = bytes(b ^ 0x5A for b in onnx[middle : middle + 64])
+    (tmp_path / "icnet.onnx").write_bytes(bytes(onnx))
+    with pytest.raises(ConfigError, match=r"icnet\.onnx: not the file `cloudseg export` wrote"):
+        create_engine(
+            graph_source(tmp_path, "icnet", "segmenter"), "onnxruntime", output_names=["ids", "low"]
+        )
+    create_engine(graph_source(weights, "icnet", "segmenter"), "onnxruntime", output_names=["ids", "low"])
+    with (tmp_path / "icnet.pt").open("ab") as pt:
+        pt.write(b"\0")  # a different checkpoint than the one exported
+    with caplog.at_level("WARNING"):
+        graph_source(tmp_path, "icnet", "decode")
+    assert "icnet.pt changed since its ONNX files were exported" in caplog.text

@@ -23,6 +23,7 @@ class GraphSource:
     onnx_path: Path
     build_torch: Callable[[], object] | None = None
     profile: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    onnx_sha256: str | None = None  # as `cloudseg export` recorded it; None: not recorded
 
     @property
     def name(self) -> str:

@@ -21,6 +21,7 @@ from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.models.checkpoint import load_checkpoint, read_metadata, write_metadata
 
 log = logging.getLogger(__name__)
+_checked_pts: set[tuple[Path, str, int, int]] = set()  # checkpoints already compared with their export
 
 OPSET = 17
 _FUSED_IO = {"key": FUSED_IO, "decode": FUSED_DECODE_IO}
@@ -197,4 +198,16 @@ def graph_source(directory: Path, name: str, graph: str) -> GraphSource:
 
     names_in = {"segmenter": SEGMENTER_IO, "decode": DECODE_IO, "sr": SR_IO}[graph][0]
     profile = _profile(names_in, int(meta.get("low_channels", 0)))
-    return GraphSource(directory / files[graph], build if pt.is_file() else None, profile)
+    recorded = meta.get("sha256", {})
+    if pt.is_file() and pt.name in recorded:
+        stat = pt.stat()
+        key = (pt, recorded[pt.name], stat.st_mtime_ns, stat.st_size)  # hashed once per file state
+        if key not in _checked_pts and file_sha256(pt) != recorded[pt.name]:
+            log.warning(
+                "%s changed since its ONNX files were exported: ONNX Runtime and TensorRT serve the "
+                "exported model, the torch engine the new checkpoint; run `cloudseg export --weights %s`",
+                pt, directory,
+            )  # fmt: skip
+        _checked_pts.add(key)
+    return GraphSource(directory / files[graph], build if pt.is_file() else None, profile,
+                       onnx_sha256=recorded.get(files[graph]))  # fmt: skip

@@ -109,6 +109,8 @@ def _build(
     fp16: bool,
     force_update: bool,
 ) -> Engine:
+    if candidate == "tensorrt" or candidate.startswith("onnxruntime"):
+        _check_exported(source)
     if candidate == "tensorrt":
         from cloudseg_ros.engines.tensorrt_engine import TensorRTEngine
 
@@ -123,6 +125,21 @@ def _build(
         raise ConfigError(f"the torch engine needs the output names of {source.onnx_path.name}")
     device = candidate.split("-")[1]
     return TorchEngine(source.build_torch(), output_names, num_threads=num_threads, device=device, fp16=fp16)
+
+
+def _check_exported(source: GraphSource) -> None:
+    """The ONNX file is the one `cloudseg export` wrote: a damaged or replaced file that still
+    parses would otherwise be served silently (a few flipped bytes changed 96% of a mask)."""
+    from cloudseg_ros.engines.tensorrt_engine import file_sha256
+
+    path = source.onnx_path
+    if source.onnx_sha256 is None or not path.is_file():
+        return  # nothing recorded (a fused graph, older metadata); a missing file is named later
+    if file_sha256(path) != source.onnx_sha256:
+        raise ConfigError(
+            f"{path}: not the file `cloudseg export` wrote (its sha256 differs from the one recorded "
+            f"in the model's .json): damaged or replaced; run `cloudseg export --weights {path.parent}`"
+        )
 
 
 def _announce(kind: str, chosen: str, skipped: list[str]) -> None:
