@@ -94,6 +94,7 @@ class TensorRTEngine(Engine):
         self.stream = torch.cuda.Stream()
         self.name = "tensorrt-fp16" if self.fp16 else "tensorrt-fp32"
         self.on_gpu = True
+        self.profile = dict(source.profile)  # (min, opt, max) shape per input: what run() accepts
         # The optimisation profile bounds the batch as well as H/W.
         batches = [hi[0] for _, _, hi in source.profile.values()]
         self.max_batch = min(batches) if batches else None
@@ -125,7 +126,13 @@ class TensorRTEngine(Engine):
             for name in self.input_names:
                 tensor = torch.from_numpy(np.ascontiguousarray(feeds[name])).cuda(non_blocking=True)
                 keep.append(tensor)
-                self.context.set_input_shape(name, tuple(tensor.shape))
+                if not self.context.set_input_shape(name, tuple(tensor.shape)):
+                    low, _, high = self.profile.get(name, ((), (), ()))
+                    raise ConfigError(
+                        f"{self.name}: input {name} of shape {tuple(tensor.shape)} is outside the TensorRT "
+                        f"engine's shape profile ({low} .. {high}); serve such frames with engine "
+                        "onnxruntime or torch, or bound max_width/max_height to the profile"
+                    )
                 self.context.set_tensor_address(name, tensor.data_ptr())
             outputs = {}
             for name in self.output_names:

@@ -90,7 +90,21 @@ class CloudNode(Node):
         self.get_logger().info(
             f"serving with sr_model={p['sr_model']} segmenter={p['segmenter']} engine={self._engine_name()}"
         )
+        self._warn_outside_profile()
         self._discover()
+
+    def _warn_outside_profile(self) -> None:
+        """TensorRT serves only the frame sizes its engine was built for (an optimisation
+        profile); bigger cameras the limits let in would fail frame by frame."""
+        from cloudseg_ros.engines.export import HR_MAX
+
+        p, (max_h, max_w) = self.params, HR_MAX
+        if self._engine_name().startswith("tensorrt") and (p["max_width"] > max_w or p["max_height"] > max_h):
+            self.get_logger().warn(
+                f"TensorRT serves camera sizes up to {max_w}x{max_h} (after padding to "
+                f"{self.pipeline.multiple}); max_width/max_height let {p['max_width']}x{p['max_height']} in, and "
+                "such frames would fail: set max_width/max_height to the profile, or engine onnxruntime or torch"
+            )
 
     def _limits(self) -> PayloadLimits:
         p = self.params
