@@ -2,8 +2,8 @@
 
 Verifies: the zenoh-bridge-ros2dds key rule on a table of names, rejection of bad names,
 robot extraction from keys; queue bounds and drop counting across threads; credit
-accounting, cumulative acknowledgement and expiry. Does not open zenoh sessions (see
-test_graph.py for the real two-process bridge).
+accounting, cumulative acknowledgement and expiry; the message size limit of build_config on
+two real zenoh sessions (test_graph.py runs the real two-process bridge).
 """
 
 from __future__ import annotations
@@ -213,3 +213,33 @@ def test_window_expiry_and_wait() -> None:
     assert w.has_room()  # 0 = unlimited
     with pytest.raises(ValueError):
         w.configure(-1, 1.0)
+
+
+def test_a_message_over_the_size_limit_is_dropped_and_the_link_goes_on() -> None:
+    """Real zenoh sessions on loopback, configured by build_config: the router refuses a
+    message over max_message_bytes (zenoh's own default is 1 GiB) and keeps the link."""
+    import zenoh
+
+    from cloudseg_ros.bridge.session import ZenohSettings, build_config
+    from cloudseg_ros.demo.observer import free_port, wait_until
+
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    router = zenoh.open(
+        build_config(ZenohSettings(mode="router", listen=[endpoint], max_message_bytes=1 << 20))
+    )
+    client = zenoh.open(build_config(ZenohSettings(mode="client", connect=[endpoint])))
+    got: list[tuple[str, int]] = []
+    try:
+        sub = router.declare_subscriber(
+            "car1/**", lambda s: got.append((str(s.key_expr), len(s.payload.to_bytes())))
+        )
+        assert wait_until(lambda: (client.put("car1/probe", b"p"), bool(got))[1], 10)  # linked
+        for size in (1000, 2_000_000, 1000):
+            client.put("car1/cloudseg/uplink", b"x" * size)
+            time.sleep(0.3)
+        uplink = lambda: [n for key, n in got if key == "car1/cloudseg/uplink"]  # noqa: E731
+        assert wait_until(lambda: uplink() == [1000, 1000], 10), got
+        sub.undeclare()
+    finally:
+        client.close()
+        router.close()

@@ -37,6 +37,9 @@ class ZenohSettings:
     config_file: str = ""  # a zenoh JSON5 config; the fields above override what it sets
     shared_memory: bool = False
     multicast_scouting: bool = False
+    # Largest message accepted from the other side: zenoh's default is 1 GiB, and the cloud's
+    # bridge keeps queue_depth of them per robot before the cloud node's max_bytes refuses them.
+    max_message_bytes: int = 32 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)  # further "path/to/key": value overrides
 
     def validate(self) -> None:
@@ -70,6 +73,7 @@ def build_config(settings: ZenohSettings) -> Any:
         "connect/retry": {"period_init_ms": 250, "period_max_ms": 1000, "period_increase_factor": 2},
         "scouting/multicast/enabled": settings.multicast_scouting,
         "transport/shared_memory/enabled": settings.shared_memory,
+        "transport/link/rx/max_message_size": settings.max_message_bytes,
     }
     if settings.connect:
         values["connect/endpoints"] = list(settings.connect)

@@ -46,6 +46,8 @@ PARAMS = (
     Param("listen", [""], "zenoh endpoints to listen on, e.g. tcp/0.0.0.0:7447 (cloud)"),
     Param("zenoh_config_file", "", "Optional zenoh JSON5 config (TLS, access control); fields above override it"),
     Param("shared_memory", False, "zenoh shared memory; only when both ends share one host and namespace"),
+    Param("max_message_bytes", 32 * 1024 * 1024, "Largest zenoh message accepted from the other side; bigger "
+          "ones are dropped by zenoh [bytes]", range=(65536, 1 << 30), read_only=True),
     Param("queue_depth", 2, "Frames buffered per stream and robot before the oldest is dropped", range=(1, 64)),
     Param("max_in_flight", 2, "Robot: uplink frames sent and not yet acknowledged by the cloud (0 = no limit)",
           range=(0, 64)),
@@ -115,6 +117,7 @@ class BridgeNode(Node):
             listen=_strings(p["listen"]),
             config_file=p["zenoh_config_file"],
             shared_memory=p["shared_memory"],
+            max_message_bytes=p["max_message_bytes"],
         )
         if self.mode == "robot":
             self._setup_robot()
