@@ -81,6 +81,7 @@ class MaskNode(Node):
         self.stale_unserved = 0  # of which: frames sent that the cloud did not answer with a mask
         self.stale_age = LatencyWindow()
         self.rejected = 0
+        self.late_for_buffer = 0  # fresh masks whose camera frame had already left image_buffer
         self._sent: OrderedDict[int, Header] = OrderedDict()  # seq -> header, awaiting their mask
         self.propagator = MaskPropagator()
         self.propagated = 0
@@ -126,6 +127,8 @@ class MaskNode(Node):
         image = self._images.get(_stamp_ns(msg.header))
         if image is not None:
             ids = restore(ids, image.width, image.height)
+        else:
+            self._check_buffer_depth(_stamp_ns(msg.header))
         now_ns = self.get_clock().now().nanoseconds
         latency_ms = (now_ns - _stamp_ns(msg.header)) / 1e6
         self.latency.add(latency_ms)
@@ -133,6 +136,24 @@ class MaskNode(Node):
         self._sent.pop(int(msg.seq), None)
         self._latest = (msg.header, msg.seq, ids)
         self._publish(msg.header, ids, image, msg.seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
+
+    def _check_buffer_depth(self, stamp_ns: int) -> None:
+        """A mask later than the camera frames the node keeps has no overlay, and stale masks
+        after it cannot be propagated: say so once, with the buffer it would take."""
+        buffered = len(self._images)
+        if buffered < self.params["image_buffer"] or stamp_ns >= next(iter(self._images), stamp_ns):
+            return  # a frame this node never saw (started later, another camera), not a short buffer
+        self.late_for_buffer += 1
+        if self.late_for_buffer == 1:
+            stamps = list(self._images)
+            span_s = (stamps[-1] - stamps[0]) / 1e9
+            age_s = (stamps[-1] - stamp_ns) / 1e9
+            want = int(buffered * age_s / span_s) + 1 if span_s > 0 else 2 * buffered
+            self.get_logger().warn(
+                f"a mask arrived {age_s:.1f} s after its camera frame, which image_buffer "
+                f"({buffered} frames, {span_s:.1f} s here) no longer holds: no overlay for it and "
+                f"stale masks after it are not propagated; set image_buffer to {want} or more"
+            )
 
     def _refuse(self, reason: str) -> None:
         self.rejected += 1
@@ -244,6 +265,7 @@ class MaskNode(Node):
             "stale": self.stale,
             "stale_unserved": self.stale_unserved,
             "rejected": self.rejected,
+            "late_for_image_buffer": self.late_for_buffer,
             "propagated": self.propagated,
             "propagate_fallback": sum(self.propagate_fallback.values()),
             **{f"propagate_fallback_{k.replace(' ', '_')}": v for k, v in self.propagate_fallback.items()},
