@@ -379,6 +379,9 @@ def test_pareto_keeps_only_undominated_points() -> None:
     assert [p.name for p in pareto(pts)] == ["a", "c"]
 
 
+_ONE_POINT = "pareto:\n- {name: a, knobs: {downscale: 4, codec: h264, bitrate_kbps: 100, fps_cap: 0.0}, kbps: 100, miou: 0.5"
+
+
 @pytest.mark.parametrize(
     "text,problem",
     [
@@ -405,6 +408,12 @@ def test_pareto_keeps_only_undominated_points() -> None:
             "bitrate_kbps",
         ),
         ("pareto: [1, 2\n", "cannot read"),
+        (_ONE_POINT + ", miou_fresh: .nan}\n", r"miou_fresh=.*within 0\.\.1"),
+        (_ONE_POINT + ", miou_fresh: 25.3}\n", r"miou_fresh=.*within 0\.\.1"),
+        (_ONE_POINT + ", miou_fresh: high}\n", "miou_fresh=.*number"),
+        (_ONE_POINT + "}\ncamera: {fps: 0}\n", "camera fps=0 must be a number > 0"),
+        (_ONE_POINT + "}\ncamera: {fps: .inf}\n", "camera fps=inf"),
+        (_ONE_POINT + "}\ncamera: 1024x512\n", "'camera' must be a mapping"),
     ],
 )
 def test_bad_profile_files_are_refused_with_their_name(tmp_path: Path, text: str, problem: str) -> None:
@@ -671,3 +680,18 @@ def test_with_a_floor_silence_steps_to_the_cheapest_point_left() -> None:
     assert ctl.profile.points == floor.points
     silent = [c for c in run.changes if "no feedback" in c.reason]
     assert silent and silent[0].index == 0 and ctl.profile[0].name == floor[0].name != LADDER[0].name
+
+
+def test_a_restarted_edge_numbering_from_1_again_is_still_measured() -> None:
+    """An edge node that restarts numbers its frames from 1 again: their feedback was taken
+    for repeats of the frames of the last 30 s and dropped, and the controller saw silence
+    (the safest point for 14 s in a replay). A repeat of one frame's feedback still counts once."""
+    est = LinkEstimator()
+    for i in range(1, 51):
+        assert est.add(FeedbackSample(i, 2000, i * 0.1, i * 0.1 + 1000.05, i * 0.1 + 0.1))
+    assert not est.add(FeedbackSample(50, 2000, 5.0, 1005.05, 5.2))  # the same frame again
+    again = [
+        est.add(FeedbackSample(i, 2000, 10 + i * 0.1, 1010.05 + i * 0.1, 10.1 + i * 0.1))
+        for i in range(1, 51)
+    ]
+    assert all(again) and est.count == 100

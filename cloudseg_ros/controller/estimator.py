@@ -65,16 +65,19 @@ class LinkEstimator:
         self.min_service_s = min_service_s
         self.min_extra_bytes = min_extra_bytes
         self._samples: deque[FeedbackSample] = deque()  # sorted by recv_s
-        self._seen: set[int] = set()
+        # (seq, send time): a feedback repeated for one frame has both the same; a restarted edge
+        # numbers its frames from 1 again, with new send times, and those are new frames.
+        self._seen: set[tuple[int, float]] = set()
         self._base: deque[tuple[float, float, int]] = deque()  # (send_s, owd, size): monotone minimum
         self.count = 0
         self.last_arrival_s: float | None = None
 
     def add(self, s: FeedbackSample) -> bool:
-        """Take one sample (duplicates of a sequence number are ignored); True if new."""
-        if s.seq in self._seen:
+        """Take one sample (a repeat of a frame's feedback is ignored); True if new."""
+        key = (s.seq, s.send_s)
+        if key in self._seen:
             return False
-        self._seen.add(s.seq)
+        self._seen.add(key)
         self.count += 1
         self.last_arrival_s = (
             s.arrival_s if self.last_arrival_s is None else max(self.last_arrival_s, s.arrival_s)
@@ -95,7 +98,8 @@ class LinkEstimator:
         while self._base and self._base[0][0] < now_s - self.base_window_s and len(self._base) > 1:
             self._base.popleft()
         while self._samples and self._samples[0].send_s < now_s - self.base_window_s:
-            self._seen.discard(self._samples.popleft().seq)
+            old = self._samples.popleft()
+            self._seen.discard((old.seq, old.send_s))
 
     def base_owd(self) -> float | None:
         """Smallest one-way delay (with the clock offset) of the last ``base_window_s``."""

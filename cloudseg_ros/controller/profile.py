@@ -237,8 +237,14 @@ def _point(raw: Any, where: str) -> ProfilePoint:
     if not 0.0 <= miou <= 1.0:
         raise ValueError(f"{where}: miou={raw['miou']!r} must be within 0..1")
     fresh = raw.get("miou_fresh")
-    return ProfilePoint(str(raw["name"]), clean, kbps, miou, str(raw.get("sr", "")),
-                        None if fresh is None else float(fresh))  # fmt: skip
+    if fresh is not None:
+        try:
+            fresh = float(fresh)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: miou_fresh={raw['miou_fresh']!r} must be a number") from None
+        if not 0.0 <= fresh <= 1.0:  # (NaN fails this too)
+            raise ValueError(f"{where}: miou_fresh={raw['miou_fresh']!r} must be within 0..1")
+    return ProfilePoint(str(raw["name"]), clean, kbps, miou, str(raw.get("sr", "")), fresh)
 
 
 def parse_profile(data: Any, source: str = "<memory>") -> Profile:
@@ -266,6 +272,12 @@ def parse_profile(data: Any, source: str = "<memory>") -> Profile:
             )
     measured = [_point(p, f"measured[{i}]") for i, p in enumerate(data.get("measured") or [])]
     meta = {k: v for k, v in data.items() if k not in ("version", "pareto", "measured")}
+    camera = meta.get("camera", {})
+    if not isinstance(camera, Mapping):
+        raise ValueError(f"'camera' must be a mapping (fps, width, height), got {camera!r}")
+    fps = camera.get("fps", 10.0)
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"camera fps={fps!r} must be a number > 0 (the rate the profile was measured at)")
     return Profile(points, meta, measured, source)
 
 
