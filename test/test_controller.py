@@ -695,3 +695,20 @@ def test_a_restarted_edge_numbering_from_1_again_is_still_measured() -> None:
         for i in range(1, 51)
     ]
     assert all(again) and est.count == 100
+
+
+def test_a_refused_start_point_is_not_asked_for_on_every_tick() -> None:
+    """An edge that refuses the start point (e.g. a codec it lacks) was asked for it again on
+    every tick (50 requests in 5 s); now once per min_interval_s, and for points it has not
+    refused lately."""
+    from cloudseg_ros.paths import config_file
+
+    ctl = BitrateController(load_profile(config_file("profile.yaml")), Settings())
+    asked = []
+    for k in range(50):
+        now = k * 0.1
+        change = ctl.tick(now)
+        if change is not None:
+            asked.append(change.index)
+            ctl.refused(change, "codec not available", now)
+    assert 1 <= len(asked) <= 6 and len(set(asked)) == len(asked), asked

@@ -192,14 +192,14 @@ class BitrateController:
                 self.refused(self.pending, f"no answer within {s.request_timeout_s:g} s", now_s)
             return None
         if self.index < 0:
-            return self._propose(s.first_index(self.profile), State.STARTUP, "initial configuration", now_s)
+            return self._fall_back(s.first_index(self.profile), State.STARTUP, "initial configuration", now_s)
         last = self.estimator.last_arrival_s
         if last is None:
             # Nothing back yet: the cloud may still be loading and warming up its models, which
             # takes seconds; that is no news about the link, so the start point is kept for
             # first_feedback_s (the edge's window bounds what waits meanwhile).
             if now_s - self._started_s > s.first_feedback_s and self.index != 0:
-                return self._propose(0, State.STARTUP, "no feedback yet: safest configuration", now_s)
+                return self._fall_back(0, State.STARTUP, "no feedback yet: safest configuration", now_s)
             self.reason = "waiting for the first feedback"
             return None
         quiet_since = last
@@ -315,11 +315,25 @@ class BitrateController:
             self._resume_to = goal if goal > 0 else None
             self._resume_since_s, self._resume_why = now_s, "held before the outage"
         if self.index != 0:
-            return self._propose(
+            return self._fall_back(
                 0, State.DEGRADE, f"no feedback for {quiet_s:.1f} s: safest configuration", now_s
             )
         self.state = State.DEGRADE
         return None
+
+    def _fall_back(self, index: int, state: State, reason: str, now_s: float) -> Change | None:
+        """Go to ``index`` (the start or the safest point) without hammering the edge: once per
+        ``min_interval_s`` at most, and to the nearest point it has not refused lately (a point
+        the edge refuses was otherwise asked for again on every tick)."""
+        if now_s - self._last_change_s < self.settings.min_interval_s:
+            return None
+        target = index if self._usable(index) else self._usable_below(index)
+        if not self._usable(target):
+            target = self._usable_above(index)
+        if target is None or target == self.index:
+            self.state = state
+            return None
+        return self._propose(target, state, reason, now_s)
 
     def _resume(self, now_s: float, queuing: float | None, rate: float | None) -> Change | None:
         """After an outage or a stall: back to the point held before it, as a probe (see
