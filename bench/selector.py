@@ -130,15 +130,14 @@ class Scorer:
 
     def __init__(self, clip: Clip) -> None:
         self.clip = clip
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._cache: dict[tuple, ConfusionMatrix] = {}
 
     def add(self, cm: ConfusionMatrix, key: tuple, mask: np.ndarray, frame: int) -> None:
-        m = self._cache.get((key, frame))
-        if m is None:
-            one = ConfusionMatrix()
+        one = self._cache.get((key, frame))
+        if one is None:
+            one = self._cache[(key, frame)] = ConfusionMatrix()
             one.update(self.clip.labels[frame], mask)
-            m = self._cache[(key, frame)] = one.matrix
-        cm.matrix += m
+        cm.merge(one)
 
 
 class Segmenter:

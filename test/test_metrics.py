@@ -47,3 +47,22 @@ def test_label_limit_of_the_scene_singles_out_the_small_classes() -> None:
     assert 0.0 < limit["miou"] < 1.0
     assert limit["per_class"]["road"] > 0.9
     assert set(limit) >= {"person", "pole", "traffic_sign", "traffic_light"}
+
+
+def test_a_prediction_that_is_no_class_is_wrong_for_its_pixel() -> None:
+    """255 (the ignore id a propagated mask may carry) or a negative id predicted on road was
+    counted as road (an all-255 prediction of a road frame scored mIoU 1.0)."""
+    truth = np.zeros((4, 4), np.int64)  # road
+    truth[:, 2:] = 13  # car
+    cm = ConfusionMatrix()
+    cm.update(truth, np.full((4, 4), 255))
+    assert cm.miou() == 0.0 and cm.pixel_accuracy() == 0.0 and cm.pixels == 16
+    half = truth.copy()
+    half[:, 0] = -1  # half of road predicted as no class
+    cm = ConfusionMatrix()
+    cm.update(truth, half)
+    assert cm.per_class()["road"] == 0.5 and cm.per_class()["car"] == 1.0
+    other = ConfusionMatrix()
+    other.update(np.full((2, 2), -1), np.zeros((2, 2), np.int64))  # negative truth: not scored
+    cm.merge(other)
+    assert cm.pixels == 16 and cm.miou() == 0.75

@@ -2,8 +2,11 @@
 
 mIoU follows the Cityscapes convention: per-class IoU = TP / (TP + FP + FN) over
 all accumulated pixels, ignore-labelled pixels excluded, and the mean taken over
-the classes that occur in the ground truth or the predictions (a class never seen
-in either has no IoU, rather than a free 1.0 or a penalising 0.0).
+the classes that occur in the ground truth (a class never in the ground truth of
+the accumulated frames has no IoU, rather than a free 1.0 or a penalising 0.0; over
+a whole evaluation set every class occurs). A predicted id that is no class (the
+ignore id 255 a propagated mask may carry, a negative id) is wrong for its pixel:
+a false negative of the true class, a true positive of none.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ class ConfusionMatrix:
 
     num_classes: int = NUM_CLASSES
     matrix: np.ndarray = field(init=False)
+    void: np.ndarray = field(init=False)  # per true class: pixels predicted as no class at all
 
     def __post_init__(self) -> None:
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+        self.void = np.zeros(self.num_classes, dtype=np.int64)
 
     def update(self, truth: np.ndarray, pred: np.ndarray) -> None:
         """Add one frame. ``truth`` and ``pred`` are (H, W) integer class ids of equal shape."""
@@ -31,30 +36,33 @@ class ConfusionMatrix:
             raise ValueError(f"shape mismatch: truth {truth.shape} vs prediction {pred.shape}")
         t = truth.reshape(-1).astype(np.int64)
         p = pred.reshape(-1).astype(np.int64)
-        valid = (t != IGNORE_ID) & (t < self.num_classes)
+        valid = (t != IGNORE_ID) & (t >= 0) & (t < self.num_classes)
         t, p = t[valid], p[valid]
-        p = np.where(p < self.num_classes, p, 0)  # out-of-range predictions count as wrong
+        known = (p >= 0) & (p < self.num_classes)
+        self.void += np.bincount(t[~known], minlength=self.num_classes)
+        t, p = t[known], p[known]
         self.matrix += np.bincount(t * self.num_classes + p, minlength=self.num_classes**2).reshape(
             self.num_classes, self.num_classes
         )
 
     def merge(self, other: ConfusionMatrix) -> None:
         self.matrix += other.matrix
+        self.void += other.void
 
     @property
     def pixels(self) -> int:
-        return int(self.matrix.sum())
+        return int(self.matrix.sum() + self.void.sum())
 
     def iou(self) -> np.ndarray:
         """Per-class IoU; NaN for classes absent from both ground truth and predictions."""
         tp = np.diag(self.matrix).astype(np.float64)
-        union = self.matrix.sum(0) + self.matrix.sum(1) - tp
+        union = self.matrix.sum(0) + self.matrix.sum(1) + self.void - tp
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(union > 0, tp / union, np.nan)
 
     def present(self) -> np.ndarray:
         """Classes that occur in the ground truth."""
-        return self.matrix.sum(1) > 0
+        return self.matrix.sum(1) + self.void > 0
 
     def miou(self) -> float:
         """Mean IoU over the classes present in the ground truth (NaN if no pixels)."""
@@ -62,7 +70,7 @@ class ConfusionMatrix:
         return float(np.nanmean(iou)) if iou.size else float("nan")
 
     def pixel_accuracy(self) -> float:
-        total = self.matrix.sum()
+        total = self.pixels
         return float(np.trace(self.matrix) / total) if total else float("nan")
 
     def per_class(self) -> dict[str, float]:
