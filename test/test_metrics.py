@@ -66,3 +66,22 @@ def test_a_prediction_that_is_no_class_is_wrong_for_its_pixel() -> None:
     other.update(np.full((2, 2), -1), np.zeros((2, 2), np.int64))  # negative truth: not scored
     cm.merge(other)
     assert cm.pixels == 16 and cm.miou() == 0.75
+
+
+def test_ssim_of_an_image_smaller_than_its_window_is_a_number() -> None:
+    from cloudseg_ros.metrics import ssim
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (5, 6, 3), dtype=np.uint8)
+    assert ssim(small, small) == pytest.approx(1.0)
+    inverted = ssim(small, 255 - small)
+    assert np.isfinite(inverted) and inverted < 0.5  # was NaN (no 7x7 window fits)
+
+
+def test_a_seed_equal_to_a_training_seed_modulo_2_64_is_not_held_out() -> None:
+    from cloudseg_ros.errors import ConfigError
+    from cloudseg_ros.train.data import check_disjoint
+
+    check_disjoint(range(0, 200), [1000, 1001])
+    with pytest.raises(ConfigError, match=r"\[-1\]"):
+        check_disjoint([2**64 - 1], [-1, 1000])  # the scene renders the same frames for both

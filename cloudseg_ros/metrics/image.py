@@ -21,7 +21,8 @@ def _blur(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def ssim(reference: np.ndarray, test: np.ndarray, window: int = 7) -> float:
-    """Mean structural similarity on the luma channel (box window, the usual constants)."""
+    """Mean structural similarity on the luma channel (box window, the usual constants; images
+    smaller than the window are one window)."""
     if reference.shape != test.shape:
         raise ValueError(f"shape mismatch: {reference.shape} vs {test.shape}")
 
@@ -30,6 +31,7 @@ def ssim(reference: np.ndarray, test: np.ndarray, window: int = 7) -> float:
         return img if img.ndim == 2 else img[..., :3] @ np.array([0.299, 0.587, 0.114])
 
     x, y = luma(reference), luma(test)
+    window = max(1, min(window, *x.shape[:2]))  # an image smaller than the window: one window
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mx, my = _blur(x, window), _blur(y, window)
     sxx = _blur(x * x, window) - mx * mx

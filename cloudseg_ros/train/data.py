@@ -71,8 +71,10 @@ class FrameSpec:
 
 
 def check_disjoint(train_seeds: Iterable[int], eval_seeds: Iterable[int]) -> None:
-    """Evaluating on a training seed would measure memorisation: refuse it."""
-    common = sorted(set(train_seeds) & set(eval_seeds))
+    """Evaluating on a training seed would measure memorisation: refuse it. Seeds are compared
+    as the scene uses them (modulo 2**64: seed -1 renders the frames of 2**64 - 1)."""
+    scene_seed = {int(s) % (1 << 64): int(s) for s in eval_seeds}
+    common = sorted(scene_seed[t] for t in {int(t) % (1 << 64) for t in train_seeds} & set(scene_seed))
     if common:
         from cloudseg_ros.errors import ConfigError
 
