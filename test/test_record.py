@@ -154,6 +154,22 @@ def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
     assert np.array_equal(frames[1].image, bgr[..., ::-1])  # bgr8 replayed as RGB
 
 
+def test_a_file_compressed_bag_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """rosbag2's file-mode compression lists bag_0.mcap.zstd in metadata.yaml; it was opened
+    as sqlite ("file is not a database"). Now named, with the way out."""
+    from cloudseg_ros.errors import ConfigError
+
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    (bag / "bag_0.mcap.zstd").write_bytes(b"\x28\xb5\x2f\xfd" + bytes(64))
+    (bag / "metadata.yaml").write_text(
+        "rosbag2_bagfile_information:\n  storage_identifier: mcap\n  compression_format: zstd\n"
+        "  compression_mode: FILE\n  relative_file_paths: [bag_0.mcap.zstd]\n"
+    )
+    with pytest.raises(ConfigError, match=r"bag_0\.mcap\.zstd is neither \.mcap nor \.db3.*decompress"):
+        open_source("mcap", str(bag), loop=False)
+
+
 # ------------------------------------------------------------------------------- end to end
 
 ROBOT = "car4"  # a name no other test uses: parallel runs in a shared domain cannot mix

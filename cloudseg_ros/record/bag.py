@@ -155,6 +155,12 @@ def _bag_files(path: Path) -> list[Path]:
     files = [f for f in files if f.is_file()]
     if not files:
         raise ConfigError(f"{path}: a rosbag2 folder without .mcap or .db3 files")
+    other = [f.name for f in files if f.suffix not in (".mcap", ".db3")]
+    if other:  # e.g. a bag recorded with file-mode compression: x_0.mcap.zstd
+        raise ConfigError(
+            f"{path}: {', '.join(other)} is neither .mcap nor .db3 (a file-compressed bag is not read: "
+            "decompress it first, e.g. `zstd -d FILE`, and list the result in metadata.yaml)"
+        )
     return files
 
 
