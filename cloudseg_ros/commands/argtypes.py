@@ -22,7 +22,18 @@ def finite(text: str) -> float:
     return value
 
 
-def _bounded(parse: Callable[[str], float], low: float, what: str, strict: bool) -> Callable[[str], float]:
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _bounded(
+    parse: Callable[[str], float], low: float, what: str, strict: bool = False
+) -> Callable[[str], float]:
+    """``parse``, then ``low <= value`` (``<`` when ``strict``); ``what`` says the bound in the error."""
+
     def check(text: str) -> float:
         value = parse(text)
         if value < low or (strict and value == low):
@@ -34,15 +45,12 @@ def _bounded(parse: Callable[[str], float], low: float, what: str, strict: bool)
 
 
 positive = _bounded(finite, 0.0, "> 0", strict=True)
-non_negative = _bounded(finite, 0.0, ">= 0", strict=False)
-positive_int = _bounded(int, 1, ">= 1", strict=False)
+non_negative = _bounded(finite, 0.0, ">= 0")
+positive_int = _bounded(integer, 1, ">= 1")
 
 
 def ros_domain(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    value = integer(text)
     if not 0 <= value <= MAX_ROS_DOMAIN:
         raise argparse.ArgumentTypeError(f"ROS domain {value} out of range 0..{MAX_ROS_DOMAIN}")
     return value

@@ -50,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.out.endswith(".mcap"):
         raise ConfigError(f"output {args.out!r} should end in .mcap")
-    if args.duration < 0:
-        raise ConfigError("--duration must be >= 0")
     from cloudseg_ros.bridge.keys import validate_robot_id
 
     domain = args.domain if args.domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)

@@ -327,7 +327,7 @@ class BitrateController:
         the edge refuses was otherwise asked for again on every tick)."""
         if now_s - self._last_change_s < self.settings.min_interval_s:
             return None
-        target = index if self._usable(index) else self._usable_below(index)
+        target: int | None = self._usable_below(index)  # index itself when the edge has not refused it
         if not self._usable(target):
             target = self._usable_above(index)
         if target is None or target == self.index:

@@ -81,10 +81,10 @@ class DomainNode:
         message (its receive thread's stamp): unlike a clock read in the callback, it does not
         lag behind whatever else this process's Python threads are doing."""
 
-        def store(msg: Any, info: Any = None) -> None:
+        def store(msg: Any, info: Any) -> None:  # two parameters: rclpy passes the message info too
             if callback is not None:
                 if arrival:
-                    stamp = (info or {}).get("received_timestamp", 0)
+                    stamp = info.get("received_timestamp", 0)
                     callback(msg, stamp * 1e-9 if stamp > 0 else time.time())
                 else:
                     callback(msg)
@@ -95,14 +95,7 @@ class DomainNode:
                 if len(box) > keep:
                     del box[: len(box) - keep]
 
-        if arrival:  # rclpy passes the message info to a callback of two parameters
-
-            def store_with_info(msg: Any, info: Any) -> None:
-                store(msg, info)
-
-            self.node.create_subscription(msg_type, topic, store_with_info, qos, raw=raw)
-        else:
-            self.node.create_subscription(msg_type, topic, store, qos, raw=raw)
+        self.node.create_subscription(msg_type, topic, store, qos, raw=raw)
 
     def publisher(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> Any:
         return self.node.create_publisher(msg_type, topic, qos)

@@ -111,14 +111,11 @@ def unexplained(
     A thumbnail too small for the flow (a tiny or very wide camera) is compared unmoved."""
     if current.gray.shape != reference.gray.shape:
         return 1.0
-    if not flow_fits(current.gray8):
-        return (
-            float(np.count_nonzero(np.abs(reference.gray - current.gray) > pixel_threshold))
-            / current.gray.size
-        )
-    motion = flow.calc(current.gray8, reference.gray8, None)
-    th, tw = current.gray.shape
-    motion[..., 0] += np.arange(tw, dtype=np.float32)[None, :]
-    motion[..., 1] += np.arange(th, dtype=np.float32)[:, None]
-    warped = cv2.remap(reference.gray, motion, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = reference.gray
+    if flow_fits(current.gray8):
+        motion = flow.calc(current.gray8, reference.gray8, None)
+        th, tw = current.gray.shape
+        motion[..., 0] += np.arange(tw, dtype=np.float32)[None, :]
+        motion[..., 1] += np.arange(th, dtype=np.float32)[:, None]
+        warped = cv2.remap(reference.gray, motion, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return float(np.count_nonzero(np.abs(warped - current.gray) > pixel_threshold)) / current.gray.size
