@@ -70,7 +70,9 @@ class Robot:
         knobs = EdgeKnobs(key_threshold=0.0, useful_threshold=0.0, gop=1000)  # every frame a KEY selection
         self.edge = EdgePipeline(knobs, InFlightWindow(0), fps=10.0)
         self.session = zenoh.open(build_config(ZenohSettings(mode="client", connect=[endpoint])))
-        self.uplink = self.session.declare_publisher(f"{ROBOT}/cloudseg/uplink")
+        self.uplink = self.session.declare_publisher(  # blocking, as the bridge: loss is ours to make
+            f"{ROBOT}/cloudseg/uplink", congestion_control=zenoh.CongestionControl.BLOCK
+        )
         self.feedback: queue.Queue[Feedback] = queue.Queue()
         self.masks: dict[int, SegmentationMask] = {}
         self.subs = [

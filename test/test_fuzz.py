@@ -87,7 +87,10 @@ def test_hostile_link_input_is_counted_and_survived(graph) -> None:
     served_before = len(fresh())
     session = zenoh.open(build_config(ZenohSettings(mode="client", connect=[endpoint])))
     try:
-        pub = {s: session.declare_publisher(k) for s, k in (
+        # Blocking, as the bridge's own publishers: zenoh's default drops a message when its queue to
+        # a slow peer is full (the 9 MB case fills it), and a hostile input the cloud never got
+        # would read as one it failed to count (a CI run on 2 loaded cores lost 1 of 177 so).
+        pub = {s: session.declare_publisher(k, congestion_control=zenoh.CongestionControl.BLOCK) for s, k in (
             ("uplink", "fuzz/cloudseg/uplink"), ("mask", "car1/cloudseg/mask"), ("feedback", "car1/cloudseg/feedback"))}  # fmt: skip
         time.sleep(1.0)
         # A well-formed first message makes the cloud discover robot "fuzz" (it arrives before the
