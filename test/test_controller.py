@@ -99,6 +99,7 @@ def simulate(
     settings: Settings | None = None,
     jitter_s: float = 0.0,
     key_factor: float = 1.0,
+    cloud_step: tuple[float, float] = (math.inf, 0.0),
 ) -> Run:
     """Millisecond-step model of camera, edge credit, FIFO link, cloud and controller."""
     profile = make_profile()
@@ -126,7 +127,8 @@ def simulate(
         for head in drain(link, rate_kbps(t) * 1000 * dt):
             recv = t + prop_s + jitter_s * (((head[0] * 7919) % 101) / 100) ** 3  # processing delays
             arrival = recv + server_s + prop_s
-            sample = FeedbackSample(head[0], head[2], head[3], recv + offset_s, arrival)
+            clock = offset_s + (cloud_step[1] if t >= cloud_step[0] else 0.0)  # (when, how far) NTP steps it
+            sample = FeedbackSample(head[0], head[2], head[3], recv + clock, arrival)
             acks.append((arrival, sample))
             run.latency.append((head[3], arrival - head[3]))
         for arrival, sample in [a for a in acks if a[0] <= t]:
@@ -348,6 +350,38 @@ def test_estimator_rate_and_queuing_on_a_known_link() -> None:
     last = est.recent(1.9)[-1]
     # The 40th frame waited behind ~0.6 of a frame per step: about 0.95 s more than the first.
     assert est.queuing_ms(last) == pytest.approx((link_free - 39 * 0.05 - 0.08) * 1e3, abs=5)
+    assert est.clock_steps == 0  # a queue that grows is seen on both clocks: no step
+
+
+def test_a_clock_step_is_not_read_as_queuing() -> None:
+    """The cloud's clock stepping 5 s ahead (or the robot's 3 s back) mid-run shifts every later
+    one-way delay; the round trip on the robot's clock says no queue grew."""
+    for cloud, robot in ((5.0, 0.0), (0.0, -3.0)):
+        est = LinkEstimator()
+        samples = []
+        for i in range(100):  # 10 fps, 8 KB frames on a 2 Mbit/s link: 32 ms each, no queue
+            send = i * 0.1
+            recv = send + 0.02 + 0.032
+            shift_cloud, shift_robot = (cloud, robot) if i >= 50 else (0.0, 0.0)
+            s = FeedbackSample(
+                i, 8000, send + shift_robot, recv + 100.0 + shift_cloud, recv + 0.07 + shift_robot, 0.05
+            )
+            est.add(s)
+            samples.append(s)
+        assert est.clock_steps == 1
+        assert max(est.queuing_ms(s) for s in samples[53:]) < 5.0, "read the step as queuing"
+        assert est.rate_kbps(samples[-1].send_s, 1) is None  # an idle link, as before the step
+        assert len(est.recent(samples[-1].send_s - 100)) == 50  # the samples before the step are gone
+
+
+def test_controller_holds_its_point_through_a_cloud_clock_step() -> None:
+    steady = simulate(lambda t: 3000, 40)
+    stepped = simulate(lambda t: 3000, 40, cloud_step=(20.0, 5.0))
+    assert stepped.controller.estimator.clock_steps == 1
+    assert stepped.index_at(19.9) == steady.index_at(19.9) >= 4
+    # A step is seen after 3 frames: at most one step down, and back up within the hold time.
+    assert min((i for t, i in stepped.index if t >= 20), default=99) >= steady.index_at(19.9) - 1
+    assert stepped.index_at(39.9) == steady.index_at(39.9)
 
 
 def test_estimator_ignores_idle_time() -> None:

@@ -21,6 +21,17 @@ constant offset. Only differences are used:
   or idle-link frames less than ``min_extra_bytes`` larger than the fastest one say
   nothing about the rate and are skipped; ``None`` means "too idle to tell".
 
+A step of either clock (NTP setting the time) shifts every later one-way delay by the
+step. A cloud clock stepping forward, or the robot's stepping back, would read as that
+much queuing until the minimum ages out of its window (30 s at the lowest configuration).
+The round trip ``arrival - send - server time`` is read on the robot's clock alone, and
+its own excess over its recent minimum holds the uplink's queuing (plus the downlink's,
+never less than a few ms of jitter). When the one-way queuing exceeds the round trip's by
+more than ``clock_step_s`` for ``clock_step_samples`` frames in a row, the clocks moved:
+the minimum is moved by the smallest such excess (no frame's queuing then reads below its
+round trip's) and the samples from before the step are dropped (their receive times are
+on the old footing and would make one long "service" time). ``clock_steps`` counts them.
+
 No ROS here: times are plain floats in seconds, so tests feed synthetic series.
 """
 
@@ -47,6 +58,11 @@ class FeedbackSample:
         """One-way delay plus the (unknown, constant) offset between the two clocks."""
         return self.recv_s - self.send_s
 
+    @property
+    def rtt_s(self) -> float:
+        """Round trip on the robot's clock alone, less the cloud's time on the frame."""
+        return self.arrival_s - self.send_s - self.server_s
+
 
 class LinkEstimator:
     """Sliding-window estimates of queuing delay and delivery rate from feedback samples."""
@@ -57,18 +73,29 @@ class LinkEstimator:
         base_window_s: float = 30.0,
         min_service_s: float = 0.004,
         min_extra_bytes: int = 1500,
+        clock_step_s: float = 0.25,
+        clock_step_samples: int = 3,
     ) -> None:
         if rate_window_s <= 0 or base_window_s < rate_window_s or min_service_s < 0:
             raise ValueError("need 0 < rate_window_s <= base_window_s and min_service_s >= 0")
+        if clock_step_s <= 0 or clock_step_samples < 1:
+            raise ValueError("need clock_step_s > 0 and clock_step_samples >= 1")
         self.rate_window_s = rate_window_s
         self.base_window_s = base_window_s
         self.min_service_s = min_service_s
         self.min_extra_bytes = min_extra_bytes
+        self.clock_step_s = clock_step_s
+        self.clock_step_samples = clock_step_samples
         self._samples: deque[FeedbackSample] = deque()  # sorted by recv_s
         # (seq, send time): a feedback repeated for one frame has both the same; a restarted edge
         # numbers its frames from 1 again, with new send times, and those are new frames.
         self._seen: set[tuple[int, float]] = set()
         self._base: deque[tuple[float, float, int]] = deque()  # (send_s, owd, size): monotone minimum
+        self._rtt_base: deque[tuple[float, float]] = deque()  # (send_s, rtt): monotone minimum
+        self._stepped: list[
+            tuple[FeedbackSample, float]
+        ] = []  # consecutive (sample, excess) over clock_step_s
+        self.clock_steps = 0
         self.count = 0
         self.last_arrival_s: float | None = None
 
@@ -91,12 +118,41 @@ class LinkEstimator:
         while self._base and self._base[-1][1] >= s.owd_s:
             self._base.pop()
         self._base.append((s.send_s, s.owd_s, s.size_bytes))
+        while self._rtt_base and self._rtt_base[-1][1] >= s.rtt_s:
+            self._rtt_base.pop()
+        self._rtt_base.append((s.send_s, s.rtt_s))
         self._prune(s.send_s)
+        self._check_clock_step(s)
         return True
+
+    def _check_clock_step(self, s: FeedbackSample) -> None:
+        """Move the one-way minimum when the clocks stepped (see the module docstring)."""
+        excess = (s.owd_s - self._base[0][1]) - (s.rtt_s - self._rtt_base[0][1])
+        if excess <= self.clock_step_s:
+            self._stepped.clear()
+            return
+        self._stepped.append((s, excess))
+        if len(self._stepped) < self.clock_step_samples:
+            return
+        shift = min(e for _, e in self._stepped)
+        kept = sorted((x for x, _ in self._stepped), key=lambda x: x.recv_s)
+        for old in self._samples:
+            self._seen.discard((old.seq, old.send_s))
+        self._seen.update((x.seq, x.send_s) for x in kept)
+        self._samples = deque(kept)
+        # No kept frame is under the moved minimum: each one's excess is at least the shift.
+        _, base, size = self._base[0]
+        self._base = deque([(s.send_s, base + shift, size)])
+        self._stepped.clear()
+        self.clock_steps += 1
 
     def _prune(self, now_s: float) -> None:
         while self._base and self._base[0][0] < now_s - self.base_window_s and len(self._base) > 1:
             self._base.popleft()
+        while (
+            self._rtt_base and self._rtt_base[0][0] < now_s - self.base_window_s and len(self._rtt_base) > 1
+        ):
+            self._rtt_base.popleft()
         while self._samples and self._samples[0].send_s < now_s - self.base_window_s:
             old = self._samples.popleft()
             self._seen.discard((old.seq, old.send_s))

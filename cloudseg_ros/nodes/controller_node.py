@@ -162,7 +162,13 @@ class ControllerNode(Node):
         sample = FeedbackSample(
             int(msg.last_seq), int(msg.frame_size), send_s, recv_s, self._now(), msg.server_ms / 1e3
         )
+        steps = self.ctl.estimator.clock_steps
         self.ctl.feedback(sample)
+        if self.ctl.estimator.clock_steps > steps:
+            self.get_logger().warn(
+                "the robot's or the cloud's clock stepped (one-way delays moved, round trips did not): "
+                "delay baseline moved, not read as queuing"
+            )
 
     # ------------------------------------------------------------------ decisions
     def _tick(self) -> None:
