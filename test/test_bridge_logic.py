@@ -192,20 +192,20 @@ def test_window_wait_for_room_sees_a_slow_link() -> None:
     w.sent(1, now=time.monotonic() - 1.0)  # out for a second already: the link is slow
     assert not w.wait_for_room(timeout=0.05)  # room in the count, but not on this link
     done = threading.Timer(0.1, lambda: w.acknowledge(1, server_s=0.98))
+    t0 = time.monotonic()  # before the timer starts: a stalled test thread cannot shorten it
     done.start()
-    t0 = time.monotonic()
     assert w.wait_for_room(timeout=2.0)  # woken by the acknowledgement
-    assert 0.05 < time.monotonic() - t0 < 1.5
+    assert 0.09 < time.monotonic() - t0 < 1.5
     done.join()
 
 
 def test_window_expiry_and_wait() -> None:
-    w = InFlightWindow(1, timeout_s=0.2)
-    w.sent(7, now=time.monotonic())
-    assert not w.has_room()
+    w = InFlightWindow(1, timeout_s=1.0)  # long next to a stall of a loaded test machine
     t0 = time.monotonic()
-    assert w.wait_for_room(timeout=2.0)
-    assert 0.1 < time.monotonic() - t0 < 1.5
+    w.sent(7, now=t0)
+    assert not w.has_room()
+    assert w.wait_for_room(timeout=5.0)
+    assert 0.99 < time.monotonic() - t0 < 4.0
     assert w.expired == 1
     w.sent(8)
     assert not w.wait_for_room(timeout=0.05)  # no ack, no expiry yet
@@ -234,8 +234,11 @@ def test_a_message_over_the_size_limit_is_dropped_and_the_link_goes_on() -> None
             "car1/**", lambda s: got.append((str(s.key_expr), len(s.payload.to_bytes())))
         )
         assert wait_until(lambda: (client.put("car1/probe", b"p"), bool(got))[1], 10)  # linked
+        uplink_pub = client.declare_publisher(  # blocking: a loss would be ours, not the limit's
+            "car1/cloudseg/uplink", congestion_control=zenoh.CongestionControl.BLOCK
+        )
         for size in (1000, 2_000_000, 1000):
-            client.put("car1/cloudseg/uplink", b"x" * size)
+            uplink_pub.put(b"x" * size)
             time.sleep(0.3)
         uplink = lambda: [n for key, n in got if key == "car1/cloudseg/uplink"]  # noqa: E731
         assert wait_until(lambda: uplink() == [1000, 1000], 10), got

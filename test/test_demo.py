@@ -55,7 +55,8 @@ def test_short_demo_writes_report_and_leaves_nothing(tmp_path: Path) -> None:
     assert report.keys() >= REPORT_KEYS
     assert report["hr_size"] == "512x256" and report["lr_size"] == "128x64" and report["codec"] == "h264"
     assert report["frames_captured"] > 0 and report["frames_sent"] > 0
-    assert report["masks_received"] >= 0.8 * report["frames_sent"]
+    # All but the edge's in-flight window (2) at the stop, give or take a superseded frame.
+    assert report["masks_received"] >= 0.8 * report["frames_sent"] - 2
     assert 0.0 <= report["miou"] <= 1.0
     assert report["uplink_kbps"] > 0 and report["downlink_kbps"] > 0
     assert report["latency_ms_p50"] <= report["latency_ms_p95"]

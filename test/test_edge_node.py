@@ -91,6 +91,18 @@ class Edge:
             time.sleep(0.1)
         return self.uplink()
 
+    def settled_uplink(self, quiet: float = 0.5, timeout: float = 10.0) -> list[EncodedFrame]:
+        """The uplink once no frame has come for ``quiet`` s (one sent just before may still be
+        on its way through the edge)."""
+        deadline = time.monotonic() + timeout
+        seen = len(self.uplink())
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            if len(self.uplink()) == seen:
+                break
+            seen = len(self.uplink())
+        return self.uplink()
+
     def set(self, name: str, value: bool | int | float | str) -> tuple[bool, str]:
         p = ParameterMsg(name=name)
         if isinstance(value, bool):
@@ -206,7 +218,8 @@ def test_knob_changes_apply_to_next_frame_with_fresh_stream(edge: Edge) -> None:
 
 
 def test_idr_request_answered_by_next_frame(edge: Edge) -> None:
-    frames = edge.send_until_uplink(3)
+    edge.send_until_uplink(3)
+    frames = edge.settled_uplink()
     assert not frames[-1].key_frame
     fb = Feedback(robot_id="car7", last_seq=frames[-1].seq, request_idr=True)
     edge.feedback.publish(fb)
@@ -237,12 +250,13 @@ def test_bad_images_refused_size_change_restarts(edge: Edge) -> None:
     edge.send(np.zeros((H, W, 3), np.uint8), encoding="mono16")  # 2 bytes/pixel claimed, 3 given
     edge.send(np.zeros((H, W, 3), np.uint8), encoding="yuv422")
     assert wait_until(lambda: "refused" in edge.group.log_text("edge"), 10)
-    assert wait_until(lambda: edge.diagnostic("rejected_images") >= 2, 5)
-    last = edge.send_until_uplink(1)[-1]
+    assert wait_until(lambda: edge.diagnostic("rejected_images") >= 2, 10)
+    edge.send_until_uplink(1)
+    last = edge.settled_uplink()[-1]
     big = DrivingScene(seed=6, width=2 * W, height=2 * H).render(0).image
-    edge.send(big)
-    assert wait_until(lambda: edge.uplink()[-1].original_width == 2 * W, 10)
-    f = edge.uplink()[-1]
+    # Sent until it goes up: the camera topic is best effort, a loaded machine may lose one.
+    assert wait_until(lambda: (edge.send(big), edge.uplink()[-1].original_width == 2 * W)[1], 10)
+    f = next(x for x in edge.uplink() if x.original_width == 2 * W)  # the first of the new size
     assert f.key_frame and f.stream_id == last.stream_id + 1 and f.width == W // 2
     assert edge.proc.poll() is None
 

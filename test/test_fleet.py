@@ -89,15 +89,24 @@ def test_slow_consumer_does_not_block_mask_publishing() -> None:
             return (len(g.robot.messages("/car1/segmentation/info")) - start) / seconds
 
         before = rate(6.0)
-        for topic in ("/car1/segmentation/mask", "/car1/segmentation/overlay", "/car1/segmentation/color"):
+        topics = ("/car1/segmentation/mask", "/car1/segmentation/overlay", "/car1/segmentation/color")
+        subscribers = {t: g.robot.node.count_subscribers(t) for t in topics}
+        for topic in topics:
             consumers.append(
                 subprocess.Popen([sys.executable, "-c", SLOW_CONSUMER, topic], env=ros_env(g.robot_domain))
             )
-        time.sleep(3.0)  # the consumers match and fill their queues
+        # Every consumer subscribed (three Python processes start slowly on a loaded machine),
+        # then a few seconds for their queues to fill and their start-up CPU to pass.
+        assert wait_until(
+            lambda: all(g.robot.node.count_subscribers(t) > n for t, n in subscribers.items()), 60
+        )
+        time.sleep(3.0)
         during = rate(6.0)
         assert all(c.poll() is None for c in consumers)
         assert before > 3.0, f"mask stream too slow to judge ({before:.1f}/s)"
-        assert during > 0.7 * before, f"mask publishing slowed from {before:.1f}/s to {during:.1f}/s"
+        # Blocked publishing would stall the stream (2 s per message); the consumers' own CPU may
+        # take some of 2 cores.
+        assert during > 0.6 * before, f"mask publishing slowed from {before:.1f}/s to {during:.1f}/s"
         assert not g.group.failed()
     finally:
         for c in consumers:

@@ -82,6 +82,13 @@ def test_hostile_link_input_is_counted_and_survived(graph) -> None:
         *mutations(seed=1, count=MUTATIONS),
     ]
     downlink = [c for c in corpus if c.stream != "uplink"]
+
+    def counted() -> tuple[dict, dict, int, int, int]:
+        fuzz, bridge = status_values(cloud, "robot fuzz"), status_values(cloud, "bridge: link")
+        received = int(fuzz.get("frames_received", 0))
+        dropped = int(bridge.get("fuzz/cloudseg/uplink dropped", 0))
+        return fuzz, bridge, received, dropped, int(bridge.get("fuzz/cloudseg/uplink malformed", 0))
+
     cloud_pid = group.procs["cloud.cloud"].pid
     rss_before = rss_mb(cloud_pid)
     served_before = len(fresh())
@@ -98,20 +105,19 @@ def test_hostile_link_input_is_counted_and_survived(graph) -> None:
         pub["uplink"].put(serialize_message(frame(0, b"\x00\x00\x00\x01")))
         assert wait_until(lambda: cloud.node.count_subscribers("/fuzz/cloudseg/uplink") > 0, 20)
         time.sleep(1.0)  # the cloud node's subscription matches the bridge's publisher
-        for case in uplink + downlink:
-            pub[case.stream].put(case.payload)
-            # Paced: neither the bridge's newest-wins queues nor the 10-deep DDS hop to a busy cloud
-            # node (a stall of 10 x the pace overwrites one) may drop what we count. At 30 ms a full
-            # suite on 2 loaded cores once counted 176 of 177.
+        for i, case in enumerate(uplink):
+            pub["uplink"].put(case.payload)
+            # Paced, and every 20 inputs until the cloud has counted them: neither the bridge's
+            # newest-wins queue nor the 10-deep DDS hop to a busy cloud node (a stall of 10 x the
+            # pace overwrites one) may drop what we count.
             time.sleep(0.05)
+            if i % 20 == 19:
+                wait_until(lambda n=i + 1: sum(counted()[2:]) >= n, 20)
+        for case in downlink:  # through the robot's bridge (a 2-deep queue shared with car1's masks)
+            pub[case.stream].put(case.payload)
+            time.sleep(0.2)
     finally:
         session.close()
-
-    def counted() -> tuple[dict, dict, int, int, int]:
-        fuzz, bridge = status_values(cloud, "robot fuzz"), status_values(cloud, "bridge: link")
-        received = int(fuzz.get("frames_received", 0))
-        dropped = int(bridge.get("fuzz/cloudseg/uplink dropped", 0))
-        return fuzz, bridge, received, dropped, int(bridge.get("fuzz/cloudseg/uplink malformed", 0))
 
     # Diagnostics come once a second from a busy process: wait for the counts to catch up.
     wait_until(lambda: sum(counted()[2:]) >= len(uplink), 15)

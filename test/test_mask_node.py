@@ -191,14 +191,15 @@ def test_stale_masks_are_propagated_along_the_motion(graph: DomainNode) -> None:
 
 
 def test_a_mask_later_than_the_image_buffer_is_counted(graph: DomainNode) -> None:
-    """40 camera frames go by before the mask of the first comes back: the node keeps 30
+    """80 camera frames go by before the mask of the first comes back: the node keeps 30
     (image_buffer), so that mask has no frame to overlay; it is counted (and logged once with
-    the buffer it would take), not silently served without its overlay."""
+    the buffer it would take), not silently served without its overlay. (80, not 31: the
+    camera topic is best effort, and a loaded node may miss some.)"""
     p = graph.pubs  # type: ignore[attr-defined]
-    headers = [_header(900_000 + 100 * i) for i in range(40)]
+    headers = [_header(900_000 + 100 * i) for i in range(80)]
     for h in headers:
         p["image"].publish(array_to_image(np.zeros((H, W, 3), np.uint8), "rgb8", h))
-        time.sleep(0.02)
+        time.sleep(0.03)
     time.sleep(0.5)
     _send_mask(p, headers[0], 90_000, np.zeros((H, W), np.uint8))
     assert wait_until(lambda: int(_diagnostic_values(graph).get("late_for_image_buffer", 0)) >= 1, 10)

@@ -157,11 +157,12 @@ def test_relay_paces_the_uplink_and_stalls_on_loss() -> None:
     relay = Relay(port, "--rate-kbps", "2000")
     try:
         seconds = _transfer_time(relay.port, 250_000)  # 2 Mbit at 2 Mbit/s: ~1 s
-        assert 0.85 < seconds < 1.6, seconds
+        assert 0.85 < seconds < 2.5, seconds  # never faster than the rate; slower on a loaded machine
         relay.proc.stdin.write("rate 8000\nstats\n")
         relay.proc.stdin.flush()
         assert "backlog_bytes" in relay.proc.stdout.readline()
-        assert _transfer_time(relay.port, 250_000) < 0.6
+        faster = _transfer_time(relay.port, 250_000)  # ~0.25 s
+        assert faster < 0.6 * seconds, (faster, seconds)
     finally:
         relay.close()
     lossy = Relay(port, "--delay-ms", "20", "--loss", "0.2")
