@@ -12,7 +12,7 @@ import torch
 from cloudseg_ros.engines import create_engine
 from cloudseg_ros.engines.export import graph_source
 from cloudseg_ros.engines.select import onnxruntime_status, tensorrt_status
-from cloudseg_ros.engines.tensorrt_engine import engine_cache_key, engine_cache_path
+from cloudseg_ros.engines.tensorrt_engine import build_settings, engine_cache_key, engine_cache_path
 from cloudseg_ros.engines.torch_engine import TorchEngine, cuda_available
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.models.tiny import write_tiny_weights
@@ -162,8 +162,12 @@ def test_tensorrt_cache_key_changes_with_each_input() -> None:
         engine_cache_key("a" * 64, "10.4.0", "NVIDIA H100", True),
         engine_cache_key("a" * 64, "10.3.0", "Tesla V100", True),
         engine_cache_key("a" * 64, "10.3.0", "NVIDIA H100", False),
+        # The same model built for a wider batch range (as when the cloud began batching robots).
+        engine_cache_key("a" * 64, "10.3.0", "NVIDIA H100", True, build_settings({"lr": ((1,), (1,), (8,))})),
     }
-    assert base not in variants and len(variants) == 4
+    assert base not in variants and len(variants) == 5
+    one, eight = ({"lr": ((1, 3, 64, 128), (n, 3, 128, 256), (n, 3, 256, 512))} for n in (1, 8))
+    assert build_settings(one) != build_settings(eight) and build_settings(one) == build_settings(dict(one))
 
 
 def test_tensorrt_cache_path_follows_model_bytes(tmp_path: Path) -> None:
@@ -176,6 +180,21 @@ def test_tensorrt_cache_path_follows_model_bytes(tmp_path: Path) -> None:
     assert first == engine_cache_path(tmp_path / "cache", model, "10.3.0", "GPU", True)
     model.write_bytes(b"two")  # retrained model: a new engine, never the stale one
     assert engine_cache_path(tmp_path / "cache", model, "10.3.0", "GPU", True) != first
+
+
+def test_onnxruntime_names_the_provider_that_serves(weights: Path, caplog) -> None:
+    """CUDA asked for where ONNX Runtime cannot start it (here: a CPU-only build; on a GPU
+    box, a missing cuDNN): ORT serves on the CPU by itself; the engine says so, not CUDA."""
+    if onnxruntime_status("cpu") is not None:
+        pytest.skip("onnxruntime not available")
+    if onnxruntime_status("cuda") is None:
+        pytest.skip("the CUDA provider starts here")
+    from cloudseg_ros.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    with caplog.at_level("WARNING"):
+        engine = OnnxRuntimeEngine(weights / "carn_m.onnx", device="cuda")
+    assert (engine.name, engine.on_gpu) == ("onnxruntime-cpu", False)
+    assert "CUDA provider did not start" in caplog.text
 
 
 def test_profiles_cover_demo_and_paper_sizes(weights: Path) -> None:
@@ -208,3 +227,15 @@ def test_a_model_file_that_is_not_the_exported_one_is_refused(weights: Path, tmp
     with caplog.at_level("WARNING"):
         graph_source(tmp_path, "icnet", "decode")
     assert "icnet.pt changed since its ONNX files were exported" in caplog.text
+    # Retrained in place (`cloudseg train ... --out` a folder with exported files): the new
+    # metadata keeps the export record, so the stale ONNX files are still named.
+    from cloudseg_ros.models import build_model
+    from cloudseg_ros.models.checkpoint import read_metadata, save_model
+
+    cfg = read_metadata(weights, "carn_m")["model"]
+    save_model(tmp_path, "carn_m", "sr", cfg, build_model(cfg).eval())
+    assert read_metadata(tmp_path, "carn_m")["sha256"] == read_metadata(weights, "carn_m")["sha256"]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        graph_source(tmp_path, "carn_m", "sr")
+    assert "carn_m.pt changed since its ONNX files were exported" in caplog.text

@@ -7,6 +7,7 @@ an SR model gives ``<name>.onnx``; the metadata JSON gains each file's sha256.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -117,7 +118,7 @@ def fused_sources(
     """The "key" (lr) -> (ids, low) and "decode" (lr, low) -> ids graphs of SR fused with
     the segmenter, exported once per pair of checkpoints into ``cache_dir`` (default
     ``$CLOUDSEG_CACHE/graphs``) under a name that hashes both checkpoints, so a retrained
-    model is exported anew and never served stale. The cloud serves x4 frames with them on
+    model (or changed model code, or another torch) is exported anew and never served stale. The cloud serves x4 frames with them on
     GPU engines, where the HR frame then never crosses back to the host (see
     ``CloudPipeline``)."""
     directory = Path(directory)
@@ -125,7 +126,8 @@ def fused_sources(
     missing = [str(p) for p in pts if not p.is_file()]
     if missing:
         raise ConfigError(f"fusing SR and segmenter needs their checkpoints; not found: {', '.join(missing)}")
-    digest = hashlib.sha256("|".join([*(file_sha256(p) for p in pts), str(OPSET)]).encode()).hexdigest()[:16]
+    parts = [*(file_sha256(p) for p in pts), str(OPSET), _code_digest()]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir else cache_root() / "graphs"
     low_channels = int(read_metadata(directory, seg_name).get("low_channels", 0))
     sources = {}
@@ -165,7 +167,24 @@ def _export_pair(directory: Path, sr_name: str, seg_name: str, graph: str, out: 
     module = build()
     _, lr = _example()
     inputs = (lr,) if graph == "key" else (lr, module.decode.segmenter.encode_low(lr).detach())
-    return GraphSource(export_onnx(module, inputs, io, out), build)
+    low_channels = int(read_metadata(directory, seg_name).get("low_channels", 0))
+    return GraphSource(export_onnx(module, inputs, io, out), build, _profile(io[0], low_channels))
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The model and graph code and the exporter's version: a change to either exports the
+    fused graphs anew, though the checkpoints stay the same."""
+    import torch
+
+    from cloudseg_ros import models
+    from cloudseg_ros.engines import graphs
+
+    sources = [*sorted(Path(models.__file__).parent.rglob("*.py")), Path(graphs.__file__)]
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _profile(names_in: tuple[str, ...], low_channels: int) -> dict[str, tuple[tuple[int, ...], ...]]:

@@ -44,8 +44,12 @@ class OnnxRuntimeEngine(Engine):
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types for bad files
             raise ConfigError(f"cannot load model file {path}: {exc}") from exc
-        self.name = f"onnxruntime-{device}"
-        self.on_gpu = device == "cuda"
+        # ORT falls back to the CPU by itself when the CUDA provider cannot start (a missing
+        # cuDNN, say), with a warning: name what serves, not what was asked for.
+        self.on_gpu = self.session.get_providers()[0] == "CUDAExecutionProvider"
+        self.name = f"onnxruntime-{'cuda' if self.on_gpu else 'cpu'}"
+        if device == "cuda" and not self.on_gpu:
+            log.warning("%s: the CUDA provider did not start; ONNX Runtime serves it on the CPU", path)
         self.output_names = [o.name for o in self.session.get_outputs()]
         # Graphs exported before the batch axis became dynamic have a fixed dim 0.
         fixed = [i.shape[0] for i in self.session.get_inputs() if i.shape and isinstance(i.shape[0], int)]

@@ -40,14 +40,26 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def engine_cache_key(model_sha256: str, trt_version: str, gpu_name: str, fp16: bool) -> str:
-    """Stable key of one serialised engine; any input changing means a rebuild."""
-    text = "|".join([model_sha256, trt_version, gpu_name.strip(), "fp16" if fp16 else "fp32"])
+WORKSPACE_BYTES = 1 << 30  # the builder's scratch memory limit
+
+
+def engine_cache_key(model_sha256: str, trt_version: str, gpu_name: str, fp16: bool, build: str = "") -> str:
+    """Stable key of one serialised engine; any input changing means a rebuild. ``build``:
+    the builder's settings (shape profile, workspace), which the ONNX file does not hold: a
+    wider batch or size range with the same model is another engine."""
+    text = "|".join([model_sha256, trt_version, gpu_name.strip(), "fp16" if fp16 else "fp32", build])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def engine_cache_path(cache_dir: Path, onnx_path: Path, trt_version: str, gpu_name: str, fp16: bool) -> Path:
-    key = engine_cache_key(file_sha256(onnx_path), trt_version, gpu_name, fp16)
+def build_settings(profile: dict) -> str:
+    """What ``_build`` sets besides the model, as text for the cache key."""
+    return f"{sorted(profile.items())!r}|workspace={WORKSPACE_BYTES}"
+
+
+def engine_cache_path(
+    cache_dir: Path, onnx_path: Path, trt_version: str, gpu_name: str, fp16: bool, build: str = ""
+) -> Path:
+    key = engine_cache_key(file_sha256(onnx_path), trt_version, gpu_name, fp16, build)
     return Path(cache_dir) / f"{Path(onnx_path).stem}-{key}.engine"
 
 
@@ -74,7 +86,12 @@ class TensorRTEngine(Engine):
         self.fp16 = bool(fp16 and builder.platform_has_fast_fp16)
         gpu = torch.cuda.get_device_name(0)
         path = engine_cache_path(
-            cache_dir or default_cache_dir(), source.onnx_path, trt.__version__, gpu, self.fp16
+            cache_dir or default_cache_dir(),
+            source.onnx_path,
+            trt.__version__,
+            gpu,
+            self.fp16,
+            build_settings(source.profile),
         )
         if force_update or not path.is_file():
             log.info("building TensorRT engine %s (fp16=%s) for %s", path.name, self.fp16, gpu)
@@ -107,7 +124,7 @@ class TensorRTEngine(Engine):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise ConfigError(f"TensorRT cannot parse {source.onnx_path}: {errors}")
         config = builder.create_builder_config()
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 30)
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
         if self.fp16:
             config.set_flag(trt.BuilderFlag.FP16)
         profile = builder.create_optimization_profile()

@@ -4,6 +4,7 @@ file hashes). The shipped ones live in ``cloudseg_ros/weights``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,15 @@ def save_model(
     """Write ``<name>.pt`` and ``<name>.json`` (role, model config, ``extra`` fields): what
     ``cloudseg train`` leaves behind and ``cloudseg export`` reads."""
     directory = Path(directory)
-    save_checkpoint(directory / f"{name}.pt", model_cfg, model)
     meta: dict[str, Any] = {"name": name, "role": role, "model": dict(model_cfg), **extra}
+    previous = directory / f"{name}.json"
+    if previous.is_file():
+        # The export record of the checkpoint this one replaces stays: its ONNX files are still
+        # there and are now stale, and the record is what makes serving them say so.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            record = json.loads(previous.read_text())
+            meta.update({k: record[k] for k in ("files", "sha256") if k in record})
+    save_checkpoint(directory / f"{name}.pt", model_cfg, model)
     if hasattr(model, "low_channels"):  # segmenters: what engines need to know about the graph
         meta["low_channels"] = int(model.low_channels)
         meta["multiple"] = int(model.multiple)
