@@ -25,6 +25,9 @@ from cloudseg_ros.cli import main
         (["record", "x.mcap", "--domain", "300"], "ROS domain 300 out of range 0..232"),
         (["train", "seg", "--iters", "0"], "--iters: '0': must be >= 1"),
         (["synth", "--out", "x", "--frames", "-3"], "--frames: '-3': must be >= 1"),
+        (["profile", "--out", "x.yaml", "--downscales", "4", "0"], "--downscales: '0': must be >= 1"),
+        (["profile", "--out", "x.yaml", "--engine", "tensorrt-fp16"], "--engine: invalid choice"),
+        (["eval", "--out", "x", "--engine", "onnx"], "--engine: invalid choice"),
     ],
 )  # fmt: skip
 def test_unusable_numbers_are_refused_naming_the_option(
@@ -54,3 +57,28 @@ def test_profile_takes_a_camera_size_that_is_no_multiple_of_32(tmp_path) -> None
     assert main(argv) == 0
     points = load_profile(out)
     assert len(points) >= 2 and all(0 < p.miou <= 1 for p in points)
+
+
+def test_engine_names_are_the_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    from cloudseg_ros.commands.argtypes import ENGINES
+    from cloudseg_ros.engines import ENGINE_KINDS
+
+    assert ENGINES == ENGINE_KINDS
+
+
+def test_profile_refuses_frames_the_models_were_trained_on(tmp_path, capsys) -> None:
+    """The profile is measured on held-out frames, as eval's tables are: seed 5 is a
+    training seed of the shipped segmenter. Refused before any frame is measured."""
+    out = tmp_path / "p.yaml"
+    assert main(["profile", "--out", str(out), "--quick", "--scene-seed", "5", "--frames", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "5" in err and "Traceback" not in err and not out.exists(), err
+
+
+def test_profile_refuses_a_plot_it_cannot_write_before_measuring(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    argv = ["profile", "--out", str(tmp_path / "p.yaml"), "--plot", str(blocker / "sub" / "p.png"), "--quick"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cannot write to" in err and str(blocker) in err and "Traceback" not in err, err

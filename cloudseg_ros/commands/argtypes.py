@@ -9,6 +9,9 @@ import math
 from collections.abc import Callable
 
 MAX_ROS_DOMAIN = 232  # the largest ROS_DOMAIN_ID Fast DDS's default ports allow on Linux
+# Inference engines by name (cloudseg_ros.engines.ENGINE_KINDS; not imported: the CLI starts
+# without torch and ONNX Runtime).
+ENGINES = ("auto", "tensorrt", "onnxruntime", "torch")
 
 
 def finite(text: str) -> float:

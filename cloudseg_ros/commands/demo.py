@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cloudseg_ros.commands.argtypes import positive, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, positive, positive_int
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--downscale", type=int, help="camera size / sent size (default: config, 4)")
     p.add_argument("--bitrate", type=int, help="H.264/H.265 bitrate in kbit/s (default: config)")
     p.add_argument("--sr-model", help="cloud upscaler (default: config)")
-    p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"), help="inference engine")
+    p.add_argument("--engine", choices=ENGINES, help="inference engine")
     p.add_argument("--weights-dir", help="model files to serve (default: the shipped weights)")
     p.add_argument("--tls", action="store_true", help="mutual TLS and per-robot access control on the link")
     p.add_argument(

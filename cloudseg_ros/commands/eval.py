@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", default="1024x512", help="HR frame size WxH (multiples of 32)")
     parser.add_argument("--variant", default="default", help="scene variant")
     parser.add_argument("--weights", help="weights directory (default: the shipped weights)")
-    parser.add_argument("--engine", default="auto", help="auto|tensorrt|onnxruntime|torch")
+    parser.add_argument("--engine", default="auto", choices=ENGINES, help="inference engine (default auto)")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument(
         "--runs", nargs="*", default=[], help="weights dirs of SR models trained with other seeds"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import non_negative, positive, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, non_negative, positive, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scene-frames", type=positive_int, default=200, help="frames rendered once and looped (default 200)"
     )
     p.add_argument("--weights-dir", help="model files for the cloud (default: the shipped weights)")
-    p.add_argument("--engine", choices=("auto", "tensorrt", "onnxruntime", "torch"))
+    p.add_argument("--engine", choices=ENGINES)
     p.add_argument("--partition", action="append", default=[], metavar="AT:SECONDS",
                    help="cut the link AT seconds after the first mask for SECONDS (repeatable)")  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

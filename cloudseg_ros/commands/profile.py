@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import non_negative, positive, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, non_negative, positive, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,9 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", default="default", help="scene variant")
     p.add_argument("--weights", help="model files (default: the shipped weights)")
     p.add_argument("--sr-model", default="cloudseg", help="the cloud's sr_model (default cloudseg)")
-    p.add_argument("--engine", default="auto", help="auto|tensorrt|onnxruntime|torch")
+    p.add_argument("--engine", default="auto", choices=ENGINES, help="inference engine (default auto)")
     p.add_argument("--threads", type=positive_int, default=2, help="inference threads")
-    p.add_argument("--downscales", type=int, nargs="+", default=[1, 2, 4, 8], help="downscale factors")
+    p.add_argument(
+        "--downscales", type=positive_int, nargs="+", default=[1, 2, 4, 8], help="downscale factors"
+    )
     p.add_argument(
         "--fps-caps", type=non_negative, nargs="+", default=[0.0, 5.0], help="frame-rate caps (0 = none)"
     )
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from cloudseg_ros.controller.profile import save_profile
     from cloudseg_ros.controller.profiler import build_profile, knob_space, plot_profile
     from cloudseg_ros.errors import ConfigError
-    from cloudseg_ros.evaluation.frames import load_frames
+    from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out, load_frames
     from cloudseg_ros.segmenter import CloudPipeline
 
     width, height = parse_size(args.size, multiple=2)  # any even size: served padded, as the cloud does
@@ -67,8 +69,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--frames must be >= 2 and --fps > 0")
     out = Path(args.out)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
+    for folder in {out.parent, plot.parent}:  # now, not after minutes of measuring
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot write to {folder}: {exc}") from exc
     pipeline = CloudPipeline(sr_model=args.sr_model, engine=args.engine, num_threads=args.threads,
                              weights_dir=args.weights)  # fmt: skip
+    check_held_out(list(args.scene_seed), pipeline.weights, MODEL_NAMES)  # "held-out frames", as eval
     clips = [load_frames([seed], frames, width, height, args.variant) for seed in args.scene_seed]
     # Bitrate ladders are for 1024x512; scale them with the pixel count for other sizes.
     configs = knob_space(args.downscales, caps, codecs, ladder_scale=width * height / (1024 * 512))

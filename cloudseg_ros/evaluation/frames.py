@@ -47,5 +47,8 @@ def load_frames(
     return out
 
 
+MODEL_NAMES = ["icnet", "espcn", "carn_m", "carn_m_cloudseg"]  # the shipped checkpoints
+
+
 def check_held_out(eval_seeds: list[int], weights: Path, names: list[str]) -> None:
     check_disjoint(training_seeds(weights, names), eval_seeds)

@@ -12,7 +12,7 @@ import numpy as np
 
 from cloudseg_ros.engines.export import export_model, graph_files
 from cloudseg_ros.evaluation import bandwidth, figures, table1, timing
-from cloudseg_ros.evaluation.frames import check_held_out, load_frames
+from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out, load_frames
 from cloudseg_ros.evaluation.methods import TABLE1_ROWS, Segmenter
 from cloudseg_ros.evaluation.report import check_targets
 from cloudseg_ros.models.checkpoint import read_metadata, weights_dir
@@ -48,9 +48,10 @@ def run_suite(
     out_dir.mkdir(parents=True, exist_ok=True)
     wdir = weights_dir(weights)
     run_dirs = [Path(r) for r in runs]
-    names = ["icnet", "espcn", "carn_m", "carn_m_cloudseg"]
     for d in [wdir, *run_dirs]:
-        check_held_out(seeds, d, names)
+        check_held_out(seeds, d, MODEL_NAMES)
+    if sweep:  # the sweep's models are scored on these frames too
+        check_held_out(seeds, Path(sweep), [p.stem for p in Path(sweep).glob("*.json")])
     clip = load_frames(seeds, frames, *size, variant=variant)
     log.info("evaluating on %d frames of scene seeds %s at %dx%d", len(clip), seeds, *size)
     segmenter = Segmenter(wdir, engine=engine, num_threads=threads)
@@ -101,7 +102,7 @@ def run_suite(
         figures.side_by_side(images, masks, centre, out_dir / "side_by_side.png")
         report["side_by_side"] = {"frame": [clip[keep].seed, clip[keep].index], "centre": centre}
     report["weights"] = {
-        n: read_metadata(wdir, n).get("sha256", {}) for n in names if (wdir / f"{n}.json").is_file()
+        n: read_metadata(wdir, n).get("sha256", {}) for n in MODEL_NAMES if (wdir / f"{n}.json").is_file()
     }
     report["duration_s"] = round(time.monotonic() - start, 1)
     (out_dir / "eval.json").write_text(json.dumps(_clean(report), indent=2) + "\n")
