@@ -115,6 +115,51 @@ def test_cli_trains_all_steps_and_exports(tmp_path: Path, monkeypatch: pytest.Mo
     assert {"hr", "bilinear"} <= set(seg["training"]["validation"])  # the demo default is measured too
 
 
+@pytest.mark.parametrize(
+    "step,override,problem",
+    [
+        ("finetune", "lamda=0.5", "unknown key(s) lamda"),
+        ("seg", "data.seed=[1000]", "data: unknown key(s) seed"),
+        ("seg", "optim.iters=0", "optim.iters: 0; must be an integer >= 1"),
+        ("sr", "optim.iters=2.5", "optim.iters: 2.5"),
+        ("sr", "optim.log_every=0", "optim.log_every"),
+        ("sr", "optim.lr=fast", "optim.lr: 'fast'"),
+        ("sr", "optim.momentum=0.9", "unknown optim keys"),
+        ("sr", "crop=[30, 30]", "crop: [30, 30] must be multiples of 4"),
+        ("sr", "crop=192", "crop: 192 is not [width, height]"),
+        ("sr", "crop=[2048, 64]", "within the frames"),
+        ("seg", "batch_size=0", "batch_size: 0"),
+        ("sr", "model.groups=0", "model"),
+        ("sr", "model.type=resnet", "unknown model type 'resnet'"),
+        ("finetune", "task=mse", "task: 'mse'; must be one of ce, kl"),
+        ("finetune", "lam=-1", "lam: -1"),
+        ("finetune", "model.width=8", "unknown key(s) model"),
+        ("finetune", "uplink.codec=vp9", "uplink"),
+        ("seg", "rare_fraction=2", "rare_fraction: 2"),
+    ],
+)  # fmt: skip
+def test_a_config_the_step_cannot_use_is_refused_before_any_frame(
+    step: str, override: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A typo in a key was ignored (and recorded as if applied), a bad value failed minutes
+    later, after the frames were rendered, with a traceback."""
+
+    def no_frames(*_args):
+        raise AssertionError("rendered a frame before checking the config")
+
+    monkeypatch.setattr(data_module, "render", no_frames)
+    assert main(["train", step, "--out", str(tmp_path), "--set", override]) == 1
+    err = capsys.readouterr().err
+    assert problem in err and "Traceback" not in err, err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_seed_numpy_cannot_take_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "seg", "--seed", "-1"])
+    assert "--seed: '-1': must be in 0 .. 4294967295" in capsys.readouterr().err
+
+
 def test_finetune_needs_its_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(data_module, "render", toy_frame)
     assert main(["train", "finetune", "--out", str(tmp_path), "--iters", "1"]) == 1

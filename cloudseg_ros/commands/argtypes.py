@@ -25,6 +25,14 @@ def finite(text: str) -> float:
     return value
 
 
+def seed(text: str) -> int:
+    """A seed numpy takes (0 .. 2**32 - 1)."""
+    value = integer(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be in 0 .. {2**32 - 1}")
+    return value
+
+
 def integer(text: str) -> int:
     try:
         return int(text)

@@ -11,7 +11,7 @@ import argparse
 import shlex
 import sys
 
-from cloudseg_ros.commands.argtypes import positive_int
+from cloudseg_ros.commands.argtypes import positive_int, seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", default="cloudseg_ros/weights", help="directory for <name>.pt and <name>.json"
     )
-    parser.add_argument("--seed", type=int, default=0, help="training seed (crops, initial weights)")
+    parser.add_argument("--seed", type=seed, default=0, help="training seed (crops, initial weights)")
     parser.add_argument("--iters", type=positive_int, help="override optim.iters")
     parser.add_argument("--threads", type=positive_int, default=2, help="CPU threads for torch")
     parser.add_argument(

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.models.checkpoint import read_metadata, save_model
 from cloudseg_ros.train.data import FrameBank, FrameSpec
 from cloudseg_ros.train.loop import seed_everything
+from cloudseg_ros.train.validate import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ def run_step(step: str, cfg: dict[str, Any], seed: int, out: Path, command: str)
 
     from cloudseg_ros.evaluation.torch_eval import validate
 
+    validate_config(step, cfg)  # before minutes of rendering frames, not after
     seed_everything(seed)
     start = time.monotonic()
     name = cfg.get("name") or step
@@ -36,13 +37,11 @@ def run_step(step: str, cfg: dict[str, Any], seed: int, out: Path, command: str)
 
         model, summary = train_sr(cfg, seed)
         val_models = (None, model)
-    elif step == "finetune":
+    else:  # finetune (validate_config refused any other step)
         from cloudseg_ros.train.finetune import finetune_sr
 
         model, segmenter, summary = finetune_sr(cfg, seed, out)
         val_models = (segmenter, model)
-    else:
-        raise ConfigError(f"unknown training step {step!r}")
     metrics = {}
     if cfg.get("val"):
         bank = FrameBank(FrameSpec.from_config(cfg["val"]), progress=False)
