@@ -35,6 +35,12 @@ def test_sweep_exports_unexported_checkpoints_and_reads_lambda(tmp_path: Path) -
     ]
     assert all(0.0 <= r["miou"] <= 1.0 for r in rows)
     assert (sweep / "ft_lam0.5.onnx").is_file()
+    # Retrained in place (the JSON keeps the old export record): exported again, not served stale.
+    shutil.copy(weights / "carn_m.pt", sweep / "ft_lam0.5.pt")
+    stale = (sweep / "ft_lam0.5.onnx").read_bytes()
+    again = _sweep(clip, sweep, Segmenter(weights, engine="onnxruntime", num_threads=1), "onnxruntime", 1)
+    assert (sweep / "ft_lam0.5.onnx").read_bytes() != stale
+    assert again[0]["miou"] == rows[0]["miou"]  # the untouched one is scored alike
 
 
 def test_eval_command_writes_its_report(tmp_path: Path, capsys) -> None:

@@ -92,9 +92,8 @@ class LinkEstimator:
         self._seen: set[tuple[int, float]] = set()
         self._base: deque[tuple[float, float, int]] = deque()  # (send_s, owd, size): monotone minimum
         self._rtt_base: deque[tuple[float, float]] = deque()  # (send_s, rtt): monotone minimum
-        self._stepped: list[
-            tuple[FeedbackSample, float]
-        ] = []  # consecutive (sample, excess) over clock_step_s
+        # Consecutive samples whose one-way queuing exceeds the round trip's by clock_step_s.
+        self._stepped: list[tuple[FeedbackSample, float]] = []
         self.clock_steps = 0
         self.count = 0
         self.last_arrival_s: float | None = None

@@ -106,6 +106,20 @@ def export_model(directory: Path, name: str) -> list[Path]:
     return written
 
 
+def exported_up_to_date(directory: Path, name: str) -> bool:
+    """Whether ``name``'s ONNX files exist and were exported from the checkpoint there now."""
+    directory = Path(directory)
+    meta = read_metadata(directory, name)
+    recorded = meta.get("sha256", {})
+    pt = directory / f"{name}.pt"
+    files = graph_files(name, meta["role"]).values()
+    return (
+        all((directory / f).is_file() for f in files)
+        and pt.is_file()
+        and recorded.get(pt.name) == file_sha256(pt)
+    )
+
+
 def export_fused(directory: Path, sr_name: str, seg_name: str, out: Path) -> GraphSource:
     """SR + segmenter in one graph (lr) -> (ids, low), to measure fusing against two calls;
     the torch rebuild serves torch engines (GPU: no host round trip of the HR frame)."""
@@ -117,10 +131,10 @@ def fused_sources(
 ) -> dict[str, GraphSource]:
     """The "key" (lr) -> (ids, low) and "decode" (lr, low) -> ids graphs of SR fused with
     the segmenter, exported once per pair of checkpoints into ``cache_dir`` (default
-    ``$CLOUDSEG_CACHE/graphs``) under a name that hashes both checkpoints, so a retrained
-    model (or changed model code, or another torch) is exported anew and never served stale. The cloud serves x4 frames with them on
-    GPU engines, where the HR frame then never crosses back to the host (see
-    ``CloudPipeline``)."""
+    ``$CLOUDSEG_CACHE/graphs``) under a name that hashes both checkpoints, the model code and
+    torch's version, so a retrained model is exported anew and never served stale. The cloud
+    serves x4 frames with them on GPU engines, where the HR frame then never crosses back to
+    the host (see ``CloudPipeline``)."""
     directory = Path(directory)
     pts = [directory / f"{sr_name}.pt", directory / f"{seg_name}.pt"]
     missing = [str(p) for p in pts if not p.is_file()]

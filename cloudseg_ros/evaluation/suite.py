@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cloudseg_ros.engines.export import export_model, graph_files
+from cloudseg_ros.engines.export import export_model, exported_up_to_date
 from cloudseg_ros.evaluation import bandwidth, figures, table1, timing
 from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out, load_frames
 from cloudseg_ros.evaluation.methods import TABLE1_ROWS, Segmenter
@@ -125,7 +125,7 @@ def _sweep(clip: list, directory: Path, segmenter: Segmenter, engine: str, threa
         if meta.get("role") != "sr" or "lam" not in meta.get("training", {}).get("summary", {}):
             continue
         name = meta_path.stem
-        if not (directory / graph_files(name, "sr")["sr"]).is_file():  # trained, never exported
+        if not exported_up_to_date(directory, name):  # trained, never (or before a retrain) exported
             log.info("exporting %s for the sweep", name)
             export_model(directory, name)
         res = table1.evaluate_rows(clip, {name: name}, segmenter, directory, engine, threads)[0][name]
