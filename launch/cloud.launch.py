@@ -10,34 +10,30 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJ
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from cloudseg_ros.launch_args import cloud_overrides
+
 PACKAGE = "cloudseg_ros"
 
 
-def _zenoh_config(context) -> dict:
-    """The bridge's zenoh config file (TLS, access control), when one is given."""
-    path = LaunchConfiguration("zenoh_config_file").perform(context)
-    return {"zenoh_config_file": path} if path else {}
-
-
 def _nodes(context):
-    listen = [e.strip() for e in LaunchConfiguration("listen").perform(context).split(",") if e.strip()]
     params_file = LaunchConfiguration("params_file").perform(context)
-    chosen = {name: LaunchConfiguration(name).perform(context) for name in ("engine", "sr_model")}
-    cloud = {name: value for name, value in chosen.items() if value}  # empty: keep the params file's
-    bridge = {"listen": listen, **_zenoh_config(context)}
+    given = {name: LaunchConfiguration(name).perform(context)
+             for name in ("listen", "zenoh_config_file", "engine", "sr_model")}  # fmt: skip
+    overrides = cloud_overrides(given)  # an argument left empty keeps the params file's value
     return [
         Node(package=PACKAGE, executable="bridge_node", name="bridge",
-             parameters=[params_file, bridge], output="screen", emulate_tty=True),
+             parameters=[params_file, overrides["bridge"]], output="screen", emulate_tty=True),
         Node(package=PACKAGE, executable="cloud_node", name="cloud",
-             parameters=[params_file, cloud], output="screen", emulate_tty=True),
+             parameters=[params_file, overrides["cloud"]], output="screen", emulate_tty=True),
     ]  # fmt: skip
 
 
 def generate_launch_description():
     return LaunchDescription(
         [
-            DeclareLaunchArgument("listen", default_value="tcp/0.0.0.0:7447",
-                                  description="zenoh endpoint(s) robots connect to, comma-separated"),
+            DeclareLaunchArgument("listen", default_value="",
+                                  description="zenoh endpoint(s) robots connect to, comma-separated "
+                                              "(empty: from params_file, tcp/0.0.0.0:7447 in the shipped one)"),
             DeclareLaunchArgument("zenoh_config_file", default_value="",
                                   description="zenoh JSON5 config of the bridge: TLS certificates, access control "
                                               "(`cloudseg certs` writes one; empty: from params_file)"),

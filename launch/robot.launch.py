@@ -4,8 +4,8 @@
     ros2 launch cloudseg_ros robot.launch.py controller:=true   # adapt the edge to the uplink
     ros2 launch cloudseg_ros robot.launch.py cloud:=tls/cloud.example.org:7447 zenoh_config_file:=fleet/car1.json5
 
-All parameters come from config/robot.yaml (or params_file:=...); the launch
-arguments set only what differs per robot.
+All parameters come from config/robot.yaml (or params_file:=...); a launch argument
+that is given overrides its parameter, one left empty keeps the file's value.
 """
 
 from launch import LaunchDescription
@@ -14,6 +14,8 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJ
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from cloudseg_ros.launch_args import robot_overrides
+
 PACKAGE = "cloudseg_ros"
 NODES = (("camera_node", "camera"), ("edge_node", "edge"), ("bridge_node", "bridge"), ("mask_node", "mask"))
 CONTROLLER = ("controller_node", "controller")  # bitrate controller, behind controller:=true
@@ -21,16 +23,14 @@ CONTROLLER = ("controller_node", "controller")  # bitrate controller, behind con
 
 def _nodes(context):
     robot_id = LaunchConfiguration("robot_id").perform(context)
-    cloud = [e.strip() for e in LaunchConfiguration("cloud").perform(context).split(",") if e.strip()]
     params_file = LaunchConfiguration("params_file").perform(context)
     with_controller = LaunchConfiguration("controller").perform(context).lower() in ("true", "1", "yes")
     nodes = NODES + ((CONTROLLER,) if with_controller else ())
-    zenoh_config = LaunchConfiguration("zenoh_config_file").perform(context)
-    overrides = {
-        "bridge": {"connect": cloud, **({"zenoh_config_file": zenoh_config} if zenoh_config else {})},
-        "camera": {"source": LaunchConfiguration("source").perform(context),
-                   "uri": LaunchConfiguration("uri").perform(context)},
-    }  # fmt: skip
+    given = {
+        name: LaunchConfiguration(name).perform(context)
+        for name in ("cloud", "zenoh_config_file", "source", "uri")
+    }
+    overrides = robot_overrides(given)
     return [
         Node(
             package=PACKAGE,
@@ -50,15 +50,18 @@ def generate_launch_description():
         [
             DeclareLaunchArgument("robot_id", default_value="car1",
                                   description="Robot name: ROS namespace and zenoh key prefix"),
-            DeclareLaunchArgument("cloud", default_value="tcp/127.0.0.1:7447",
-                                  description="The cloud's zenoh endpoint(s), comma-separated"),
+            DeclareLaunchArgument("cloud", default_value="",
+                                  description="The cloud's zenoh endpoint(s), comma-separated "
+                                              "(empty: from params_file, tcp/127.0.0.1:7447 in the shipped one)"),
             DeclareLaunchArgument("zenoh_config_file", default_value="",
                                   description="zenoh JSON5 config of the bridge: TLS certificates, access control "
                                               "(`cloudseg certs` writes one; empty: from params_file)"),
-            DeclareLaunchArgument("source", default_value="synthetic",
-                                  description="Camera source: synthetic, video, folder or v4l2"),
+            DeclareLaunchArgument("source", default_value="",
+                                  description="Camera source: synthetic, video, folder, v4l2 or mcap "
+                                              "(empty: from params_file, synthetic in the shipped one)"),
             DeclareLaunchArgument("uri", default_value="",
-                                  description="Video file, image folder or /dev/videoN for the camera source"),
+                                  description="Video file, image folder, /dev/videoN or recording for the camera "
+                                              "source (empty: from params_file)"),
             DeclareLaunchArgument("controller", default_value="false",
                                   description="Run the bitrate controller (adapts the edge's knobs to the uplink)"),
             DeclareLaunchArgument("params_file",

@@ -101,6 +101,47 @@ def test_documented_launch_commands_use_declared_arguments() -> None:
         assert not unknown, f"{name} does not declare {sorted(unknown)} (used in: {name}{args})"
 
 
+def argument_defaults(path: Path) -> dict[str, object]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = {}
+    for c in calls(tree, "DeclareLaunchArgument"):
+        default = next((kw.value for kw in c.keywords if kw.arg == "default_value"), None)
+        out[c.args[0].value] = default.value if isinstance(default, ast.Constant) else default
+    return out
+
+
+@pytest.mark.parametrize(
+    "name,arguments", [("robot.launch.py", ("cloud", "source", "uri")), ("cloud.launch.py", ("listen",))]
+)
+def test_launch_arguments_that_set_parameters_default_to_the_params_file(name: str, arguments: tuple) -> None:
+    """A default of the launch file's own would override the user's params_file every time."""
+    defaults = argument_defaults(ROOT / "launch" / name)
+    assert all(defaults[a] == "" for a in arguments), {a: defaults[a] for a in arguments}
+
+
+def test_launch_overrides_only_what_was_given() -> None:
+    from cloudseg_ros.launch_args import cloud_overrides, robot_overrides
+
+    unset = {"cloud": "", "zenoh_config_file": "", "source": "", "uri": ""}
+    assert robot_overrides(unset) == {"bridge": {}, "camera": {}}  # every value from the params file
+    given = robot_overrides(
+        {**unset, "cloud": "tls/a:7447, tcp/b:7447", "source": "v4l2", "uri": "/dev/video0"}
+    )
+    assert given == {"bridge": {"connect": ["tls/a:7447", "tcp/b:7447"]},
+                     "camera": {"source": "v4l2", "uri": "/dev/video0"}}  # fmt: skip
+    assert cloud_overrides({"listen": "", "zenoh_config_file": "", "engine": "", "sr_model": ""}) == {
+        "bridge": {},
+        "cloud": {},
+    }
+    cloud = cloud_overrides({"listen": "tcp/0.0.0.0:7447", "zenoh_config_file": "c.json5", "engine": "torch"})
+    assert cloud == {"bridge": {"listen": ["tcp/0.0.0.0:7447"], "zenoh_config_file": "c.json5"},
+                     "cloud": {"engine": "torch"}}  # fmt: skip
+    # What the shipped parameters file says when nothing is given: what the launch files used to.
+    robot = yaml.safe_load((ROOT / "config" / "robot.yaml").read_text())
+    params = {k.split("/")[-1]: v["ros__parameters"] for k, v in robot.items()}
+    assert params["bridge"]["connect"] == ["tcp/127.0.0.1:7447"] and params["camera"]["source"] == "synthetic"
+
+
 def declared(node: str) -> dict:
     module = importlib.import_module(f"cloudseg_ros.nodes.{node}_node")  # node name = executable - _node
     return {p.name: p for p in module.PARAMS}
