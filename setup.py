@@ -18,7 +18,7 @@ setup(
     version="0.1.0",
     description="Cloud semantic segmentation over a weak uplink for ROS 2 robots (CloudSeg).",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # enum.StrEnum
     packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
     package_data={PACKAGE: ["weights/*.onnx", "weights/*.pt", "weights/*.json", "train/configs/*.yaml"]},
     data_files=[

@@ -81,6 +81,15 @@ def test_controller_replay_bench_judges_a_window() -> None:
     assert {f["name"] for f in windows[0]["fixed"]} == set(summary["fixed"])
 
 
+def test_controller_replay_bench_without_traces_replays_the_shapes(tmp_path: Path) -> None:
+    """A checkout without the recorded traces (they are not shipped): `make bench` stopped at
+    this script's exit 2; it now replays the synthetic shapes."""
+    report = run_bench(
+        "controller_replay.py", "--traces", str(tmp_path), "--duration", "10", "--windows", "1"
+    )
+    assert report["windows"] and all(w["trace"].startswith("shape:") for w in report["windows"])
+
+
 def test_fleet_bench_reports_throughput_and_where_the_cpu_goes() -> None:
     report = run_bench("fleet.py", "--sizes", "1", "--duration", "6")
     (row,) = report["runs"]

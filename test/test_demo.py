@@ -198,3 +198,20 @@ def test_an_error_from_the_shutdown_itself_ends_a_node_quietly() -> None:
     assert run_node(node_failing(after_shutdown=True), args=[]) == 0
     with pytest.raises(RuntimeError, match="Unable to convert"):
         run_node(node_failing(after_shutdown=False), args=[])
+
+
+def test_node_executables_are_found_where_a_ros_install_keeps_them(tmp_path: Path, monkeypatch) -> None:
+    """On a colcon install the nodes live in <prefix>/lib/cloudseg_ros, off PATH (ros2 run looks
+    there): `cloudseg demo` run from such an install found none of them."""
+    from cloudseg_ros.demo.processes import executable
+    from cloudseg_ros.errors import ConfigError
+
+    installed = tmp_path / "install" / "lib" / "cloudseg_ros" / "camera_node"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("#!/bin/sh\n")
+    monkeypatch.setattr("sys.executable", "/usr/bin/python3")  # not the venv's
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("AMENT_PREFIX_PATH", f"/opt/ros/kilted:{tmp_path / 'install'}")
+    assert executable("camera_node") == str(installed)
+    with pytest.raises(ConfigError, match="'mask_node' not found"):
+        executable("mask_node")

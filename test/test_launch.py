@@ -228,3 +228,19 @@ def test_documented_cli_commands_parse(capsys: pytest.CaptureFixture[str]) -> No
         except SystemExit:
             failed.append(f"{where}: {command}: {capsys.readouterr().err.strip().splitlines()[-1]}")
     assert not failed, "\n".join(failed)
+
+
+def test_ros_install_requirements_pin_what_the_venv_tests() -> None:
+    """requirements-ros.txt (a ROS install, README) pins the versions requirements.txt pins
+    (what `make test` runs with) and leaves the ROS distribution's own packages to rosdep."""
+
+    def pins(name: str) -> dict[str, str]:
+        lines = (ROOT / name).read_text().splitlines()
+        pairs = (line.split("#")[0].strip().split("==") for line in lines)
+        return {p[0].split("[")[0].lower(): p[1] for p in pairs if len(p) == 2}
+
+    ros, venv = pins("requirements-ros.txt"), pins("requirements.txt")
+    assert ros and all(venv.get(name) == version for name, version in ros.items()), (ros, venv)
+    assert not {n for n in ros if n.startswith("ros-") or n in {"numpy", "opencv-python-headless", "pyyaml"}}
+    package = (ROOT / "package.xml").read_text()
+    assert all(f"<exec_depend>{key}</exec_depend>" in package for key in ("python3-numpy", "python3-opencv"))

@@ -67,9 +67,15 @@ class ReplayResult:
     p50_ms: float = math.nan
     p95_ms: float = math.nan
 
-    def summary(self) -> dict[str, float | int | str]:
-        return {"name": self.name, "score": round(self.score, 4), "p50_ms": round(self.p50_ms),
-                "p95_ms": round(self.p95_ms), "masks": len(self.masks), "changes": self.changes}  # fmt: skip
+    def summary(self) -> dict[str, float | int | str | None]:
+        """As JSON; a run that got no mask back (a point far over the link) has no score or
+        latencies: None."""
+
+        def rounded(value: float, digits: int | None = None) -> float | int | None:
+            return None if math.isnan(value) else round(value, digits)
+
+        return {"name": self.name, "score": rounded(self.score, 4), "p50_ms": rounded(self.p50_ms),
+                "p95_ms": rounded(self.p95_ms), "masks": len(self.masks), "changes": self.changes}  # fmt: skip
 
 
 def frame_bytes(point: ProfilePoint, camera_fps: float) -> float:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from cloudseg_ros.errors import ConfigError
-from cloudseg_ros.paths import config_file
+from cloudseg_ros.paths import PACKAGE, config_file
 
 # Fast DDS profile of our node processes (see config/fastdds.xml: shared memory large enough
 # for camera images, UDP on loopback only). A profile the user already set wins.
@@ -33,14 +33,20 @@ DDS_PROFILE_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 
 def executable(name: str) -> str:
-    """Path of one of the package's executables (node or ``cloudseg``), beside this Python first."""
+    """Path of one of the package's executables (node or ``cloudseg``): beside this Python (a
+    venv), on PATH, or where a ROS install keeps them (``<prefix>/lib/cloudseg_ros``, which
+    is not on PATH: ``ros2 run`` looks there)."""
     candidate = Path(sys.executable).parent / name
     if candidate.is_file():
         return str(candidate)
     found = shutil.which(name)
-    if not found:
-        raise ConfigError(f"executable {name!r} not found: is the package installed (make setup)?")
-    return found
+    if found:
+        return found
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        candidate = Path(prefix) / "lib" / PACKAGE / name
+        if prefix and candidate.is_file():
+            return str(candidate)
+    raise ConfigError(f"executable {name!r} not found: is the package installed (make setup)?")
 
 
 def _die_with_parent() -> None:
