@@ -50,6 +50,9 @@ def test_certs_command_writes_usable_configs(tmp_path: Path) -> None:
     ):
         assert (tmp_path / name).is_file(), name
     assert oct((tmp_path / "car1.key").stat().st_mode)[-3:] == "600"
+    (tmp_path / "car1.key").chmod(0o644)  # an old key, readable by others: replaced, not reused
+    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2"]) == 0
+    assert oct((tmp_path / "car1.key").stat().st_mode)[-3:] == "600"
     for f in ("cloud.json5", "car1.json5"):
         zenoh.Config.from_file(str(tmp_path / f))  # zenoh itself accepts them
     assert cli(["certs", "--out", str(tmp_path / "x"), "--robots", "car1", "car1"]) == 1  # duplicate ids

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,15 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _write(path: Path, data: bytes, private: bool = False) -> Path:
-    path.write_bytes(data)
-    if private:
-        path.chmod(0o600)
+    """A private key is created readable by its owner only (not written, then restricted:
+    another user could open it in between); an existing file is replaced."""
+    if not private:
+        path.write_bytes(data)
+        return path
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     return path
 
 
