@@ -13,6 +13,7 @@ import torch
 
 from cloudseg_ros.cli import main
 from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.models.tiny import write_tiny_weights
 from cloudseg_ros.train import data as data_module
 from cloudseg_ros.train.config import apply_override, load_config
 from cloudseg_ros.train.data import CropSampler, FrameBank, FrameSpec, check_disjoint, downscale
@@ -160,9 +161,17 @@ def test_a_seed_numpy_cannot_take_is_refused(capsys) -> None:
     assert "--seed: '-1': must be in 0 .. 4294967295" in capsys.readouterr().err
 
 
-def test_finetune_needs_its_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_finetune_needs_its_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setattr(data_module, "render", toy_frame)
     assert main(["train", "finetune", "--out", str(tmp_path), "--iters", "1"]) == 1
+    # The two checkpoints swapped: named, before any frame is rendered.
+    write_tiny_weights(tmp_path)
+    monkeypatch.setattr(data_module, "render", lambda *a: pytest.fail("rendered a frame"))
+    capsys.readouterr()
+    assert main(["train", "finetune", "--out", str(tmp_path), "--set", "init=icnet"]) == 1
+    assert "icnet.pt is a segmenter" in capsys.readouterr().err
+    assert main(["train", "finetune", "--out", str(tmp_path), "--set", "segmenter=carn_m"]) == 1
+    assert "carn_m.pt is not a segmenter" in capsys.readouterr().err
 
 
 def test_rare_class_crops_contain_the_rare_class() -> None:

@@ -58,6 +58,14 @@ def finetune_sr(cfg: dict[str, Any], seed: int, out: Path) -> tuple[nn.Module, n
     model = load_checkpoint(init).to(device)
     cfg["model"] = checkpoint_config(init)  # the fine-tuned model is the base architecture
     segmenter = load_checkpoint(seg_path).to(device).eval()
+    # Segmenters carry low_channels (the LR branch's width); SR models do not. Swapped, the
+    # step failed inside its first iteration with a shape error.
+    if hasattr(model, "low_channels"):
+        raise ConfigError(
+            f"init: {init} is a segmenter; fine-tuning starts from an SR checkpoint (e.g. carn_m)"
+        )
+    if not hasattr(segmenter, "low_channels"):
+        raise ConfigError(f"segmenter: {seg_path} is not a segmenter checkpoint (e.g. icnet)")
     for p in segmenter.parameters():
         p.requires_grad_(False)
     lam = float(cfg.get("lam", 0.1))
