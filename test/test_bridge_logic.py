@@ -49,6 +49,9 @@ def test_wildcard_keys_are_not_topics(bad_key: str) -> None:
 def test_robot_of_key() -> None:
     assert keys.robot_of_key("car1/cloudseg/uplink", keys.UPLINK) == "car1"
     assert keys.robot_of_key("fleet/car1/cloudseg/uplink", keys.UPLINK) == "fleet/car1"
+    longest = "r" * keys.MAX_ROBOT_ID  # longer ids are no ROS topic a bridge can create
+    assert keys.robot_of_key(f"{longest}/cloudseg/uplink", keys.UPLINK) == longest
+    assert keys.robot_of_key(f"{longest}x/cloudseg/uplink", keys.UPLINK) is None
     assert keys.robot_of_key("cloudseg/uplink", keys.UPLINK) is None  # no robot namespace
     assert keys.robot_of_key("car1/cloudseg/mask", keys.UPLINK) is None
     assert keys.robot_of_key("9car/cloudseg/uplink", keys.UPLINK) is None

@@ -165,3 +165,41 @@ def test_parameter_sets_of_wrong_type_or_extreme_value(graph) -> None:
     assert not group.failed()
     before = len(fresh())
     assert wait_until(lambda: len(fresh()) >= before + 5, 30), "edge stopped sending after parameter fuzz"
+
+
+def test_ids_that_come_and_go_leave_nothing_behind(graph) -> None:
+    """Robot ids taken from the network that never become a served robot: ones that only send
+    what is not CDR (the cloud bridge kept a stream entry, and its diagnostics keys, for
+    each), one whose only frame came before the cloud node subscribed (the node kept a
+    subscription and two publishers for it), and one too long for a ROS topic name (the
+    bridge's create_publisher raised and the process stopped). All are forgotten after the
+    robot timeout; nothing stops; car1 is still served."""
+    endpoint, group, cloud, fresh = graph.endpoint, graph.group, graph.cloud, graph.fresh
+    for node in ("cloud", "bridge"):
+        client = cloud.node.create_client(SetParameters, f"/{node}/set_parameters")
+        assert client.wait_for_service(timeout_sec=10)
+        timeout = ParameterMsg(name="robot_timeout_s", value=param_value(3.0))
+        future = client.call_async(SetParameters.Request(parameters=[timeout]))
+        assert wait_until(future.done, 10) and future.result().results[0].successful
+    session = zenoh.open(build_config(ZenohSettings(mode="client", connect=[endpoint])))
+    try:
+        for i in range(5):
+            session.put(f"ghost{i}/cloudseg/uplink", b"not CDR at all")
+        session.put("oneshot/cloudseg/uplink", serialize_message(frame(0, b"\x00\x00\x00\x01")))
+        session.put("x" * 300 + "/cloudseg/uplink", serialize_message(frame(0, b"\x00\x00\x00\x01")))
+        time.sleep(1.0)
+    finally:
+        session.close()
+
+    def bridge_keys() -> set[str]:
+        return {k.split("/")[0] for k in status_values(cloud, "bridge: link") if "/cloudseg/uplink" in k}
+
+    assert wait_until(lambda: "ghost0" in bridge_keys(), 10), bridge_keys()
+    assert wait_until(lambda: cloud.node.count_subscribers("/oneshot/cloudseg/uplink") > 0, 10)
+    # Forgotten: the bridge checks every second, the cloud node every 5 s.
+    assert wait_until(lambda: not {f"ghost{i}" for i in range(5)} & bridge_keys(), 20), bridge_keys()
+    assert wait_until(lambda: cloud.node.count_subscribers("/oneshot/cloudseg/uplink") == 0, 20)
+    assert "robot 'oneshot' sent nothing" in group.log_text("cloud.cloud")
+    assert not group.failed(), group.failed()
+    before = len(fresh())
+    assert wait_until(lambda: len(fresh()) >= before + 3, 30), "car1 is no longer served"

@@ -59,11 +59,17 @@ def robot_key(namespace: str, stream: str) -> str:
     return topic_to_key(f"/{ns}/{stream}" if ns else f"/{stream}")
 
 
+# Longest robot id taken from a key: ROS refuses topic names past ~240 characters, and a peer
+# sending to a longer id made the bridge's create_publisher raise (the process stopped).
+MAX_ROBOT_ID = 100
+
+
 def robot_of_key(key: str, stream: str) -> str | None:
     """The robot namespace of a key (``fleet/car1`` of ``fleet/car1/cloudseg/uplink``), or None
-    when the key is not that stream of some robot or its namespace is not a valid ROS name."""
+    when the key is not that stream of some robot or its namespace is not a valid ROS name
+    (at most ``MAX_ROBOT_ID`` characters)."""
     suffix = "/" + stream
-    if not key.endswith(suffix) or len(key) == len(suffix):
+    if not key.endswith(suffix) or len(key) == len(suffix) or len(key) - len(suffix) > MAX_ROBOT_ID:
         return None
     robot = key[: -len(suffix)]
     try:

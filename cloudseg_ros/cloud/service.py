@@ -195,6 +195,7 @@ class CloudService:
         if state is not None:
             state.queue.close()
             self.pipeline.forget(robot)
+        self._bursts.success(robot)  # a burst of failures in progress: reported, not kept
 
     def forget_silent(self, timeout_s: float) -> list[str]:
         now = time.monotonic()
@@ -352,6 +353,10 @@ class CloudService:
                     except Exception as err:
                         self._failed(*job, err)
                         results.append(None)
+            with self._lock:  # forgotten while its frame was segmented: the features it left go too
+                gone = {state.name for state, _ in jobs if state.name not in self.robots}
+            for name in gone:
+                self.pipeline.forget(name)
             for (state, item), res in zip(jobs, results, strict=True):
                 if res is None:
                     continue

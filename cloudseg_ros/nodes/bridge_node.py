@@ -242,6 +242,12 @@ class BridgeNode(Node):
                 self.get_logger().info(
                     f"robot {name!r} silent for {self.params['robot_timeout_s']:g} s: forgotten"
                 )
+        if self.mode == "robot":
+            return
+        with self._inbound_lock:  # ids that only ever sent what was not CDR never became robots
+            for key, stream in list(self._inbound.items()):
+                if key[0] not in self._robots and now - stream.last_mono > self.params["robot_timeout_s"]:
+                    del self._inbound[key]
 
     # ---------------------------------------------------------------- zenoh
     def _on_open(self, session: Any) -> None:

@@ -78,9 +78,9 @@ class CameraNode(Node):
         self.get_logger().info(f"camera: {p['source']} {p['uri'] or ''} at {p['fps']:g} Hz")
 
     def _on_change(self, changed: dict) -> None:
-        if "fps" in changed:
-            self._timer.cancel()
-            self._timer = self.create_timer(1.0 / changed["fps"], self._tick)
+        if "fps" in changed:  # the same timer, a new period (a new timer each time: they add up)
+            self._timer.timer_period_ns = int(1e9 / changed["fps"])
+            self._timer.reset()
 
     def _tick(self) -> None:
         limit = self.params["max_frames"]

@@ -9,6 +9,7 @@ work itself is :class:`cloudseg_ros.cloud.service.CloudService`.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from rclpy.node import Node
@@ -122,9 +123,9 @@ class CloudNode(Node):
                 state.queue.resize(changed["queue_depth"])
         if "max_batch" in changed:
             self.service.max_batch = changed["max_batch"]  # from the worker's next batch
-        if "discovery_period_s" in changed:
-            self._discover_timer.cancel()
-            self._discover_timer = self.create_timer(changed["discovery_period_s"], self._discover)
+        if "discovery_period_s" in changed:  # the same timer, a new period
+            self._discover_timer.timer_period_ns = int(changed["discovery_period_s"] * 1e9)
+            self._discover_timer.reset()
         if RESTART_ONLY & changed.keys():
             self.get_logger().warn(f"{sorted(RESTART_ONLY & changed.keys())} take effect after a restart")
 
@@ -148,17 +149,31 @@ class CloudNode(Node):
                 ),
                 "mask": self.create_publisher(SegmentationMask, f"/{robot}/{keys.MASK}", self._qos),
                 "feedback": self.create_publisher(Feedback, f"/{robot}/{keys.FEEDBACK}", self._qos),
+                "since": time.monotonic(),
             }
             self.get_logger().info(f"found robot {robot!r} on {topic}")
 
     def _forget_silent(self) -> None:
-        for robot in self.service.forget_silent(self.params["robot_timeout_s"]):
-            entities = self._robots.pop(robot, None)
-            if entities:
-                self.destroy_subscription(entities["sub"].subscription)
-                self.destroy_publisher(entities["mask"])
-                self.destroy_publisher(entities["feedback"])
+        timeout = self.params["robot_timeout_s"]
+        for robot in self.service.forget_silent(timeout):
+            self._drop(robot)
             self.get_logger().info(f"robot {robot!r} silent: forgotten")
+        # A topic that never brought a frame (its first one came before this node subscribed, a
+        # peer trying ids, a robot forgotten while its bridge still listed it): its entities go
+        # too, else every such id kept a subscription and two publishers for good.
+        now = time.monotonic()
+        for robot in [
+            r for r, e in self._robots.items() if r not in self.service.robots and now - e["since"] > timeout
+        ]:
+            self._drop(robot)
+            self.get_logger().info(f"robot {robot!r} sent nothing for {timeout:g} s: forgotten")
+
+    def _drop(self, robot: str) -> None:
+        entities = self._robots.pop(robot, None)
+        if entities:
+            self.destroy_subscription(entities["sub"].subscription)
+            self.destroy_publisher(entities["mask"])
+            self.destroy_publisher(entities["feedback"])
 
     # ------------------------------------------------------------------ output
     def _publish_mask(self, out: MaskOut) -> None:

@@ -206,6 +206,15 @@ class ControllerNode(Node):
             self.get_logger().warn(problem)
 
     def _apply(self, change: Change) -> None:
+        if not self.edge.services_are_ready():
+            # The edge is gone (crashed, restarting): a request now is never answered, and its
+            # future would stay in the client for good, one per attempt. Not sent; the policy
+            # gives the change up after request_timeout_s, as it would an unanswered one.
+            self.get_logger().warn(
+                f"{self.params['edge_node']!r} does not answer: {self.profile[change.index].name} not sent",
+                throttle_duration_sec=10.0,
+            )
+            return
         point = self.profile[change.index]
         params = [Parameter(name, value=value) for name, value in point.knobs.items()]
         future = self.edge.set_parameters_atomically(params)
