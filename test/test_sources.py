@@ -118,6 +118,27 @@ def test_a_live_source_keeps_only_its_newest_frame_stamped_at_capture() -> None:
     assert V4L2Source.live and not VideoSource.live
 
 
+def test_the_reader_says_when_its_source_is_still_being_read() -> None:
+    """A stalled camera's read blocks (V4L2: up to the driver's 10 s); the node must not close
+    the source under it, so stop() says whether the reader thread has ended."""
+    import threading
+
+    from cloudseg_ros.camera.reader import FrameReader
+    from cloudseg_ros.camera.sources import SyntheticSource
+
+    release = threading.Event()
+
+    class Stalled(SyntheticSource):
+        def frames(self):
+            release.wait(10)  # a read that does not return
+            yield from ()
+
+    reader = FrameReader(Stalled(64, 32))
+    assert reader.stop(timeout=0.2) is False
+    release.set()
+    assert reader.stop(timeout=5) is True
+
+
 def test_a_failing_source_is_reported_then_ends(video: bytes, tmp_path: Path) -> None:
     from cloudseg_ros.camera.reader import FrameReader
 

@@ -53,9 +53,12 @@ class FrameReader:
             return END
         raise queue.Empty
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Ask the reader to end; True once its thread has (a stalled camera's read can take
+        the driver's 10 s: then the source must not be closed under it)."""
         self._stop.set()
         self._thread.join(timeout=timeout)
+        return not self._thread.is_alive()
 
     def _read(self) -> None:
         try:

@@ -143,8 +143,9 @@ class BridgeNode(Node):
         if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
             self.window.configure(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
         if "queue_depth" in changed:
-            for stream in self._inbound.values():
-                stream.queue.resize(changed["queue_depth"])
+            with self._inbound_lock:  # zenoh threads add streams meanwhile
+                for stream in self._inbound.values():
+                    stream.queue.resize(changed["queue_depth"])
             if self.mode == "robot":
                 self.outbound.queue.resize(changed["queue_depth"])
         restart_only = {
@@ -227,7 +228,11 @@ class BridgeNode(Node):
     def _forget_silent_robots(self) -> None:
         now = time.monotonic()
         for name, entry in list(self._robots.items()):
-            if now - entry.last_seen > self.params["robot_timeout_s"]:
+            with self._inbound_lock:
+                inbound = self._inbound.get((name, keys.UPLINK))
+            # A frame zenoh just queued (not drained yet) keeps the robot: it has come back.
+            arrived = inbound.last_mono if inbound is not None else 0.0
+            if now - max(entry.last_seen, arrived) > self.params["robot_timeout_s"]:
                 for sub in entry.subs:
                     self.destroy_subscription(sub)
                 self.destroy_publisher(entry.uplink_pub)

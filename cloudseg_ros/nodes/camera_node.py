@@ -136,8 +136,12 @@ class CameraNode(Node):
 
     def destroy_node(self) -> None:
         if hasattr(self, "reader"):  # also called on a node whose constructor failed
-            self.reader.stop()
-            self.source.close()
+            if self.reader.stop():
+                self.source.close()
+            else:  # still inside a read: closing would free the buffers it reads into
+                self.get_logger().warn(
+                    "camera read still blocked at shutdown: the source is left to the exit"
+                )
         super().destroy_node()
 
 

@@ -192,7 +192,7 @@ class CloudNode(Node):
         msg.decode_ms, msg.sr_ms, msg.segment_ms = out.decode_ms, out.sr_ms, out.segment_ms
         msg.encode_ms, msg.total_ms = out.encode_ms, out.total_ms
         msg.data = out.data
-        entities["mask"].publish(msg)
+        self._send(out.robot, "mask", msg)
 
     def _publish_feedback(self, out: FeedbackOut) -> None:
         entities = self._robots.get(out.robot)
@@ -210,7 +210,21 @@ class CloudNode(Node):
         msg.request_idr = out.request_idr
         msg.error = out.error
         msg.server_ms = float(out.server_ms)
-        entities["feedback"].publish(msg)
+        self._send(out.robot, "feedback", msg)
+
+    def _send(self, robot: str, kind: str, msg: Any) -> None:
+        """Publish from the inference thread. The robot may be forgotten (its publishers
+        destroyed) or the node shut down between the lookup and the publish: then the answer
+        has nowhere to go, and is no inference error (it was counted as one, and the engine
+        showed ERROR for good)."""
+        publisher = self._robots.get(robot, {}).get(kind)
+        if publisher is None:
+            return
+        try:
+            publisher.publish(msg)
+        except Exception:
+            if self.context.ok() and self._robots.get(robot, {}).get(kind) is publisher:
+                raise  # a live publisher failed: a real error
 
     # ------------------------------------------------------------------ diagnostics
     def _diagnostics(self) -> list[Status]:
