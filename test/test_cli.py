@@ -28,6 +28,10 @@ from cloudseg_ros.cli import main
         (["profile", "--out", "x.yaml", "--downscales", "4", "0"], "--downscales: '0': must be >= 1"),
         (["profile", "--out", "x.yaml", "--engine", "tensorrt-fp16"], "--engine: invalid choice"),
         (["eval", "--out", "x", "--engine", "onnx"], "--engine: invalid choice"),
+        (["demo", "--downscale", "0"], "--downscale: '0': must be in 1..16"),
+        (["demo", "--bitrate", "5"], "--bitrate: '5': must be in 10..200000"),
+        (["demo", "--sr-model", "edsr"], "sr_model='edsr' refused: must be one of"),
+        (["demo", "--seed", "-1"], "--seed: '-1': must be in 0..2147483647"),
     ],
 )  # fmt: skip
 def test_unusable_numbers_are_refused_naming_the_option(

@@ -25,6 +25,27 @@ def finite(text: str) -> float:
     return value
 
 
+def node_param(node: str, name: str) -> Callable[[str], int | float | str]:
+    """A value for parameter ``name`` of ``<node>_node`` as that node declares it (type, range,
+    choices): refused at parse time, not by the node seconds after the graph started. The
+    node module is imported only when the option is given."""
+
+    def parse(text: str) -> int | float | str:
+        import importlib
+
+        spec = {p.name: p for p in importlib.import_module(f"cloudseg_ros.nodes.{node}_node").PARAMS}[name]
+        kind = type(spec.default)
+        value = integer(text) if kind is int else finite(text) if kind is float else text
+        if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be in {spec.range[0]}..{spec.range[1]}")
+        reason = spec.check(value)
+        if reason:
+            raise argparse.ArgumentTypeError(reason)
+        return value
+
+    return parse
+
+
 def seed(text: str) -> int:
     """A seed numpy takes (0 .. 2**32 - 1)."""
     value = integer(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cloudseg_ros.commands.argtypes import ENGINES, positive, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, node_param, positive, positive_int
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -29,12 +29,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hr-size", type=_size, default=(1024, 512), help="camera size WxH (default 1024x512)")
     p.add_argument("--fps", type=positive, default=10.0, help="camera rate (default 10)")
     p.add_argument("--robots", type=positive_int, default=1, help="number of robots (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="scene seed of the first robot (default 0)")
+    p.add_argument(
+        "--seed",
+        type=node_param("camera", "seed"),
+        default=0,
+        help="scene seed of the first robot (default 0)",
+    )
     p.add_argument("--variant", choices=("default", "static", "fast"), default="default")
     p.add_argument("--codec", choices=("h264", "h265", "jpeg"), help="uplink codec (default: config)")
-    p.add_argument("--downscale", type=int, help="camera size / sent size (default: config, 4)")
-    p.add_argument("--bitrate", type=int, help="H.264/H.265 bitrate in kbit/s (default: config)")
-    p.add_argument("--sr-model", help="cloud upscaler (default: config)")
+    p.add_argument(
+        "--downscale",
+        type=node_param("edge", "downscale"),
+        help="camera size / sent size (default: config, 4)",
+    )
+    p.add_argument(
+        "--bitrate",
+        type=node_param("edge", "bitrate_kbps"),
+        help="H.264/H.265 bitrate in kbit/s (default: config)",
+    )
+    p.add_argument(
+        "--sr-model", type=node_param("cloud", "sr_model"), help="cloud upscaler (default: config)"
+    )
     p.add_argument("--engine", choices=ENGINES, help="inference engine")
     p.add_argument("--weights-dir", help="model files to serve (default: the shipped weights)")
     p.add_argument("--tls", action="store_true", help="mutual TLS and per-robot access control on the link")
