@@ -19,21 +19,21 @@ def endpoints(text: str) -> list[str]:
 
 def robot_overrides(args: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Per-node parameters of ``robot.launch.py`` from its (non-empty) arguments."""
-    bridge: dict[str, Any] = {}
-    if args.get("cloud", "").strip():
-        bridge["connect"] = endpoints(args["cloud"])
-    if args.get("zenoh_config_file"):
-        bridge["zenoh_config_file"] = args["zenoh_config_file"]
-    camera = {key: args[key] for key in ("source", "uri") if args.get(key)}
-    return {"bridge": bridge, "camera": camera}
+    return {"bridge": _bridge(args, "cloud", "connect"), "camera": _given(args, ("source", "uri"))}
 
 
 def cloud_overrides(args: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Per-node parameters of ``cloud.launch.py`` from its (non-empty) arguments."""
+    return {"bridge": _bridge(args, "listen", "listen"), "cloud": _given(args, ("engine", "sr_model"))}
+
+
+def _bridge(args: Mapping[str, str], argument: str, parameter: str) -> dict[str, Any]:
+    """The bridge's endpoints (``argument`` -> ``parameter``) and zenoh config file, if given."""
     bridge: dict[str, Any] = {}
-    if args.get("listen", "").strip():
-        bridge["listen"] = endpoints(args["listen"])
-    if args.get("zenoh_config_file"):
-        bridge["zenoh_config_file"] = args["zenoh_config_file"]
-    cloud = {key: args[key] for key in ("engine", "sr_model") if args.get(key)}
-    return {"bridge": bridge, "cloud": cloud}
+    if args.get(argument, "").strip():
+        bridge[parameter] = endpoints(args[argument])
+    return {**bridge, **_given(args, ("zenoh_config_file",))}
+
+
+def _given(args: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: args[name] for name in names if args.get(name)}
