@@ -170,6 +170,7 @@ def test_steps_down_when_the_link_shrinks_and_latency_recovers() -> None:
     late = sorted(run.latencies(26, 40))
     assert late and late[int(0.95 * (len(late) - 1))] < 1.0
     assert any(c.state == State.DEGRADE for c in run.changes)
+    assert run.controller.estimator.clock_steps == 0  # a queue is seen on both clocks: no step
 
 
 def test_steps_up_when_the_link_grows() -> None:
@@ -190,6 +191,7 @@ def test_oscillating_link_does_not_flap(period_s: float) -> None:
     assert len(applied) <= 55 / 2, f"{len(applied)} changes in 55 s"
     lat = sorted(run.latencies(5, 60))
     assert lat[int(0.95 * (len(lat) - 1))] < 1.0
+    assert run.controller.estimator.clock_steps == 0
 
 
 def test_clock_offset_does_not_matter() -> None:
