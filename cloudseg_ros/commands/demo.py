@@ -67,6 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cloudseg_ros.demo.run import DemoOptions, run_demo
+    from cloudseg_ros.errors import ConfigError
+
+    last = args.seed + args.robots - 1  # robot i replays the scene of seed + i
+    try:
+        node_param("camera", "seed")(str(last))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(
+            f"--seed {args.seed} with --robots {args.robots}: the last robot's seed {exc}"
+        ) from None
 
     edge = {k: v for k, v in (("codec", args.codec), ("downscale", args.downscale),
                               ("bitrate_kbps", args.bitrate)) if v is not None}  # fmt: skip

@@ -24,21 +24,23 @@ constant offset. Only differences are used:
 A step of either clock (NTP setting the time) shifts every later one-way delay by the
 step. A cloud clock stepping forward, or the robot's stepping back, would read as that
 much queuing until the minimum ages out of its window (30 s at the lowest configuration).
-The round trip ``arrival - send - server time`` is read on the robot's clock alone, and
-its own excess over its recent minimum holds the uplink's queuing (plus the downlink's,
-never less than a few ms of jitter). When the one-way queuing exceeds the round trip's by
-more than ``clock_step_s`` for ``clock_step_samples`` frames in a row, the clocks moved:
-the minimum is moved by the smallest such excess (no frame's queuing then reads below its
-round trip's) and the samples from before the step are dropped (their receive times are
-on the old footing and would make one long "service" time). ``clock_steps`` counts them.
+The round trip ``arrival - send - server time`` is read on the robot's clock alone and
+moves with the uplink's queuing (plus the downlink's, a few ms of jitter). When a frame's
+one-way delay over its floor exceeds its round trip over its floor (the floors: the third
+smallest of the window, see ``_floor``) by more than ``clock_step_s``, for
+``clock_step_samples`` frames in a row, the clocks moved: the minimum is moved by the
+smallest such excess (no frame's queuing then reads below its round trip's) and the
+samples from before the step are dropped (their receive times are on the old footing and
+would make one long "service" time). ``clock_steps`` counts them.
 
 No ROS here: times are plain floats in seconds, so tests feed synthetic series.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 
@@ -91,7 +93,6 @@ class LinkEstimator:
         # numbers its frames from 1 again, with new send times, and those are new frames.
         self._seen: set[tuple[int, float]] = set()
         self._base: deque[tuple[float, float, int]] = deque()  # (send_s, owd, size): monotone minimum
-        self._rtt_base: deque[tuple[float, float]] = deque()  # (send_s, rtt): monotone minimum
         # Consecutive samples whose one-way queuing exceeds the round trip's by clock_step_s.
         self._stepped: list[tuple[FeedbackSample, float]] = []
         self.clock_steps = 0
@@ -117,16 +118,23 @@ class LinkEstimator:
         while self._base and self._base[-1][1] >= s.owd_s:
             self._base.pop()
         self._base.append((s.send_s, s.owd_s, s.size_bytes))
-        while self._rtt_base and self._rtt_base[-1][1] >= s.rtt_s:
-            self._rtt_base.pop()
-        self._rtt_base.append((s.send_s, s.rtt_s))
         self._prune(s.send_s)
         self._check_clock_step(s)
         return True
 
+    def _floor(self, delay: Callable[[FeedbackSample], float]) -> float:
+        """A baseline of ``delay`` over the window: its ``clock_step_samples``-th smallest, not
+        the smallest. A frame sent before the robot's clock stepped back and answered after it
+        (at 10 fps one always is in flight) has a round trip short by the step; as the minimum
+        it would hide the step. With the k-th smallest, up to k - 1 such frames are ignored;
+        one-way delays and round trips get the same statistic, so a queue that builds or
+        drains moves both floors alike."""
+        return heapq.nsmallest(self.clock_step_samples, map(delay, self._samples))[-1]
+
     def _check_clock_step(self, s: FeedbackSample) -> None:
         """Move the one-way minimum when the clocks stepped (see the module docstring)."""
-        excess = (s.owd_s - self._base[0][1]) - (s.rtt_s - self._rtt_base[0][1])
+        owd_floor = self._floor(lambda x: x.owd_s)
+        excess = (s.owd_s - owd_floor) - (s.rtt_s - self._floor(lambda x: x.rtt_s))
         if excess <= self.clock_step_s:
             self._stepped.clear()
             return
@@ -139,7 +147,8 @@ class LinkEstimator:
             self._seen.discard((old.seq, old.send_s))
         self._seen.update((x.seq, x.send_s) for x in kept)
         self._samples = deque(kept)
-        # No kept frame is under the moved minimum: each one's excess is at least the shift.
+        # The one-way minimum moves by the step (the smallest excess: no frame's queuing then
+        # reads below its round trip's).
         _, base, size = self._base[0]
         self._base = deque([(s.send_s, base + shift, size)])
         self._stepped.clear()
@@ -148,10 +157,6 @@ class LinkEstimator:
     def _prune(self, now_s: float) -> None:
         while self._base and self._base[0][0] < now_s - self.base_window_s and len(self._base) > 1:
             self._base.popleft()
-        while (
-            self._rtt_base and self._rtt_base[0][0] < now_s - self.base_window_s and len(self._rtt_base) > 1
-        ):
-            self._rtt_base.popleft()
         while self._samples and self._samples[0].send_s < now_s - self.base_window_s:
             old = self._samples.popleft()
             self._seen.discard((old.seq, old.send_s))

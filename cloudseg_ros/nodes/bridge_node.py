@@ -228,11 +228,14 @@ class BridgeNode(Node):
     def _forget_silent_robots(self) -> None:
         now = time.monotonic()
         for name, entry in list(self._robots.items()):
-            with self._inbound_lock:
+            with self._inbound_lock:  # decided and removed at once: zenoh's threads add frames
                 inbound = self._inbound.get((name, keys.UPLINK))
-            # A frame zenoh just queued (not drained yet) keeps the robot: it has come back.
-            arrived = inbound.last_mono if inbound is not None else 0.0
-            if now - max(entry.last_seen, arrived) > self.params["robot_timeout_s"]:
+                # A frame zenoh just queued (not drained yet) keeps the robot: it has come back.
+                arrived = inbound.last_mono if inbound is not None else 0.0
+                silent = now - max(entry.last_seen, arrived) > self.params["robot_timeout_s"]
+                if silent:
+                    self._inbound.pop((name, keys.UPLINK), None)
+            if silent:
                 for sub in entry.subs:
                     self.destroy_subscription(sub)
                 self.destroy_publisher(entry.uplink_pub)
@@ -241,14 +244,10 @@ class BridgeNode(Node):
                         pub = self._zenoh_pubs.pop(keys.robot_key(name, stream), None)
                         if pub is not None:
                             pub.undeclare()
-                with self._inbound_lock:
-                    self._inbound.pop((name, keys.UPLINK), None)
                 del self._robots[name]
                 self.get_logger().info(
                     f"robot {name!r} silent for {self.params['robot_timeout_s']:g} s: forgotten"
                 )
-        if self.mode == "robot":
-            return
         with self._inbound_lock:  # ids that only ever sent what was not CDR never became robots
             for key, stream in list(self._inbound.items()):
                 if key[0] not in self._robots and now - stream.last_mono > self.params["robot_timeout_s"]:

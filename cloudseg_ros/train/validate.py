@@ -34,7 +34,7 @@ def validate_config(step: str, cfg: dict[str, Any]) -> None:
         raise ConfigError(f"unknown training step {step!r}; must be one of {', '.join(STEP_KEYS)}")
     _known(step, cfg, STEP_KEYS[step])
     for section in ("data", "val"):
-        if cfg.get(section) is None and section == "val":
+        if section == "val" and not cfg.get("val"):  # no validation section: the runner skips it
             continue
         _known(section, _section(cfg, section), FRAME_KEYS)
         try:
@@ -55,7 +55,8 @@ def validate_config(step: str, cfg: dict[str, Any]) -> None:
     _number("optim.lr", loop.lr, 0.0, exclusive=True)
     _number("optim.weight_decay", loop.weight_decay, 0.0)
     _number("optim.min_lr_ratio", loop.min_lr_ratio, 0.0, 1.0)
-    _number("optim.grad_clip", loop.grad_clip, 0.0, exclusive=True)
+    if loop.grad_clip is not None:  # 0 or None: no clipping
+        _number("optim.grad_clip", loop.grad_clip, 0.0)
     _integer("batch_size", cfg.get("batch_size"), 1)
     crop = cfg.get("crop")
     data = FrameSpec.from_config(cfg["data"])
