@@ -265,14 +265,17 @@ def _start_robot(group, domain: int, endpoint: str, camera: dict) -> None:
     cloud is still being discovered (both runs start alike, so they send alike)."""
     from cloudseg_ros.demo.graph import robot_specs
 
-    up = "zenoh link to cloud is up"
-    links = group.log_text(f"{ROBOT}.bridge").count(up)  # logs of earlier runs stay in the file
+    # Ready: the bridge's link is up and the edge has subscribed to the camera (it logs its
+    # knobs after); the camera starts publishing at its first subscriber, which may be the
+    # mask node: an edge still starting lost the clip's first frames (a CI run: 9 of 28).
+    marks = {"bridge": "zenoh link to cloud is up", "edge": f"robot '{ROBOT}':"}
+    before = {n: group.log_text(f"{ROBOT}.{n}").count(m) for n, m in marks.items()}  # earlier runs' logs stay
     for spec in robot_specs(ROBOT, domain, endpoint, {"edge": EDGE}, nodes=("edge", "bridge", "mask")):
         group.start(spec)
-    assert wait_until(lambda: group.log_text(f"{ROBOT}.bridge").count(up) > links, 60), group.log_text(
-        f"{ROBOT}.bridge"
-    )
-    time.sleep(2.0)  # the edge and mask node subscribed (they start with the bridge, faster)
+    for node, mark in marks.items():
+        ready = lambda n=node, m=mark: group.log_text(f"{ROBOT}.{n}").count(m) > before[n]  # noqa: E731
+        assert wait_until(ready, 60), group.log_text(f"{ROBOT}.{node}")
+    time.sleep(1.5)  # DDS matches the camera's publisher with the subscriptions already there
     for spec in robot_specs(ROBOT, domain, endpoint, {"camera": camera}, nodes=("camera",)):
         group.start(spec)
 
