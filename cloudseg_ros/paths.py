@@ -21,15 +21,19 @@ def share_dir() -> Path:
     # A checkout first (config/ and launch/ beside the package): code and config of one tree.
     # Installed, that folder is site-packages, which has neither.
     candidates = [_SOURCE_ROOT, Path(sys.prefix) / "share" / PACKAGE]
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            candidates.append(Path(prefix) / "share" / PACKAGE)
+    candidates += [prefix / "share" / PACKAGE for prefix in install_prefixes()]
     for c in candidates:
         if (c / "config").is_dir() and (c / "launch").is_dir():
             return c
     raise ConfigError(
         f"cannot find the {PACKAGE} config folder (looked in {', '.join(map(str, candidates))})"
     )
+
+
+def install_prefixes() -> list[Path]:
+    """The ROS install prefixes of the environment (``AMENT_PREFIX_PATH``, set by sourcing a
+    ROS install or colcon workspace), in order."""
+    return [Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
 
 
 def config_file(name: str) -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from cloudseg_ros.errors import ConfigError
-from cloudseg_ros.paths import PACKAGE, config_file
+from cloudseg_ros.paths import PACKAGE, config_file, install_prefixes
 
 # Fast DDS profile of our node processes (see config/fastdds.xml: shared memory large enough
 # for camera images, UDP on loopback only). A profile the user already set wins.
@@ -42,9 +42,9 @@ def executable(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        candidate = Path(prefix) / "lib" / PACKAGE / name
-        if prefix and candidate.is_file():
+    for prefix in install_prefixes():
+        candidate = prefix / "lib" / PACKAGE / name
+        if candidate.is_file():
             return str(candidate)
     raise ConfigError(f"executable {name!r} not found: is the package installed (make setup)?")
 

@@ -400,8 +400,6 @@ class BridgeNode(Node):
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"link_up": self.link.link_up}
-        if self.mode == "cloud":
-            out["robots_sending"] = len(self._robots_sending())
         if self.mode == "robot":
             out.update(
                 uplink_forwarded=self.outbound.forwarded,
@@ -409,7 +407,9 @@ class BridgeNode(Node):
                 uplink_dropped=self.outbound.dropped,
                 in_flight=self.window.in_flight(),
             )
-        for (robot, stream), entry in list(self._inbound.items()):
+        with self._inbound_lock:
+            streams = list(self._inbound.items())
+        for (robot, stream), entry in streams:
             out[f"{robot}/{stream}"] = {
                 "forwarded": entry.forwarded,
                 "dropped": entry.dropped,
@@ -426,6 +426,7 @@ class BridgeNode(Node):
             # The cloud's router sees its robots as clients, which zenoh does not count as a
             # link: what tells whether it serves anyone is their uplinks arriving.
             sending = self._robots_sending()
+            stats["robots_sending"] = len(sending)
             if dropped:
                 level, message = WARN, f"{dropped} messages dropped (queues full)"
             elif self.link.session is None:

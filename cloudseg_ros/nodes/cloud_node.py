@@ -177,8 +177,7 @@ class CloudNode(Node):
 
     # ------------------------------------------------------------------ output
     def _publish_mask(self, out: MaskOut) -> None:
-        entities = self._robots.get(out.robot)
-        if entities is None or not self.context.ok():  # (shutting down: the answer has nowhere to go)
+        if out.robot not in self._robots or not self.context.ok():  # forgotten, or shutting down
             return
         msg = SegmentationMask()
         msg.header = out.frame.header
@@ -195,8 +194,7 @@ class CloudNode(Node):
         self._send(out.robot, "mask", msg)
 
     def _publish_feedback(self, out: FeedbackOut) -> None:
-        entities = self._robots.get(out.robot)
-        if entities is None or not self.context.ok():
+        if out.robot not in self._robots or not self.context.ok():
             return
         msg = Feedback()
         msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(out.receive_ns, 1_000_000_000)
