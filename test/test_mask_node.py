@@ -4,8 +4,11 @@ Verifies, with the real `mask_node` executable: a downlink mask is published und
 frame's header, restored to camera size, as fresh; a camera frame the edge skipped gets the
 latest mask under ITS header, flagged stale with its age (camera stamp minus the mask's
 source stamp); a frame that was sent but that the cloud will not segment (its feedback says
-superseded) is answered stale the same way; feedback the bridge makes itself (link events)
-makes nothing; the counts and stale ages are in the diagnostics. With real frames of the
+superseded) is answered stale the same way, and so are frames sent before the bridge's link
+came back (its feedback settles them) and frames whose mask is not back within
+unanswered_timeout_s; a mask arriving for a frame already answered is not published twice;
+after the camera changes size, stale masks come at the new size; the counts and stale ages
+are in the diagnostics. With real frames of the
 embedded scene: a skipped frame's stale mask is the latest mask propagated along the motion
 from its source frame (what MaskPropagator gives, and closer to the new frame's ground truth
 than the mask as it was), still flagged stale with the source's age; when the mask's source
@@ -21,6 +24,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -125,9 +131,9 @@ def test_one_mask_per_frame_fresh_or_stale_with_age(graph: DomainNode) -> None:
     # Sent, then superseded on the cloud: no mask will come for it.
     superseded = _header(200)
     p["uplink"].publish(EncodedFrame(header=superseded, seq=2))
-    link = Feedback(robot_id="car5", last_seq=2, request_idr=True, error="link (re)established")
+    link = Feedback(robot_id="car5", last_seq=1, request_idr=True, error="link (re)established")
     link.header.frame_id = "bridge"
-    p["feedback"].publish(link)  # a link event: not about frame 2's fate
+    p["feedback"].publish(link)  # a link event settles frames up to 1 (answered): not frame 2
     p["feedback"].publish(Feedback(robot_id="car5", last_seq=2, error="superseded"))
     assert wait_until(lambda: _info_for(graph, superseded) is not None, 10)
     info = _info_for(graph, superseded)
@@ -175,15 +181,14 @@ def test_stale_masks_are_propagated_along_the_motion(graph: DomainNode) -> None:
 
     # A mask whose source frame never reached the camera buffer: republished as it is, counted.
     t2, t3 = _header(11_000), _header(11_100)
-    small = np.ascontiguousarray(f0.labels[::2, ::2])  # no source frame to restore its size with either
-    _send_mask(p, t2, 11, small)
+    _send_mask(p, t2, 11, f0.labels)
     assert wait_until(lambda: _info_for(graph, t2) is not None, 10)
     for _ in range(3):
         p["image"].publish(array_to_image(f1.image, "rgb8", t3))
         time.sleep(0.1)
     p["skipped"].publish(t3)
     assert wait_until(lambda: _mask_for(graph, t3) is not None, 10)
-    assert np.array_equal(_mask_for(graph, t3), small)
+    assert np.array_equal(_mask_for(graph, t3), f0.labels)
     assert wait_until(
         lambda: int(_diagnostic_values(graph).get("propagate_fallback_no_source_frame", 0)) >= 1, 5
     )
@@ -203,3 +208,79 @@ def test_a_mask_later_than_the_image_buffer_is_counted(graph: DomainNode) -> Non
     time.sleep(0.5)
     _send_mask(p, headers[0], 90_000, np.zeros((H, W), np.uint8))
     assert wait_until(lambda: int(_diagnostic_values(graph).get("late_for_image_buffer", 0)) >= 1, 10)
+
+
+def _count_for(node: DomainNode, header: Header) -> int:
+    stamp = (header.stamp.sec, header.stamp.nanosec)
+    return sum(
+        (i.header.stamp.sec, i.header.stamp.nanosec) == stamp
+        for i in node.messages(f"{NS}/segmentation/info")
+    )
+
+
+def _set_param(node: DomainNode, name: str, value: float) -> None:
+    client = node.node.create_client(SetParameters, f"{NS}/mask/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
+    request = SetParameters.Request(parameters=[ParameterMsg(name=name, value=ParameterValue(
+        type=ParameterType.PARAMETER_DOUBLE, double_value=value))])  # fmt: skip
+    future = client.call_async(request)
+    assert wait_until(future.done, 10) and future.result().results[0].successful
+
+
+def test_sent_frames_no_mask_comes_for_are_answered_stale_once(graph: DomainNode) -> None:
+    """A frame sent before the link came back (the bridge's feedback says nothing before it will
+    be answered) and one whose mask never comes get the latest mask, stale (they got nothing,
+    and an ExactTime consumer lost those camera frames); a mask arriving after its frame was
+    answered is not published a second time, but is the latest mask from then on."""
+    p = graph.pubs
+    ids = np.full((H, W), 3, np.uint8)
+    t0, lost, never = _header(20_000), _header(20_100), _header(20_200)
+    _send_mask(p, t0, 20, ids)
+    assert wait_until(lambda: _info_for(graph, t0) is not None, 10)
+    p["uplink"].publish(EncodedFrame(header=lost, seq=21))
+    time.sleep(0.3)
+    link = Feedback(robot_id="car5", last_seq=21, request_idr=True, error="link (re)established")
+    link.header.frame_id = "bridge"
+    p["feedback"].publish(link)
+    assert wait_until(lambda: _info_for(graph, lost) is not None, 10)
+    info = _info_for(graph, lost)
+    assert info.stale and info.seq == 20 and info.age_ms == pytest.approx(100.0)
+    late = np.full((H, W), 5, np.uint8)
+    _send_mask(p, lost, 21, late)  # its mask after all (it was on its way)
+    assert wait_until(lambda: int(_diagnostic_values(graph).get("late_masks", 0)) >= 1, 10)
+    assert _count_for(graph, lost) == 1
+
+    _set_param(graph, "unanswered_timeout_s", 0.5)
+    try:
+        p["uplink"].publish(EncodedFrame(header=never, seq=22))
+        assert wait_until(lambda: _info_for(graph, never) is not None, 10)
+        info = _info_for(graph, never)
+        assert info.stale and info.seq == 21  # the late mask became the latest one
+        assert np.array_equal(_mask_for(graph, never), late)
+    finally:
+        _set_param(graph, "unanswered_timeout_s", 5.0)
+
+
+def test_after_a_camera_size_change_stale_masks_come_at_the_new_size(graph: DomainNode) -> None:
+    """The latest mask is of the old size until the first mask of the new size comes back; a
+    stale mask published under a new-size frame's header must have that frame's size (a
+    consumer indexes the image by mask pixels; propagation between the two sizes cannot run)."""
+    p = graph.pubs
+    t0, t1 = _header(30_000), _header(30_100)
+    for _ in range(3):
+        p["image"].publish(array_to_image(np.zeros((H, W, 3), np.uint8), "rgb8", t0))
+        time.sleep(0.1)
+    ids = np.zeros((H, W), np.uint8)
+    ids[:, W // 2 :] = 2
+    _send_mask(p, t0, 30, ids)
+    assert wait_until(lambda: _info_for(graph, t0) is not None, 10)
+    for _ in range(3):
+        p["image"].publish(array_to_image(np.zeros((2 * H, 2 * W, 3), np.uint8), "rgb8", t1))
+        time.sleep(0.1)
+    p["skipped"].publish(t1)
+    assert wait_until(lambda: _mask_for(graph, t1) is not None, 10)
+    served = _mask_for(graph, t1)
+    assert served.shape == (2 * H, 2 * W)
+    assert np.array_equal(served[:, :W] == 0, np.ones((2 * H, W), bool)) and (served[:, W:] == 2).all()
+    assert _info_for(graph, t1).stale
+    assert wait_until(lambda: int(_diagnostic_values(graph).get("stale_resized", 0)) >= 1, 5)

@@ -6,10 +6,15 @@ image's header (original capture stamp, so time sync and AD-stack remaps work):
 (rgb8 palette), ``segmentation/overlay`` (rgb8 blend over the camera frame) and
 ``segmentation/info`` (fresh or stale, age, latency). For camera frames the edge did
 not send (``cloudseg/skipped``), and for frames it sent that the cloud will not answer
-with a mask (its feedback says superseded by a newer frame, refused or failed), it
+with a mask (its feedback says superseded by a newer frame, refused or failed; the link
+was re-established after they left; or none came within ``unanswered_timeout_s``), it
 republishes the latest mask under that frame's header, flagged stale with its age, so
-consumers see one mask per camera frame. (Which sent frame had which header, it learns
-from ``cloudseg/uplink``, robot-local.)
+consumers see one mask per camera frame from the first mask on (before it there is
+nothing to publish). A fresh mask that comes back for a frame already answered stale is
+not published again (one mask per frame) but becomes the latest mask. So on
+``segmentation/mask`` a fresh mask may follow stale ones of later frames: stamps are per
+frame, not monotonic. (Which sent frame had which header, it learns from
+``cloudseg/uplink``, robot-local.)
 
 With ``propagate_stale`` (default) a stale mask is first moved along the motion between
 its source camera frame and the frame it is published for (cloudseg_ros/mask/propagate.py:
@@ -17,7 +22,8 @@ its source camera frame and the frame it is published for (cloudseg_ros/mask/pro
 scene costs 0.045 mIoU with the masks republished as they are, 0.007 with them propagated,
 bench/selector.py). Both frames come from the node's camera
 buffer; when either is missing (evicted, dropped) or the sizes disagree, the mask is
-republished unchanged and the reason counted. A skipped frame's header can overtake its
+republished unchanged and the reason counted. A camera whose size changed gets the latest
+mask resized to its new size (nearest), until the first mask of the new size comes back. A skipped frame's header can overtake its
 own camera image (two topics): it then waits for the image, at most ``PENDING_S``.
 Diagnostics count fresh, stale and propagated masks, the fallbacks, the age of the stale
 masks and the propagation time.
@@ -57,16 +63,24 @@ PARAMS = (
     Param("image_buffer", 30, "Camera frames kept to match masks for the overlay and to propagate stale "
           "masks (a mask's source frame must still be here) [frames]", range=(1, 600)),
     Param("max_mask_pixels", 4096 * 4096, "Largest mask accepted [px]", range=(1, 2**31 - 1)),
+    Param("unanswered_timeout_s", 5.0, "A sent frame whose mask is not back after this long is answered "
+          "with the latest mask, stale (a mask arriving later is not published again) [s]",
+          range=(0.1, 600.0)),
 )  # fmt: skip
 
 
 SENT_KEPT = 64  # sent frames remembered while their mask or feedback is on its way
+ANSWERED_KEPT = 64  # sent frames answered (fresh or stale): a late or repeated mask is not published again
 PENDING_S = 0.2  # longest a stale frame waits for its camera image before it is served unmoved
 PENDING_KEPT = 16
 
 
 def _stamp_ns(header: Header) -> int:
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def _frame_key(seq: int, header: Header) -> tuple[int, int]:
+    return int(seq), _stamp_ns(header)
 
 
 class MaskNode(Node):
@@ -82,7 +96,12 @@ class MaskNode(Node):
         self.stale_age = LatencyWindow()
         self.rejected = 0
         self.late_for_buffer = 0  # fresh masks whose camera frame had already left image_buffer
-        self._sent: OrderedDict[int, Header] = OrderedDict()  # seq -> header, awaiting their mask
+        # Frames by (seq, source stamp): an edge that restarts numbers its frames from 1 again.
+        # Sent frames awaiting their mask -> (header, node time in ns it was sent):
+        self._sent: OrderedDict[tuple[int, int], tuple[Header, int]] = OrderedDict()
+        self._answered: OrderedDict[tuple[int, int], None] = OrderedDict()  # a bounded set
+        self.late_masks = 0  # fresh masks of frames already answered stale
+        self.stale_resized = 0  # stale masks resized to a camera whose size changed
         self.propagator = MaskPropagator()
         self.propagated = 0
         self.propagate_fallback: Counter[str] = Counter()  # reason -> stale masks served unmoved
@@ -105,7 +124,7 @@ class MaskNode(Node):
         self.feedback_sub = CheckedSubscription(
             self, Feedback, keys.FEEDBACK, self._on_feedback, reliable, on_error=self._refuse
         )
-        self.create_timer(PENDING_S / 2, self._serve_pending)
+        self.create_timer(PENDING_S / 2, self._on_timer)
         Diagnostics(self, self._diagnostics)
 
     def _on_image(self, msg: Image) -> None:
@@ -124,6 +143,13 @@ class MaskNode(Node):
             self._refuse(f"mask {msg.seq} refused: {exc}")
             return
         self._bursts.success(keys.MASK)
+        frame = _frame_key(msg.seq, msg.header)
+        self._sent.pop(frame, None)
+        if frame in self._answered:  # its frame already has its mask: keep this one for later ones
+            self.late_masks += 1
+            self._latest = (msg.header, msg.seq, ids)
+            return
+        self._mark_answered(frame)
         image = self._images.get(_stamp_ns(msg.header))
         if image is not None:
             ids = restore(ids, image.width, image.height)
@@ -133,7 +159,6 @@ class MaskNode(Node):
         latency_ms = (now_ns - _stamp_ns(msg.header)) / 1e6
         self.latency.add(latency_ms)
         self.fresh += 1
-        self._sent.pop(int(msg.seq), None)
         self._latest = (msg.header, msg.seq, ids)
         self._publish(msg.header, ids, image, msg.seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
 
@@ -160,18 +185,39 @@ class MaskNode(Node):
         self._bursts.failure(keys.MASK, reason)
 
     def _on_uplink(self, msg: EncodedFrame) -> None:
-        self._sent[int(msg.seq)] = msg.header
+        frame = _frame_key(msg.seq, msg.header)
+        if frame in self._answered:
+            return  # its mask came first (two topics)
+        self._sent[frame] = (msg.header, self.get_clock().now().nanoseconds)
         while len(self._sent) > SENT_KEPT:
-            self._sent.popitem(last=False)
+            self._unanswered(*self._sent.popitem(last=False))
 
     def _on_feedback(self, msg: Feedback) -> None:
         """A sent frame the cloud will not segment (superseded, refused, failed): answer it stale.
-        Feedback the bridge makes itself (link events) concerns no particular frame."""
-        if not msg.error or msg.header.frame_id == LINK_FEEDBACK_FRAME:
+        The bridge's own feedback on a link (re)established settles every frame sent before it:
+        no cloud will answer those. (Feedback names a frame by its sequence number alone.)"""
+        if not msg.error:
             return
-        header = self._sent.pop(int(msg.last_seq), None)
-        if header is not None:
-            self._republish_stale(header, unserved=True)
+        link = msg.header.frame_id == LINK_FEEDBACK_FRAME
+        for frame in [f for f in self._sent if f[0] == msg.last_seq or (link and f[0] < msg.last_seq)]:
+            self._unanswered(frame, self._sent.pop(frame))
+
+    def _on_timer(self) -> None:
+        """Sent frames past ``unanswered_timeout_s`` are answered stale; waiting stale frames served."""
+        deadline = self.get_clock().now().nanoseconds - int(self.params["unanswered_timeout_s"] * 1e9)
+        while self._sent and next(iter(self._sent.values()))[1] <= deadline:
+            self._unanswered(*self._sent.popitem(last=False))
+        self._serve_pending()
+
+    def _unanswered(self, frame: tuple[int, int], sent: tuple[Header, int]) -> None:
+        """A sent frame no mask will come for (or none in time): its latest mask, stale."""
+        self._mark_answered(frame)
+        self._republish_stale(sent[0], unserved=True)
+
+    def _mark_answered(self, frame: tuple[int, int]) -> None:
+        self._answered[frame] = None
+        while len(self._answered) > ANSWERED_KEPT:
+            self._answered.popitem(last=False)
 
     def _on_skipped(self, header: Header) -> None:
         self._republish_stale(header, unserved=False)
@@ -205,13 +251,23 @@ class MaskNode(Node):
         source, seq, ids = self._latest
         age_ms = (_stamp_ns(header) - _stamp_ns(source)) / 1e6
         image = self._images.get(_stamp_ns(header))
-        if self.params["propagate_stale"]:
+        size = self._camera_size(image)
+        if size is not None and ids.shape != (size[1], size[0]):
+            ids = restore(ids, *size)  # the camera changed size since the mask's source frame
+            self.stale_resized += 1
+        elif self.params["propagate_stale"]:
             ids = self._propagate(source, seq, ids, header, image)
         latency_ms = (self.get_clock().now().nanoseconds - _stamp_ns(header)) / 1e6
         self.stale += 1
         self.stale_unserved += unserved
         self.stale_age.add(age_ms)
         self._publish(header, ids, image, seq, True, age_ms, latency_ms)
+
+    def _camera_size(self, image: Image | None) -> tuple[int, int] | None:
+        """(width, height) of the frame a stale mask is for: its own image, else the newest one."""
+        if image is None and self._images:
+            image = next(reversed(self._images.values()))
+        return None if image is None else (image.width, image.height)
 
     def _propagate(
         self, source: Header, seq: int, ids: np.ndarray, header: Header, image: Image | None
@@ -266,6 +322,8 @@ class MaskNode(Node):
             "stale_unserved": self.stale_unserved,
             "rejected": self.rejected,
             "late_for_image_buffer": self.late_for_buffer,
+            "late_masks": self.late_masks,
+            "stale_resized": self.stale_resized,
             "propagated": self.propagated,
             "propagate_fallback": sum(self.propagate_fallback.values()),
             **{f"propagate_fallback_{k.replace(' ', '_')}": v for k, v in self.propagate_fallback.items()},
