@@ -338,6 +338,25 @@ def test_refused_change_keeps_state_consistent() -> None:
     assert run.index_at(29.0) == refused_point - 1, "settled just below the refused point"
 
 
+def test_an_answer_after_the_request_was_given_up_still_counts() -> None:
+    """The edge answers a change after request_timeout_s (a busy executor): the policy had taken
+    it for refused, but the edge runs it, and the policy must believe so (it dropped the late
+    answer, and went on computing from a point the edge no longer ran)."""
+    ctl = BitrateController(make_profile(), Settings())
+    ctl.confirmed(ctl.tick(0.0), 0.0)
+    first = ctl.index
+    change = ctl._propose(first + 1, State.PROBE, "probe", 1.0)
+    assert ctl.tick(1.0 + ctl.settings.request_timeout_s + 0.1) is None  # given up
+    assert ctl.pending is None and ctl.index == first and ctl.refusals == 1
+    assert ctl.confirmed(change, 5.0) is change
+    assert ctl.index == first + 1 and ctl._usable(first + 1), "no longer set aside as refused"
+    # An answer to a request older than the newest one says nothing about what the edge runs now.
+    newer = ctl._propose(first, State.DEGRADE, "step down", 8.0)
+    ctl.refused(newer, "busy", 8.5)
+    stale = Change(first + 2, first, State.PROBE, "older", 7.0)
+    assert ctl.confirmed(stale, 9.0) is None and ctl.index == first + 1
+
+
 def test_estimator_rate_and_queuing_on_a_known_link() -> None:
     est = LinkEstimator(rate_window_s=2.0)
     offset, prop, rate_bps = 500.0, 0.03, 1_000_000

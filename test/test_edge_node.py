@@ -1,7 +1,7 @@
 """The edge node as a process, driven through ROS only: topics in, topics out, parameter services.
 
 Verifies, with the real `edge_node` executable (real rclpy/FastDDS, real encoders):
-parameters carry descriptors with ranges and units; out-of-range, wrong-type and inconsistent
+parameters carry descriptors with ranges and units; out-of-range and wrong-type
 values are refused with a reason; accepted knobs apply to the next frame (downscale and codec
 start a fresh stream whose first frame is a key frame); JPEG is also offered on
 camera/image_lr/compressed in compressed_image_transport's format and decodes the way that
@@ -178,14 +178,27 @@ def test_descriptors_have_ranges_and_units(edge: Edge) -> None:
         ("fps_cap", -1.0, ""),
         ("codec", "vp9", "must be one of"),
         ("downscale", "two", "type"),  # wrong type
-        ("fps_cap", 5, "type"),  # an integer for a double parameter
-        ("useful_threshold", 0.5, "must not exceed key_threshold"),  # above the default key_threshold
+        ("fps_cap", "5", "type"),  # a string for a double parameter
+        ("useful_threshold", 1.5, ""),
     ],
 )
 def test_bad_parameter_values_refused_with_reason(edge: Edge, name: str, value, why: str) -> None:
     ok, reason = edge.set(name, value)
     assert not ok and reason
     assert why.lower() in reason.lower()
+
+
+def test_values_as_people_type_them_are_taken(edge: Edge) -> None:
+    """`ros2 param set /car7/edge fps_cap 5` sends an integer: taken as 5.0 (rclpy alone refused it
+    as the wrong type). The two thresholds are independent, so setting them one at a time works
+    in either order (a useful_threshold above key_threshold was refused, and a file listing key
+    first was applied half)."""
+    assert edge.set("fps_cap", 5) == (True, "")
+    assert edge.set("fps_cap", 0) == (True, "")
+    assert edge.set("useful_threshold", 0.3) == (True, "")  # above key_threshold (0.1)
+    assert edge.set("key_threshold", 0.3) == (True, "")
+    assert edge.set("key_threshold", 0.1) == (True, "")
+    assert edge.set("useful_threshold", 0.1) == (True, "")
 
 
 def test_knob_changes_apply_to_next_frame_with_fresh_stream(edge: Edge) -> None:

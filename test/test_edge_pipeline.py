@@ -105,8 +105,8 @@ def test_fps_cap_and_bad_knobs() -> None:
         edge.update(codec="vp9")
     with pytest.raises(ValueError, match="chroma"):
         edge.update(chroma="444")
-    with pytest.raises(ValueError):
-        edge.update(key_threshold=0.1, useful_threshold=0.5)
+    with pytest.raises(ValueError, match="useful_threshold"):
+        edge.update(key_threshold=0.1, useful_threshold=1.5)
     assert edge.knobs.codec == "h264"
 
 

@@ -110,3 +110,67 @@ def test_start_values_are_read_as_people_write_them(context) -> None:
         make_node(context, overrides={"downscale": 2.5})
     with pytest.raises(ConfigError, match="threshold"):  # coerced, then still checked against its range
         make_node(context, overrides={"threshold": 3})
+
+
+def test_run_time_values_are_read_as_people_write_them(context) -> None:
+    """`ros2 param set /car1/edge fps_cap 5` sends an integer: taken as 5.0 (was refused as
+    the wrong type); still checked against the range; a string stays refused."""
+    changes: dict = {}
+    node, table = make_node(context, changes=changes)
+    (result,) = node.set_parameters([Parameter("threshold", value=1)])
+    assert result.successful and table["threshold"] == 1.0 and isinstance(table["threshold"], float)
+    assert node.get_parameter("threshold").type_ == Parameter.Type.DOUBLE
+    assert not node.set_parameters([Parameter("threshold", value=3)])[0].successful
+    assert not node.set_parameters([Parameter("threshold", value="1")])[0].successful
+    assert node.set_parameters_atomically(
+        [Parameter("low", value=0), Parameter("codec", value="jpeg")]
+    ).successful
+    assert table["low"] == 0.0 and table["codec"] == "jpeg"
+    node.destroy_node()
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def warn(self, text: str, **_: object) -> None:
+        self.lines.append(("warn", text))
+
+    def info(self, text: str, **_: object) -> None:
+        self.lines.append(("info", text))
+
+    def error(self, text: str, **_: object) -> None:
+        self.lines.append(("error", text))
+
+
+def test_a_name_the_node_does_not_take_is_a_warning(context, monkeypatch) -> None:
+    """A typo in a params file (`bitrate_kpbs`) ran the default without a word."""
+    node = rclpy.create_node(
+        "params_typo",
+        context=context,
+        parameter_overrides=[Parameter("downscle", value=8), Parameter("use_sim_time", value=False)],
+    )
+    log = _Log()
+    monkeypatch.setattr(node, "get_logger", lambda: log)
+    table = ParameterTable(node, TABLE)
+    warnings = [text for level, text in log.lines if level == "warn"]
+    assert len(warnings) == 1 and "downscle" in warnings[0] and "downscale" in warnings[0]
+    assert "use_sim_time" not in warnings[0] and table["downscale"] == 4
+    node.destroy_node()
+
+
+def test_a_failure_applying_an_accepted_change_does_not_stop_the_node(context, monkeypatch) -> None:
+    """A post-set callback cannot refuse: an exception there propagated out of the node's
+    executor and stopped the process (a cloud bridge told max_in_flight died so)."""
+    node = rclpy.create_node("params_apply", context=context)
+    log = _Log()
+    monkeypatch.setattr(node, "get_logger", lambda: log)
+
+    def broken(changed: dict) -> None:
+        raise AttributeError("no window")
+
+    table = ParameterTable(node, TABLE, on_change=broken)
+    (result,) = node.set_parameters([Parameter("downscale", value=2)])
+    assert result.successful and table["downscale"] == 2
+    assert any(level == "error" and "downscale" in text and "no window" in text for level, text in log.lines)
+    node.destroy_node()

@@ -56,8 +56,10 @@ def test_forced_and_interval_keys(frames: list[np.ndarray]) -> None:
 
 
 def test_thresholds_validated() -> None:
-    with pytest.raises(ValueError):
-        FrameSelector(key_threshold=0.1, useful_threshold=0.2)
+    with pytest.raises(ValueError, match="useful_threshold"):
+        FrameSelector(key_threshold=0.1, useful_threshold=1.2)
+    with pytest.raises(ValueError, match="key_threshold"):
+        FrameSelector(key_threshold=-0.1, useful_threshold=0.0)
     with pytest.raises(ValueError):
         FrameSelector(max_key_interval=0)
 

@@ -132,6 +132,7 @@ class BitrateController:
         self.reason = "waiting for the edge"
         self.silent = False
         self._last_change_s = -1e9
+        self._requested_s = -1e9  # when the newest change was asked of the edge
         self._started_s: float | None = None
         self._probe = _Probe()
         self._refused_until: dict[int, float] = {}
@@ -152,12 +153,15 @@ class BitrateController:
 
     def confirmed(self, change: Change, now_s: float) -> Change | None:
         """The edge accepted ``change``: it runs from now on. An answer that comes after the
-        request was given up still counts (the edge does run it); returns None only for an
-        answer that is older than what we know."""
+        request was given up still counts (the edge does run it, and the point is no longer
+        set aside as refused); returns None only for an answer to a request older than the
+        newest one (whose answer tells what the edge runs)."""
         if change is self.pending:
             self.pending = None
-        elif change.at_s < self._last_change_s:
+        elif change.at_s < self._requested_s:
             return None
+        else:
+            self._refused_until.pop(change.index, None)
         if change.index > change.previous >= 0:
             self._probe.climbed_s[change.index] = now_s
         self.index, self.state, self.since_s = change.index, change.state, now_s
@@ -667,6 +671,7 @@ class BitrateController:
             self.state = state
             return None
         self.pending = Change(index, self.index, state, reason, now_s)
+        self._requested_s = now_s
         return self.pending
 
     def status(self, now_s: float) -> Status:

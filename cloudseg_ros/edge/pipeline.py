@@ -78,11 +78,9 @@ class EdgeKnobs:
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"{name}={getattr(self, name)!r} out of range")
-        if not 0.0 <= self.useful_threshold <= self.key_threshold <= 1.0:
-            raise ValueError(
-                f"need 0 <= useful_threshold ({self.useful_threshold}) <= key_threshold "
-                f"({self.key_threshold}) <= 1"
-            )
+        for name in ("key_threshold", "useful_threshold"):  # independent of each other (selector)
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)!r} out of range")
 
 
 @dataclass

@@ -39,13 +39,16 @@ LINK_FEEDBACK_FRAME = "bridge"  # header.frame_id of feedback the robot bridge m
 MSG_TYPES = {keys.UPLINK: EncodedFrame, keys.MASK: SegmentationMask, keys.FEEDBACK: Feedback}
 
 PARAMS = (
-    Param("mode", "robot", "Which end of the link this bridge is", choices=("robot", "cloud")),
+    Param("mode", "robot", "Which end of the link this bridge is", choices=("robot", "cloud"), read_only=True),
     Param("zenoh_mode", "", "zenoh mode; empty = client on the robot, router on the cloud",
-          choices=("", "client", "peer", "router")),
-    Param("connect", [""], "zenoh endpoints to connect to, e.g. tcp/10.0.0.5:7447 (robot: the cloud)"),
-    Param("listen", [""], "zenoh endpoints to listen on, e.g. tcp/0.0.0.0:7447 (cloud)"),
-    Param("zenoh_config_file", "", "Optional zenoh JSON5 config (TLS, access control); fields above override it"),
-    Param("shared_memory", False, "zenoh shared memory; only when both ends share one host and namespace"),
+          choices=("", "client", "peer", "router"), read_only=True),
+    Param("connect", [""], "zenoh endpoints to connect to, e.g. tcp/10.0.0.5:7447 (robot: the cloud)",
+          read_only=True),
+    Param("listen", [""], "zenoh endpoints to listen on, e.g. tcp/0.0.0.0:7447 (cloud)", read_only=True),
+    Param("zenoh_config_file", "", "Optional zenoh JSON5 config (TLS, access control); fields above override it",
+          read_only=True),
+    Param("shared_memory", False, "zenoh shared memory; only when both ends share one host and namespace",
+          read_only=True),
     Param("max_message_bytes", 32 * 1024 * 1024, "Largest zenoh message accepted from the other side; bigger "
           "ones are dropped by zenoh [bytes]", range=(65536, 1 << 30), read_only=True),
     Param("queue_depth", 2, "Frames buffered per stream and robot before the oldest is dropped", range=(1, 64)),
@@ -56,7 +59,7 @@ PARAMS = (
           range=(0.05, 60.0)),
     Param("robot_timeout_s", 30.0, "Cloud: forget a robot silent for this long [s]", range=(1.0, 3600.0)),
     Param("serve", ["**"], "Cloud: robots this cloud serves, as zenoh key expressions over robot ids "
-          "(** = all; fleet_a/** or car1 to partition a fleet between clouds)"),
+          "(** = all; fleet_a/** or car1 to partition a fleet between clouds)", read_only=True),
 )  # fmt: skip
 
 
@@ -140,7 +143,7 @@ class BridgeNode(Node):
         return keys.check_selectors(values["serve"])
 
     def _on_change(self, changed: dict[str, Any]) -> None:
-        if "max_in_flight" in changed or "in_flight_timeout_s" in changed:
+        if self.mode == "robot" and ("max_in_flight" in changed or "in_flight_timeout_s" in changed):
             self.window.configure(self.params["max_in_flight"], self.params["in_flight_timeout_s"])
         if "queue_depth" in changed:
             with self._inbound_lock:  # zenoh threads add streams meanwhile
@@ -148,17 +151,6 @@ class BridgeNode(Node):
                     stream.queue.resize(changed["queue_depth"])
             if self.mode == "robot":
                 self.outbound.queue.resize(changed["queue_depth"])
-        restart_only = {
-            "mode",
-            "zenoh_mode",
-            "connect",
-            "listen",
-            "zenoh_config_file",
-            "shared_memory",
-            "serve",
-        }
-        if restart_only & changed.keys():
-            self.get_logger().warn(f"{sorted(restart_only & changed.keys())} take effect after a restart")
 
     # ---------------------------------------------------------------- robot side
     def _setup_robot(self) -> None:

@@ -31,27 +31,27 @@ UPLINK_TOPIC = re.compile(rf"^/(.+)/{keys.UPLINK}$")
 
 PARAMS = (
     Param("sr_model", "cloudseg", "Upscaler from the received frame to camera resolution",
-          choices=("bilinear", "bicubic", "espcn", "carn_m", "cloudseg")),
-    Param("segmenter", "icnet", "Segmentation model name (shipped weights) ", choices=("icnet",)),
+          choices=("bilinear", "bicubic", "espcn", "carn_m", "cloudseg"), read_only=True),
+    Param("segmenter", "icnet", "Segmentation model name (shipped weights) ", choices=("icnet",), read_only=True),
     Param("engine", "auto", "Inference engine; auto = TensorRT, then ONNX Runtime CUDA, torch CUDA, "
-          "ONNX Runtime CPU, torch CPU", choices=("auto", "tensorrt", "onnxruntime", "torch")),
-    Param("fp16", True, "Half precision on GPU engines (TensorRT, torch CUDA); CPU engines run FP32"),
+          "ONNX Runtime CPU, torch CPU", choices=("auto", "tensorrt", "onnxruntime", "torch"), read_only=True),
+    Param("fp16", True, "Half precision on GPU engines (TensorRT, torch CUDA); CPU engines run FP32", read_only=True),
     Param("fuse_sr", "auto", "x4 frames of a learned sr_model: SR and segmenter as one graph, the HR "
           "frame never leaves the engine (auto: on GPU engines, where it pays; see README)",
-          choices=FUSE_MODES),
-    Param("weights_dir", "", "Folder with model files; empty = the weights shipped in the package"),
-    Param("num_threads", 2, "CPU threads per inference engine", range=(1, 64)),
+          choices=FUSE_MODES, read_only=True),
+    Param("weights_dir", "", "Folder with model files; empty = the weights shipped in the package",
+          read_only=True),
+    Param("num_threads", 2, "CPU threads per inference engine", range=(1, 64), read_only=True),
     Param("queue_depth", 2, "Decoded frames waiting per robot; older ones are superseded", range=(1, 16)),
     Param("max_batch", DEFAULT_MAX_BATCH, "Waiting frames of different robots segmented in one "
           "inference call (1 = one frame per call; see bench/batch.py)", range=(1, 16)),
     Param("discovery_period_s", 1.0, "How often to look for new robots' uplink topics [s]", range=(0.1, 60.0)),
     Param("robot_timeout_s", 30.0, "Forget a robot (decoder, features) silent for this long [s]", range=(1.0, 3600.0)),
-    Param("serve", ["**"], "Robots served, as zenoh key expressions over robot ids (** = all)"),
+    Param("serve", ["**"], "Robots served, as zenoh key expressions over robot ids (** = all)", read_only=True),
     Param("max_width", 4096, "Largest frame or camera width accepted [px]", range=(16, 16384)),
     Param("max_height", 4096, "Largest frame or camera height accepted [px]", range=(16, 16384)),
     Param("max_bytes", 8_000_000, "Largest encoded frame accepted [bytes]", range=(1024, 256_000_000)),
 )  # fmt: skip
-RESTART_ONLY = {"sr_model", "segmenter", "engine", "fp16", "fuse_sr", "weights_dir", "num_threads"}
 
 
 class CloudNode(Node):
@@ -126,8 +126,6 @@ class CloudNode(Node):
         if "discovery_period_s" in changed:  # the same timer, a new period
             self._discover_timer.timer_period_ns = int(changed["discovery_period_s"] * 1e9)
             self._discover_timer.reset()
-        if RESTART_ONLY & changed.keys():
-            self.get_logger().warn(f"{sorted(RESTART_ONLY & changed.keys())} take effect after a restart")
 
     # ------------------------------------------------------------------ robots
     def _discover(self) -> None:

@@ -85,12 +85,6 @@ KNOBS = {f.name for f in fields(EdgeKnobs)}
 COMPRESSED_FORMAT = "rgb8; jpeg compressed bgr8"
 
 
-def _validate(values: dict[str, Any]) -> str | None:
-    if values["useful_threshold"] > values["key_threshold"]:
-        return f"useful_threshold ({values['useful_threshold']}) must not exceed key_threshold ({values['key_threshold']})"
-    return None
-
-
 def encoded_frame(sent: Sent, header: Header, robot_id: str, camera_seq: int) -> EncodedFrame:
     """The uplink message of one sent frame (``send_stamp`` is left for the sender to set)."""
     out = EncodedFrame()
@@ -115,7 +109,7 @@ def encoded_frame(sent: Sent, header: Header, robot_id: str, camera_seq: int) ->
 class EdgeNode(Node):
     def __init__(self) -> None:
         super().__init__("edge")
-        self.params = ParameterTable(self, PARAMS, validate=_validate, on_change=self._on_change)
+        self.params = ParameterTable(self, PARAMS, on_change=self._on_change)
         p = self.params
         self.robot_id = keys.validate_robot_id(self.get_namespace())
         knobs = EdgeKnobs(**{k: p[k] for k in KNOBS})

@@ -8,10 +8,12 @@ and an optional cross-parameter check, and hands accepted changes to the node so
 they take effect on the next frame. A value out of range in a params file makes
 the node fail at start with a message naming the parameter.
 
-Start-up values are read as people write them: ``-p fps:=30`` (YAML reads an integer) for a
-floating-point parameter is taken as 30.0, and one string for a list of strings as a list of
-one; any other type mismatch stops the node with one line naming the parameter and the type
-it takes. (At run time rclpy refuses a value of another type with a reason, nothing more.)
+Values are read as people write them, at start and at run time: ``-p fps:=30`` or ``ros2
+param set ... fps_cap 5`` (an integer) for a floating-point parameter is taken as 30.0 / 5.0,
+and one string for a list of strings as a list of one; any other type mismatch stops the node
+at start with one line naming the parameter and the type it takes (at run time rclpy refuses
+it with a reason). A name given to the node (params file, ``-p``) that it does not declare is
+a warning naming it: a typo in a params file would otherwise run the default unnoticed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from rclpy.parameter import Parameter
 from cloudseg_ros.errors import ConfigError
 
 ParamValue = bool | int | float | str | list[str]
+#: parameters rclpy or ROS tooling declare themselves (not in any node's table)
+ROS_OWNED = frozenset({"use_sim_time", "start_type_description_service"})
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,29 @@ class ParameterTable:
             reason = validate(self.values)
             if reason:
                 raise ConfigError(f"parameters of {node.get_name()}: {reason}")
+        self._warn_unknown_overrides()
+        node.add_pre_set_parameters_callback(self._coerce)
         node.add_on_set_parameters_callback(self._check)
         node.add_post_set_parameters_callback(self._apply)
+
+    def _warn_unknown_overrides(self) -> None:
+        overrides = getattr(self._node, "_parameter_overrides", None)
+        if not isinstance(overrides, dict):
+            return
+        unknown = sorted(
+            name
+            for name in overrides
+            if name not in self._params and name not in ROS_OWNED and not name.startswith("qos_overrides.")
+        )
+        if unknown:
+            self._node.get_logger().warn(
+                f"{self._node.get_name()} has no parameter {', '.join(unknown)} (ignored; a typo in a "
+                f"params file?); it takes: {', '.join(self._params)}"
+            )
+
+    def _coerce(self, params: list[Parameter]) -> list[Parameter]:
+        """The run-time twin of :func:`_coerce_override` (``ros2 param set`` sends 5 as an integer)."""
+        return [_coerced(self._params[p.name], p) if p.name in self._params else p for p in params]
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -138,7 +163,12 @@ class ParameterTable:
                 "parameters changed: " + ", ".join(f"{k}={v!r}" for k, v in changed.items())
             )
             if self._on_change:
-                self._on_change(changed)
+                try:
+                    self._on_change(changed)
+                except Exception as exc:  # accepted already: a failure here must not stop the node
+                    self._node.get_logger().error(
+                        f"applying {', '.join(changed)} failed: {type(exc).__name__}: {exc}"
+                    )
 
 
 def _type_name(default: ParamValue) -> str:
@@ -153,14 +183,18 @@ def _type_name(default: ParamValue) -> str:
     return "a string"
 
 
-def _coerce_override(node: Node, p: Param) -> None:
+def _coerced(p: Param, given: Parameter) -> Parameter:
     """An integer given for a float parameter becomes that float; one string given for a list
     of strings becomes a list of one (rclpy would refuse both with a type error)."""
+    if isinstance(p.default, float) and given.type_ == Parameter.Type.INTEGER:
+        return Parameter(p.name, Parameter.Type.DOUBLE, float(given.value))
+    if isinstance(p.default, list) and given.type_ == Parameter.Type.STRING:
+        return Parameter(p.name, Parameter.Type.STRING_ARRAY, [given.value])
+    return given
+
+
+def _coerce_override(node: Node, p: Param) -> None:
     overrides = getattr(node, "_parameter_overrides", None)  # rclpy keeps -p/params-file values here
     given = overrides.get(p.name) if isinstance(overrides, dict) else None
-    if given is None:
-        return
-    if isinstance(p.default, float) and given.type_ == Parameter.Type.INTEGER:
-        overrides[p.name] = Parameter(p.name, Parameter.Type.DOUBLE, float(given.value))
-    elif isinstance(p.default, list) and given.type_ == Parameter.Type.STRING:
-        overrides[p.name] = Parameter(p.name, Parameter.Type.STRING_ARRAY, [given.value])
+    if given is not None:
+        overrides[p.name] = _coerced(p, given)

@@ -62,10 +62,11 @@ class FrameSelector:
         self._force = False
 
     def configure(self, key_threshold: float, useful_threshold: float, max_key_interval: int) -> None:
-        if not 0.0 <= useful_threshold <= key_threshold <= 1.0:
-            raise ValueError(
-                f"need 0 <= useful_threshold ({useful_threshold}) <= key_threshold ({key_threshold}) <= 1"
-            )
+        # Independent: useful_threshold decides sending (staleness), key_threshold which sent
+        # frames are KEYs (deviation from the last KEY); useful above key is fine (more KEYs).
+        for name, value in (("key_threshold", key_threshold), ("useful_threshold", useful_threshold)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {value}")
         if max_key_interval < 1:
             raise ValueError(f"max_key_interval must be >= 1, got {max_key_interval}")
         self.key_threshold = key_threshold
