@@ -27,6 +27,15 @@ def random_domains(count: int = 2) -> list[int]:
     return random.sample(range(1, 232), count)
 
 
+def status_values(node: DomainNode, name_part: str) -> dict[str, str]:
+    """The newest diagnostics values of the status whose name contains ``name_part``."""
+    for msg in reversed(node.messages("/diagnostics")):
+        for st in msg.status:
+            if name_part in st.name:
+                return {kv.key: kv.value for kv in st.values}
+    return {}
+
+
 class Graph:
     """One cloud graph and one robot graph per robot id, linked by zenoh on loopback."""
 

@@ -22,10 +22,10 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.serialization import serialize_message
 
 from cloudseg_ros.bridge.session import ZenohSettings, build_config
-from cloudseg_ros.demo.observer import DomainNode, wait_until
+from cloudseg_ros.demo.observer import wait_until
 
 from fuzzing import frame, load_corpus, mutations, oversized_case
-from graphs import Graph
+from graphs import Graph, status_values
 
 MUTATIONS = 150
 
@@ -35,14 +35,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def status_values(node: DomainNode, name_part: str) -> dict[str, str]:
-    for msg in reversed(node.messages("/diagnostics")):
-        for st in msg.status:
-            if name_part in st.name:
-                return {kv.key: kv.value for kv in st.values}
-    return {}
 
 
 def param_value(value: object) -> ParameterValue:

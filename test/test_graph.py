@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -28,7 +29,7 @@ from cloudseg_ros.demo.observer import RELIABLE, SENSOR, wait_until
 from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
 from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo
 
-from graphs import Graph
+from graphs import Graph, status_values
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +235,7 @@ def test_robot_survives_absent_cloud_then_reconnects() -> None:
             arrival=True,
         )
         g.cloud.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
+        g.robot.listen(DiagnosticArray, "/diagnostics", RELIABLE, keep=50)
         # The robot's bridge says once that the cloud is not there, then keeps trying quietly.
         assert wait_until(lambda: "cloud not reachable" in g.group.log_text("car1.bridge"), 60)
         time.sleep(3.0)
@@ -241,6 +243,9 @@ def test_robot_survives_absent_cloud_then_reconnects() -> None:
         log = g.group.log_text("car1.bridge")
         assert log.count("cloud not reachable") == 1, log
         assert not fresh_at, "a fresh mask without a cloud"
+        # What the edge encoded meanwhile (2 frames each time its window expires) was taken by
+        # the bridge and could not go anywhere: counted, not lost without a trace.
+        assert wait_until(lambda: int(status_values(g.robot, "bridge: link").get("uplink_unsent", 0)) > 0, 30)
         g.start_cloud()
         assert wait_until(lambda: len(fresh_at) >= 3, 60)
         # The cloud process dies and comes back: the robot resumes without a restart, the new

@@ -78,6 +78,7 @@ class _Stream:
     forwarded: int = 0
     bytes: int = 0
     malformed: int = 0  # payloads without a CDR encapsulation header: not forwarded
+    unsent: int = 0  # taken from the queue while no zenoh session (or its put) could carry them
     last_mono: float = 0.0  # when the last payload arrived (monotonic)
 
     @property
@@ -183,6 +184,7 @@ class BridgeNode(Node):
                 seq = deserialize_message(data, EncodedFrame).seq
                 self.last_sent_seq = seq  # settled once taken: delivered, or lost with a down link
             if not self._put(key, data):
+                self.outbound.unsent += 1
                 continue
             self.outbound.forwarded += 1
             self.outbound.bytes += len(data)
@@ -397,6 +399,7 @@ class BridgeNode(Node):
                 uplink_forwarded=self.outbound.forwarded,
                 uplink_bytes=self.outbound.bytes,
                 uplink_dropped=self.outbound.dropped,
+                uplink_unsent=self.outbound.unsent,
                 in_flight=self.window.in_flight(),
             )
         with self._inbound_lock:
