@@ -118,3 +118,28 @@ def test_robot_cannot_spoof_or_snoop_another(fleet) -> None:
     # car2's own key was allowed, and its garbage counted
     assert wait_until(lambda: "car2" in g.group.log_text("cloud.cloud"), 20)
     assert not g.group.failed()
+
+
+def test_a_robot_cannot_publish_on_its_own_downlink(fleet) -> None:
+    """Masks and feedback reach a robot from the cloud only: a session holding car1's own
+    certificate that puts a forged mask on car1/cloudseg/mask reaches no other car1 session
+    (the downlink rule allowed put in both directions)."""
+    certs, g = fleet
+    forged = b"\x00\x01\x00\x00 forged mask"
+    got: list[bytes] = []
+    reader = _session(certs / "car1.json5", g.endpoint)
+    writer = _session(certs / "car1.json5", g.endpoint)
+    try:
+        sub = reader.declare_subscriber("car1/cloudseg/mask", lambda s: got.append(s.payload.to_bytes()))
+        pub = writer.declare_publisher("car1/cloudseg/mask", congestion_control=zenoh.CongestionControl.BLOCK)
+        assert wait_until(lambda: len(got) >= 3, 30), "the cloud's own masks did not reach the reader"
+        for _ in range(20):
+            pub.put(forged)
+            time.sleep(0.05)
+        time.sleep(1.0)
+        sub.undeclare()
+    finally:
+        writer.close()
+        reader.close()
+    assert forged not in got, f"{got.count(forged)} of 20 forged masks delivered"
+    assert not g.group.failed()

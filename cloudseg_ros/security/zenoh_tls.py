@@ -6,7 +6,7 @@ policy per robot matched on its certificate's common name (= its robot id):
 
 - robot ``carN`` may publish only ``carN/cloudseg/uplink``;
 - it may subscribe only to ``carN/cloudseg/mask`` and ``carN/cloudseg/feedback``, and only those
-  are forwarded to it;
+  are forwarded to it; it may not publish on them (only the cloud's masks reach it);
 - the cloud's interest in ``**/cloudseg/uplink`` is announced to every robot (without it a robot
   would not know where to send).
 
@@ -25,6 +25,7 @@ from cloudseg_ros.bridge import keys
 
 
 def _robot_rules(robot: str) -> list[dict[str, Any]]:
+    downlink = [keys.robot_key(robot, stream) for stream in keys.CLOUD_TO_ROBOT]
     return [
         {
             "id": f"{robot}:uplink",
@@ -33,12 +34,19 @@ def _robot_rules(robot: str) -> list[dict[str, Any]]:
             "messages": ["put"],
             "key_exprs": [keys.robot_key(robot, keys.UPLINK)],
         },
-        {
+        {  # the robot subscribes to its masks and feedback ...
+            "id": f"{robot}:downlink-interest",
+            "permission": "allow",
+            "flows": ["ingress"],
+            "messages": ["declare_subscriber"],
+            "key_exprs": downlink,
+        },
+        {  # ... which only the router delivers: a robot cannot publish on them (forged masks)
             "id": f"{robot}:downlink",
             "permission": "allow",
-            "flows": ["ingress", "egress"],
-            "messages": ["declare_subscriber", "put"],
-            "key_exprs": [keys.robot_key(robot, stream) for stream in keys.CLOUD_TO_ROBOT],
+            "flows": ["egress"],
+            "messages": ["put"],
+            "key_exprs": downlink,
         },
     ]
 
@@ -60,7 +68,7 @@ def access_control(robots: Sequence[str]) -> dict[str, Any]:
         robot = keys.validate_robot_id(robot)
         rules += _robot_rules(robot)
         subjects.append({"id": robot, "cert_common_names": [robot]})
-        policies.append({"rules": [interest, f"{robot}:uplink", f"{robot}:downlink"], "subjects": [robot]})
+        policies.append({"rules": [interest, *(r["id"] for r in _robot_rules(robot))], "subjects": [robot]})
     return {
         "enabled": True,
         "default_permission": "deny",
