@@ -508,16 +508,20 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=100, help="frames per clip (default 100 = 10 s)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="scene seeds (default 0 1 2)")
+    parser.add_argument("--frames", type=int, default=None, help="frames per clip (default 100 = 10 s)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="scene seeds (default 0 1 2)")
     parser.add_argument("--variants", nargs="+", default=["default", "static", "fast"])
     parser.add_argument("--size", type=_size, default=(1024, 512), help="camera size (default 1024x512)")
-    parser.add_argument("--segmenter", choices=("oracle", "model", "both"), default="both")
+    parser.add_argument("--segmenter", choices=("oracle", "model", "both"), default=None, help="default both")
     parser.add_argument("--weights-dir", help="model files (default: the shipped weights)")
     parser.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
     parser.add_argument("--useful", type=float, nargs="+", help=f"useful thresholds to sweep {USEFUL_SWEEP}")
     parser.add_argument("--keys", type=float, nargs="+", help=f"key thresholds to sweep {KEY_SWEEP}")
-    parser.add_argument("--quick", action="store_true", help="40 frames, seed 0, oracle only")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="defaults of 40 frames, seed 0, oracle only (options given still count)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument(
         "--features", action="store_true", help="score vs label change study instead of the sweep"
@@ -526,6 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         "--propagation", action="store_true", help="propagation options and cost instead of the sweep"
     )
     args = parser.parse_args(argv)
+    quick = {"frames": 40, "seeds": [0], "segmenter": "oracle"} if args.quick else {}
+    for name, default in (("frames", 100), ("seeds", [0, 1, 2]), ("segmenter", "both")):
+        if getattr(args, name) is None:  # --quick sets defaults, never what was asked for
+            setattr(args, name, quick.get(name, default))
     if args.propagation:
         report = {"propagation": propagation_study(args), "seeds": args.seeds, "frames": args.frames}
         print(format_propagation(report["propagation"]), file=sys.stderr)
@@ -535,8 +543,6 @@ def main(argv: list[str] | None = None) -> int:
         report = {"features": feature_study(args), "seeds": args.seeds, "size": list(args.size)}
         emit(report, args.json)
         return 0
-    if args.quick:
-        args.frames, args.seeds, args.segmenter = 40, [0], "oracle"
     report = run(args)
     print(format_table(report), file=sys.stderr)
     emit(report, args.json)

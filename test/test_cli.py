@@ -32,6 +32,10 @@ from cloudseg_ros.cli import main
         (["demo", "--bitrate", "5"], "--bitrate: '5': must be in 10..200000"),
         (["demo", "--sr-model", "edsr"], "sr_model='edsr' refused: must be one of"),
         (["demo", "--seed", "-1"], "--seed: '-1': must be in 0..2147483647"),
+        # the scene takes seeds modulo 2**64: -1 evaluated the scene of 2**64 - 1 without a word
+        (["eval", "--out", "x", "--scene-seed", "1000", "-1"], "--scene-seed: '-1': must be in 0..2147483647"),
+        (["synth", "--out", "x", "--seed", str(2**31)], "--seed: '2147483648': must be in 0..2147483647"),
+        (["netem", "--trace", "x", "--out", "x", "--scene-seed", "-3"], "--scene-seed: '-3': must be in"),
     ],
 )  # fmt: skip
 def test_unusable_numbers_are_refused_naming_the_option(

@@ -54,6 +54,12 @@ def seed(text: str) -> int:
     return value
 
 
+def scene_seed(text: str) -> int:
+    """A seed of the embedded scene, in the camera node's range (0 .. 2**31 - 1): the scene
+    takes any integer modulo 2**64, so -1 would silently be the scene of 2**64 - 1."""
+    return node_param("camera", "seed")(text)  # type: ignore[return-value]
+
+
 def integer(text: str) -> int:
     try:
         return int(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import ENGINES, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, positive_int, scene_seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,10 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="directory for eval.json and the PNG plots")
     parser.add_argument(
         "--scene-seed",
-        type=int,
+        type=scene_seed,
         nargs="+",
         default=[1000, 1001, 1002],
-        help="held-out scene seed(s), >= 1000",
+        help="held-out scene seed(s) (default 1000 1001 1002; seeds the models were trained or "
+        "validated on are refused)",
     )
     parser.add_argument("--frames", type=positive_int, default=20, help="consecutive frames per scene seed")
     parser.add_argument("--size", default="1024x512", help="HR frame size WxH (multiples of 32)")

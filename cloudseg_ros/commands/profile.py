@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import ENGINES, non_negative, positive, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, non_negative, positive, positive_int, scene_seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", default="1024x512", help="camera size WxH, even (default 1024x512)")
     p.add_argument("--fps", type=positive, default=10.0, help="camera rate the profile is for (default 10)")
     p.add_argument(
-        "--scene-seed", type=int, nargs="+", default=[2000, 2001], help="scene seeds (default 2000 2001)"
+        "--scene-seed",
+        type=scene_seed,
+        nargs="+",
+        default=[2000, 2001],
+        help="scene seeds (default 2000 2001)",
     )
     p.add_argument("--frames", type=positive_int, default=30, help="consecutive frames per seed (default 30)")
     p.add_argument("--variant", default="default", help="scene variant")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import positive_int
+from cloudseg_ros.commands.argtypes import positive_int, scene_seed
 
 MIN_WIDTH, MIN_HEIGHT = 64, 32
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Render K consecutive frames of the seeded procedural driving scene and write them as "
         "leftImg8bit/gtFine (labelTrainIds) PNGs, ready for `cloudseg train`/`cloudseg eval`.",
     )
-    p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    p.add_argument("--seed", type=scene_seed, default=0, help="scene seed (default 0)")
     p.add_argument("--frames", type=positive_int, required=True, help="number of consecutive frames to write")
     p.add_argument("--out", required=True, help="dataset root folder")
     p.add_argument("--width", type=int, default=1024)
