@@ -1,7 +1,9 @@
 """Hostile inputs for the cloud and the robot: a seeded generator and the committed corpus.
 
-`python test/fuzzing.py --write test/fuzz_corpus` regenerates the corpus (the same bytes for
-the same seed). Each case is the raw payload a peer could put on a zenoh key: CDR garbage,
+`python test/fuzzing.py --write test/fuzz_corpus` regenerates the corpus: the same cases for
+the same seed, though not the same bytes (the encoded frames inside some cases come from
+the codecs of the day and carry stamps; the committed corpus predates the 4:4:4 default, and
+its H.264 cases stay valid hostile inputs). Each case is the raw payload a peer could put on a zenoh key: CDR garbage,
 other message types, and well-formed EncodedFrame / SegmentationMask / Feedback messages
 whose contents lie (absurd or zero sizes, truncated, bit-flipped or oversized bitstreams,
 unknown codecs, sizes that disagree with the payload).
