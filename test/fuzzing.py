@@ -1,8 +1,8 @@
 """Hostile inputs for the cloud and the robot: a seeded generator and the committed corpus.
 
 `python test/fuzzing.py --write test/fuzz_corpus` regenerates the corpus: the same cases for
-the same seed, though not the same bytes (the encoded frames inside some cases come from
-the codecs of the day and carry stamps; the committed corpus predates the 4:4:4 default, and
+the same seed, not byte for byte (the encoded frames inside come from the encoders as
+installed, and two runs here differed; the committed corpus predates the 4:4:4 default, and
 its H.264 cases stay valid hostile inputs). Each case is the raw payload a peer could put on a zenoh key: CDR garbage,
 other message types, and well-formed EncodedFrame / SegmentationMask / Feedback messages
 whose contents lie (absurd or zero sizes, truncated, bit-flipped or oversized bitstreams,
