@@ -9,11 +9,12 @@ not send (``cloudseg/skipped``), and for frames it sent that the cloud will not 
 with a mask (its feedback says superseded by a newer frame, refused or failed; the link
 was re-established after they left; or none came within ``unanswered_timeout_s``), it
 republishes the latest mask under that frame's header, flagged stale with its age, so
-consumers see one mask per camera frame from the first mask on (before it there is
-nothing to publish). A fresh mask that comes back for a frame already answered stale is
-not published again (one mask per frame) but becomes the latest mask. So on
-``segmentation/mask`` a fresh mask may follow stale ones of later frames: stamps are per
-frame, not monotonic. (Which sent frame had which header, it learns from
+consumers see a mask for every camera frame from the first mask on (before it there is
+nothing to publish). A frame's own mask that comes back after its frame was answered stale
+is published all the same (fresh, a second message under that stamp; counted as
+``late_masks``): it is the frame's real answer, and its latency is what a consumer (and
+``cloudseg netem``) must see. So on ``segmentation/mask`` a fresh mask may follow stale
+ones of later frames: stamps are per frame, not monotonic. (Which sent frame had which header, it learns from
 ``cloudseg/uplink``, robot-local.)
 
 With ``propagate_stale`` (default) a stale mask is first moved along the motion between
@@ -64,13 +65,13 @@ PARAMS = (
           "masks (a mask's source frame must still be here) [frames]", range=(1, 600)),
     Param("max_mask_pixels", 4096 * 4096, "Largest mask accepted [px]", range=(1, 2**31 - 1)),
     Param("unanswered_timeout_s", 5.0, "A sent frame whose mask is not back after this long is answered "
-          "with the latest mask, stale (a mask arriving later is not published again) [s]",
+          "with the latest mask, stale (its own mask, should it come later, is published too) [s]",
           range=(0.1, 600.0)),
 )  # fmt: skip
 
 
 SENT_KEPT = 64  # sent frames remembered while their mask or feedback is on its way
-ANSWERED_KEPT = 64  # sent frames answered (fresh or stale): a late or repeated mask is not published again
+ANSWERED_KEPT = 64  # sent frames answered (fresh or stale): an uplink echo after its mask is not a frame sent
 PENDING_S = 0.2  # longest a stale frame waits for its camera image before it is served unmoved
 PENDING_KEPT = 16
 
@@ -100,7 +101,7 @@ class MaskNode(Node):
         # Sent frames awaiting their mask -> (header, node time in ns it was sent):
         self._sent: OrderedDict[tuple[int, int], tuple[Header, int]] = OrderedDict()
         self._answered: OrderedDict[tuple[int, int], None] = OrderedDict()  # a bounded set
-        self.late_masks = 0  # fresh masks of frames already answered stale
+        self.late_masks = 0  # masks of frames already answered stale (published too)
         self.stale_resized = 0  # stale masks resized to a camera whose size changed
         self.propagator = MaskPropagator()
         self.propagated = 0
@@ -145,10 +146,8 @@ class MaskNode(Node):
         self._bursts.success(keys.MASK)
         frame = _frame_key(msg.seq, msg.header)
         self._sent.pop(frame, None)
-        if frame in self._answered:  # its frame already has its mask: keep this one for later ones
-            self.late_masks += 1
-            self._latest = (msg.header, msg.seq, ids)
-            return
+        late = frame in self._answered  # answered stale already: its own mask is published all the same
+        self.late_masks += late
         self._mark_answered(frame)
         image = self._images.get(_stamp_ns(msg.header))
         if image is not None:
@@ -159,7 +158,9 @@ class MaskNode(Node):
         latency_ms = (now_ns - _stamp_ns(msg.header)) / 1e6
         self.latency.add(latency_ms)
         self.fresh += 1
-        self._latest = (msg.header, msg.seq, ids)
+        if not late or self._latest is None or _stamp_ns(msg.header) >= _stamp_ns(self._latest[0]):
+            self._latest = (msg.header, msg.seq, ids)  # a late mask of an older frame is not the latest
+            # (by arrival otherwise: a looping replay's stamps go back)
         self._publish(msg.header, ids, image, msg.seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
 
     def _check_buffer_depth(self, stamp_ns: int) -> None:
