@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="defaults of 40 frames, seed 0, oracle only (options given still count)",
+        help="the sweep's defaults: 40 frames, seed 0, oracle only (options given still count)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument(
@@ -530,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         "--propagation", action="store_true", help="propagation options and cost instead of the sweep"
     )
     args = parser.parse_args(argv)
-    quick = {"frames": 40, "seeds": [0], "segmenter": "oracle"} if args.quick else {}
+    sweep = not (args.propagation or args.features)  # what --quick is for
+    quick = {"frames": 40, "seeds": [0], "segmenter": "oracle"} if args.quick and sweep else {}
     for name, default in (("frames", 100), ("seeds", [0, 1, 2]), ("segmenter", "both")):
         if getattr(args, name) is None:  # --quick sets defaults, never what was asked for
             setattr(args, name, quick.get(name, default))

@@ -350,11 +350,17 @@ def test_an_answer_after_the_request_was_given_up_still_counts() -> None:
     assert ctl.pending is None and ctl.index == first and ctl.refusals == 1
     assert ctl.confirmed(change, 5.0) is change
     assert ctl.index == first + 1 and ctl._usable(first + 1), "no longer set aside as refused"
-    # An answer to a request older than the newest one says nothing about what the edge runs now.
-    newer = ctl._propose(first, State.DEGRADE, "step down", 8.0)
-    ctl.refused(newer, "busy", 8.5)
-    stale = Change(first + 2, first, State.PROBE, "older", 7.0)
-    assert ctl.confirmed(stale, 9.0) is None and ctl.index == first + 1
+    # Given up again, and a newer request asked: the late answer to the first still counts
+    # (the edge answers in order), and the newer one decides once it is answered or refused.
+    up = ctl._propose(first + 2, State.PROBE, "probe", 10.0)
+    assert ctl.tick(10.0 + ctl.settings.request_timeout_s + 0.1) is None  # given up
+    down = ctl._propose(first, State.DEGRADE, "step down", 20.0)
+    assert ctl.confirmed(up, 20.5) is up and ctl.index == first + 2 and ctl.pending is down
+    ctl.refused(down, "busy", 21.0)
+    assert ctl.index == first + 2, "the edge runs the point of the late answer"
+    # An answer older than one already applied says nothing about what the edge runs now.
+    older = Change(first + 1, first, State.PROBE, "older", 9.0)
+    assert ctl.confirmed(older, 22.0) is None and ctl.index == first + 2
 
 
 def test_estimator_rate_and_queuing_on_a_known_link() -> None:

@@ -179,7 +179,7 @@ def test_descriptors_have_ranges_and_units(edge: Edge) -> None:
         ("codec", "vp9", "must be one of"),
         ("downscale", "two", "type"),  # wrong type
         ("fps_cap", "5", "type"),  # a string for a double parameter
-        ("useful_threshold", 1.5, ""),
+        ("useful_threshold", 1.5, "useful_threshold"),
     ],
 )
 def test_bad_parameter_values_refused_with_reason(edge: Edge, name: str, value, why: str) -> None:

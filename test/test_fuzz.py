@@ -183,6 +183,7 @@ def test_ids_that_come_and_go_leave_nothing_behind(graph) -> None:
         results = future.result().results
         assert not results[0].successful and "read-only" in results[0].reason, results[0].reason
         assert all(r.successful for r in results[1:])
+    assert "applying " not in group.log_text("cloud.bridge"), group.log_text("cloud.bridge")[-2000:]
     session = zenoh.open(build_config(ZenohSettings(mode="client", connect=[endpoint])))
     try:
         for i in range(5):

@@ -36,6 +36,17 @@ def test_acl_shape() -> None:
     assert {"id": "car1", "cert_common_names": ["car1"]} in acl["subjects"]
 
 
+def test_the_shipped_template_has_the_rules_certs_writes() -> None:
+    """config/zenoh_cloud_tls.json5 is the template production fleets copy: its access control
+    must be what `cloudseg certs` generates for car1 (it kept a rule letting robots publish
+    on their own downlink after the generator was fixed)."""
+    template = zenoh.Config.from_file(str(Path(__file__).parents[1] / "config" / "zenoh_cloud_tls.json5"))
+    shipped = json.loads(template.get_json("access_control"))
+    generated = json.loads(zenoh.Config.from_json5(json.dumps({"access_control": access_control(["car1"])}))
+                           .get_json("access_control"))  # fmt: skip
+    assert shipped == generated
+
+
 def test_certs_command_writes_usable_configs(tmp_path: Path) -> None:
     assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2"]) == 0
     for name in (

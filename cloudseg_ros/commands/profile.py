@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[2000, 2001],
         help="scene seeds (default 2000 2001)",
     )
-    p.add_argument("--frames", type=positive_int, default=30, help="consecutive frames per seed (default 30)")
+    p.add_argument("--frames", type=positive_int, help="consecutive frames per seed (default 30; --quick 8)")
     p.add_argument("--variant", default="default", help="scene variant")
     p.add_argument("--weights", help="model files (default: the shipped weights)")
     p.add_argument("--sr-model", default="cloudseg", help="the cloud's sr_model (default cloudseg)")
@@ -42,10 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--downscales", type=positive_int, nargs="+", default=[1, 2, 4, 8], help="downscale factors"
     )
     p.add_argument(
-        "--fps-caps", type=non_negative, nargs="+", default=[0.0, 5.0], help="frame-rate caps (0 = none)"
+        "--fps-caps", type=non_negative, nargs="+", help="frame-rate caps (0 = none; default 0 5; --quick 0)"
     )
-    p.add_argument("--codecs", nargs="+", default=["h264", "jpeg"], choices=["h264", "jpeg"])
-    p.add_argument("--quick", action="store_true", help="8 frames per seed, H.264 only, no frame-rate cap")
+    p.add_argument(
+        "--codecs", nargs="+", choices=["h264", "jpeg"], help="codecs (default h264 jpeg; --quick h264)"
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="defaults of 8 frames per seed, H.264 only, no frame-rate cap"
+    )
     p.add_argument(
         "--chroma", help="the edge's chroma to measure with: yuv444 or yuv420 (default: the edge's)"
     )
@@ -66,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     width, height = parse_size(args.size, multiple=2)  # any even size: served padded, as the cloud does
     chroma = check_chroma(args.chroma or DEFAULT_CHROMA)
-    frames, codecs, caps = args.frames, args.codecs, args.fps_caps
-    if args.quick:
-        frames, codecs, caps = min(frames, 8), ["h264"], [0.0]
+    quick = args.quick  # sets defaults, never what was asked for
+    frames = args.frames if args.frames is not None else 8 if quick else 30
+    codecs = args.codecs or (["h264"] if quick else ["h264", "jpeg"])
+    caps = args.fps_caps or ([0.0] if quick else [0.0, 5.0])
     if frames < 2 or args.fps <= 0:
         raise ConfigError("--frames must be >= 2 and --fps > 0")
     out = Path(args.out)

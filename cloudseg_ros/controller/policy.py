@@ -132,7 +132,7 @@ class BitrateController:
         self.reason = "waiting for the edge"
         self.silent = False
         self._last_change_s = -1e9
-        self._requested_s = -1e9  # when the newest change was asked of the edge
+        self._applied_s = -1e9  # when the newest change the edge confirmed was asked of it
         self._started_s: float | None = None
         self._probe = _Probe()
         self._refused_until: dict[int, float] = {}
@@ -154,14 +154,16 @@ class BitrateController:
     def confirmed(self, change: Change, now_s: float) -> Change | None:
         """The edge accepted ``change``: it runs from now on. An answer that comes after the
         request was given up still counts (the edge does run it, and the point is no longer
-        set aside as refused); returns None only for an answer to a request older than the
-        newest one (whose answer tells what the edge runs)."""
+        set aside as refused), also while a newer request waits for its answer (the edge
+        answers in order: that one decides next); returns None only for an answer older
+        than one already applied."""
         if change is self.pending:
             self.pending = None
-        elif change.at_s < self._requested_s:
+        elif change.at_s < self._applied_s:
             return None
         else:
             self._refused_until.pop(change.index, None)
+        self._applied_s = change.at_s
         if change.index > change.previous >= 0:
             self._probe.climbed_s[change.index] = now_s
         self.index, self.state, self.since_s = change.index, change.state, now_s
@@ -671,7 +673,6 @@ class BitrateController:
             self.state = state
             return None
         self.pending = Change(index, self.index, state, reason, now_s)
-        self._requested_s = now_s
         return self.pending
 
     def status(self, now_s: float) -> Status:

@@ -35,7 +35,8 @@ from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.params import Param, ParameterTable
 
 LOCAL_DEPTH = 10  # DDS history depth of the bridge's ROS publishers and subscriptions
-LINK_FEEDBACK_FRAME = "bridge"  # header.frame_id of feedback the robot bridge makes itself
+LINK_FEEDBACK_FRAME = "bridge"  # header.frame_id of feedback a bridge makes itself
+LINK_UP = "link (re)established"  # its error text when the robot's link came (back): all sent is settled
 MSG_TYPES = {keys.UPLINK: EncodedFrame, keys.MASK: SegmentationMask, keys.FEEDBACK: Feedback}
 
 PARAMS = (
@@ -78,7 +79,7 @@ class _Stream:
     forwarded: int = 0
     bytes: int = 0
     malformed: int = 0  # payloads without a CDR encapsulation header: not forwarded
-    unsent: int = 0  # taken from the queue while no zenoh session (or its put) could carry them
+    unsent: int = 0  # taken from the queue while the link was down (no session, or no router)
     last_mono: float = 0.0  # when the last payload arrived (monotonic)
 
     @property
@@ -183,7 +184,7 @@ class BridgeNode(Node):
             with contextlib.suppress(Exception):  # malformed: not ours to judge, the cloud counts it
                 seq = deserialize_message(data, EncodedFrame).seq
                 self.last_sent_seq = seq  # settled once taken: delivered, or lost with a down link
-            if not self._put(key, data):
+            if not self.link.link_up or not self._put(key, data):  # a put with no router goes nowhere
                 self.outbound.unsent += 1
                 continue
             self.outbound.forwarded += 1
@@ -282,7 +283,7 @@ class BridgeNode(Node):
         fb = Feedback(robot_id=self.robot, last_seq=self.last_sent_seq, request_idr=True, frame_size=0)
         fb.header.stamp = self.get_clock().now().to_msg()
         fb.header.frame_id = LINK_FEEDBACK_FRAME
-        fb.error = "link (re)established"
+        fb.error = LINK_UP
         self._enqueue_inbound(self.robot, keys.FEEDBACK, serialize_message(fb))
 
     def _inbound_handler(self, robot: str, stream: str) -> Callable[[Any], None]:

@@ -9,11 +9,11 @@ not send (``cloudseg/skipped``), and for frames it sent that the cloud will not 
 with a mask (its feedback says superseded by a newer frame, refused or failed; the link
 was re-established after they left; or none came within ``unanswered_timeout_s``), it
 republishes the latest mask under that frame's header, flagged stale with its age, so
-consumers see a mask for every camera frame from the first mask on (before it there is
-nothing to publish). A frame's own mask that comes back after its frame was answered stale
-is published all the same (fresh, a second message under that stamp; counted as
-``late_masks``): it is the frame's real answer, and its latency is what a consumer (and
-``cloudseg netem``) must see. So on ``segmentation/mask`` a fresh mask may follow stale
+consumers see one mask per camera frame from the first mask on (before it there is nothing
+to publish). A frame's own mask that comes back after its frame was answered stale is not
+published (one message per stamp), but counted (``late_masks``, a warning) and used as the
+latest mask. The timeout is long (30 s) so that measured latencies are real ones: a slow
+link's masks come back as fresh. On ``segmentation/mask`` a fresh mask may follow stale
 ones of later frames: stamps are per frame, not monotonic. (Which sent frame had which header, it learns from
 ``cloudseg/uplink``, robot-local.)
 
@@ -48,7 +48,7 @@ from cloudseg_ros.mask.propagate import MaskPropagator
 from cloudseg_ros.mask.render import colorize, overlay, restore
 from cloudseg_ros.metrics.latency import LatencyWindow
 from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo, SegmentationMask
-from cloudseg_ros.nodes.bridge_node import LINK_FEEDBACK_FRAME
+from cloudseg_ros.nodes.bridge_node import LINK_FEEDBACK_FRAME, LINK_UP
 from cloudseg_ros.nodes.common import CheckedSubscription, run_node
 from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.image_conv import array_to_image, image_to_rgb
@@ -64,14 +64,14 @@ PARAMS = (
     Param("image_buffer", 30, "Camera frames kept to match masks for the overlay and to propagate stale "
           "masks (a mask's source frame must still be here) [frames]", range=(1, 600)),
     Param("max_mask_pixels", 4096 * 4096, "Largest mask accepted [px]", range=(1, 2**31 - 1)),
-    Param("unanswered_timeout_s", 5.0, "A sent frame whose mask is not back after this long is answered "
-          "with the latest mask, stale (its own mask, should it come later, is published too) [s]",
-          range=(0.1, 600.0)),
+    Param("unanswered_timeout_s", 30.0, "A sent frame whose mask is not back after this long is answered "
+          "with the latest mask, stale (its own mask, should it come later, is counted, not published) [s]",
+          range=(0.1, 30.0)),
 )  # fmt: skip
 
 
-SENT_KEPT = 64  # sent frames remembered while their mask or feedback is on its way
-ANSWERED_KEPT = 64  # sent frames answered (fresh or stale): an uplink echo after its mask is not a frame sent
+SENT_KEPT = 1024  # sent frames remembered while their mask or feedback is on its way (> 30 s at 30 Hz)
+ANSWERED_KEPT = 1024  # frames answered (fresh or stale): a mask or uplink echo after it is no new frame
 PENDING_S = 0.2  # longest a stale frame waits for its camera image before it is served unmoved
 PENDING_KEPT = 16
 
@@ -100,8 +100,8 @@ class MaskNode(Node):
         # Frames by (seq, source stamp): an edge that restarts numbers its frames from 1 again.
         # Sent frames awaiting their mask -> (header, node time in ns it was sent):
         self._sent: OrderedDict[tuple[int, int], tuple[Header, int]] = OrderedDict()
-        self._answered: OrderedDict[tuple[int, int], None] = OrderedDict()  # a bounded set
-        self.late_masks = 0  # masks of frames already answered stale (published too)
+        self._answered: OrderedDict[tuple[int, int], bool] = OrderedDict()  # -> answered stale
+        self.late_masks = 0  # masks of frames already answered stale (not published)
         self.stale_resized = 0  # stale masks resized to a camera whose size changed
         self.propagator = MaskPropagator()
         self.propagated = 0
@@ -146,22 +146,32 @@ class MaskNode(Node):
         self._bursts.success(keys.MASK)
         frame = _frame_key(msg.seq, msg.header)
         self._sent.pop(frame, None)
-        late = frame in self._answered  # answered stale already: its own mask is published all the same
-        self.late_masks += late
-        self._mark_answered(frame)
+        answered = self._answered.get(frame)
+        if answered is not None:  # its frame has its mask: a stale one (late) or this one (a repeat)
+            if answered:
+                self.late_masks += 1
+                self._bursts.failure(
+                    "late", f"mask {msg.seq} came {self._age_ms(msg.header) / 1e3:.1f} s after its frame, "
+                    "which was answered stale already (unanswered_timeout_s): not published",
+                )  # fmt: skip
+                if self._latest is None or _stamp_ns(msg.header) >= _stamp_ns(self._latest[0]):
+                    self._latest = (msg.header, msg.seq, ids)  # still the newest information
+            return
+        self._mark_answered(frame, stale=False)
         image = self._images.get(_stamp_ns(msg.header))
         if image is not None:
             ids = restore(ids, image.width, image.height)
         else:
             self._check_buffer_depth(_stamp_ns(msg.header))
-        now_ns = self.get_clock().now().nanoseconds
-        latency_ms = (now_ns - _stamp_ns(msg.header)) / 1e6
+        latency_ms = self._age_ms(msg.header)
         self.latency.add(latency_ms)
         self.fresh += 1
-        if not late or self._latest is None or _stamp_ns(msg.header) >= _stamp_ns(self._latest[0]):
-            self._latest = (msg.header, msg.seq, ids)  # a late mask of an older frame is not the latest
-            # (by arrival otherwise: a looping replay's stamps go back)
+        self._latest = (msg.header, msg.seq, ids)  # by arrival, not stamp: a looping replay's go back
         self._publish(msg.header, ids, image, msg.seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
+
+    def _age_ms(self, header: Header) -> float:
+        """Robot clock now minus the frame's capture stamp."""
+        return (self.get_clock().now().nanoseconds - _stamp_ns(header)) / 1e6
 
     def _check_buffer_depth(self, stamp_ns: int) -> None:
         """A mask later than the camera frames the node keeps has no overlay, and stale masks
@@ -199,7 +209,9 @@ class MaskNode(Node):
         no cloud will answer those. (Feedback names a frame by its sequence number alone.)"""
         if not msg.error:
             return
-        link = msg.header.frame_id == LINK_FEEDBACK_FRAME
+        link = msg.header.frame_id == LINK_FEEDBACK_FRAME and msg.error == LINK_UP
+        if msg.header.frame_id == LINK_FEEDBACK_FRAME and not link:
+            return  # the cloud's bridge asking for a key frame: frames after it may still be served
         for frame in [f for f in self._sent if f[0] == msg.last_seq or (link and f[0] < msg.last_seq)]:
             self._unanswered(frame, self._sent.pop(frame))
 
@@ -212,11 +224,11 @@ class MaskNode(Node):
 
     def _unanswered(self, frame: tuple[int, int], sent: tuple[Header, int]) -> None:
         """A sent frame no mask will come for (or none in time): its latest mask, stale."""
-        self._mark_answered(frame)
+        self._mark_answered(frame, stale=True)
         self._republish_stale(sent[0], unserved=True)
 
-    def _mark_answered(self, frame: tuple[int, int]) -> None:
-        self._answered[frame] = None
+    def _mark_answered(self, frame: tuple[int, int], stale: bool) -> None:
+        self._answered[frame] = stale
         while len(self._answered) > ANSWERED_KEPT:
             self._answered.popitem(last=False)
 
