@@ -129,6 +129,49 @@ def test_camera_replays_images_with_labels_and_stamps(tmp_path: Path) -> None:
         open_source("mcap", str(tmp_path / "missing.mcap"))
 
 
+def test_camera_replays_a_recording_of_compressed_images(tmp_path: Path) -> None:
+    """Robots often record `image_raw/compressed` only (compressed_image_transport's JPEG or
+    PNG): replayed as the camera (was: "name the camera topic", and an Image topic only)."""
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    images = [_image(i) for i in range(3)]
+    for path in (tmp_path / "camera.mcap", tmp_path / "camera_and_depth.mcap"):
+        with McapRecorder(path) as rec:
+            for i, img in enumerate(images):
+                rgb = np.frombuffer(bytes(img.data), np.uint8).reshape(16, 32, 3)
+                _, png = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))  # lossless: exact pixels
+                msg = CompressedImage(
+                    header=img.header, format="rgb8; png compressed bgr8", data=png.tobytes()
+                )
+                rec.write("/car1/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage",
+                          serialize_message(msg), 10**9 * (i + 1))  # fmt: skip
+                lab = _image(100 + i, "mono8")
+                lab.header = img.header
+                rec.write("/car1/camera/labels", "sensor_msgs/msg/Image", serialize_message(lab),
+                          10**9 * (i + 1) + 5)  # fmt: skip
+            if "depth" in path.name:
+                depth = CompressedImage(
+                    header=images[0].header, format="16UC1; compressedDepth png", data=b"x"
+                )
+                rec.write("/car1/depth/image_raw/compressed", "sensor_msgs/msg/CompressedImage",
+                          serialize_message(depth), 10**9 * 9)  # fmt: skip
+    frames = list(open_source("mcap", str(tmp_path / "camera.mcap"), loop=False).frames())  # the only one
+    assert [f.stamp_ns for f in frames] == [
+        i.header.stamp.sec * 10**9 + i.header.stamp.nanosec for i in images
+    ]
+    for f, img in zip(frames, images, strict=True):
+        assert np.array_equal(f.image, np.frombuffer(bytes(img.data), np.uint8).reshape(16, 32, 3))
+        assert f.labels is not None and f.labels.shape == (16, 32)  # paired through image_raw/compressed
+    path = tmp_path / "camera_and_depth.mcap"
+    with pytest.raises(ConfigError, match="replay_topic"):  # two compressed topics: which one?
+        open_source("mcap", str(path), loop=False)
+    camera = open_source("mcap", str(path), loop=False, topic="/car1/camera/image_raw/compressed")
+    assert len(list(camera.frames())) == 3
+    with pytest.raises(ConfigError, match="depth image"):
+        list(open_source("mcap", str(path), loop=False, topic="/car1/depth/image_raw/compressed").frames())
+
+
 def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
     """The layout rosbag2's sqlite3 storage writes (topics + messages tables, metadata.yaml)."""
     bag = tmp_path / "bag"

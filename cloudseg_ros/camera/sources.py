@@ -224,8 +224,10 @@ class McapSource(FrameSource):
     """Replays the camera of a recording: an MCAP file (``cloudseg record``, ``cloudseg demo
     --record``, ``ros2 bag record -s mcap``) or a rosbag2 folder / ``.db3`` file.
 
-    ``topic``: the sensor_msgs/Image topic to replay; empty = the only ``.../image_raw``
-    topic of the file. Ground-truth labels recorded beside it (``.../labels`` with the same
+    ``topic``: the sensor_msgs/Image or CompressedImage topic to replay; empty = the only
+    ``.../image_raw`` Image topic of the file or, without one, its only CompressedImage topic
+    (robots often record ``image_raw/compressed`` only: JPEG or PNG as
+    compressed_image_transport writes them). Ground-truth labels recorded beside it (``.../labels`` with the same
     header stamps, as the synthetic and Cityscapes sources publish them) come along, so a
     replay can be scored. Each frame keeps its recorded capture stamp (``stamp_ns``); the
     camera node publishes it or the current time (parameter ``replay_stamps``). Frames are
@@ -233,6 +235,7 @@ class McapSource(FrameSource):
     """
 
     IMAGE_TYPE = "sensor_msgs/msg/Image"
+    COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
     PAIRING_WINDOW = 8  # images held back waiting for their labels
 
     def __init__(
@@ -251,21 +254,23 @@ class McapSource(FrameSource):
         except Exception as exc:  # a corrupt file: say which and why
             raise ConfigError(f"cannot read recording {path!r}: {exc}") from exc
         images = sorted(t for t, ty in topics.items() if ty == self.IMAGE_TYPE)
+        compressed = sorted(t for t, ty in topics.items() if ty == self.COMPRESSED_TYPE)
+        listed = ", ".join(images + compressed) or "none"
         if topic:
-            if topics.get(topic) != self.IMAGE_TYPE:
-                raise ConfigError(
-                    f"{path!r} has no sensor_msgs/Image topic {topic!r}; it has: {', '.join(images) or 'none'}"
-                )
+            if topics.get(topic) not in (self.IMAGE_TYPE, self.COMPRESSED_TYPE):
+                raise ConfigError(f"{path!r} has no image topic {topic!r}; its image topics: {listed}")
         else:
-            raw = [t for t in images if t.endswith("image_raw")]
+            raw = [t for t in images if t.endswith("image_raw")] or compressed
             if len(raw) != 1:
                 raise ConfigError(
                     f"{path!r}: name the camera topic to replay (parameter 'replay_topic'); "
-                    f"sensor_msgs/Image topics: {', '.join(images) or 'none'}"
+                    f"image topics (sensor_msgs/Image, CompressedImage): {listed}"
                 )
             topic = raw[0]
         self.topic = topic
-        labels = topic.rsplit("/", 1)[0] + "/labels"
+        self.compressed = topics[topic] == self.COMPRESSED_TYPE
+        camera = topic.removesuffix("/compressed") if self.compressed else topic
+        labels = camera.rsplit("/", 1)[0] + "/labels"
         self.labels_topic = labels if topics.get(labels) == self.IMAGE_TYPE else None
         self.path, self.loop = path, loop
 
@@ -296,13 +301,16 @@ class McapSource(FrameSource):
 
     def frames(self) -> Iterator[CameraFrame]:
         from cloudseg_ros.errors import PayloadError
-        from cloudseg_ros.nodes.image_conv import image_to_rgb
+        from cloudseg_ros.nodes.image_conv import compressed_to_rgb, image_to_rgb
 
         index = 0
         while True:
             for stamp, msg, labels in self._one_pass():
                 try:
-                    rgb = np.ascontiguousarray(image_to_rgb(msg))
+                    if self.compressed:
+                        rgb = compressed_to_rgb(msg.format, bytes(msg.data))
+                    else:
+                        rgb = np.ascontiguousarray(image_to_rgb(msg))
                 except PayloadError as exc:
                     raise ConfigError(f"recording {self.path!r}, {self.topic}: {exc}") from exc
                 yield self._fit(CameraFrame(rgb, labels, index, stamp))

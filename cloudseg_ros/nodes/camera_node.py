@@ -42,8 +42,8 @@ PARAMS = (
     Param("max_frames", 0, "Stop after this many frames; 0 = never", range=(0, 2**31 - 1)),
     Param("frame_id", "camera", "frame_id of the published headers"),
     Param("publish_labels", True, "Publish ground-truth labels when the source has them"),
-    Param("replay_topic", "", "Recording: sensor_msgs/Image topic to replay; empty = its only .../image_raw",
-          read_only=True),
+    Param("replay_topic", "", "Recording: Image or CompressedImage topic to replay; empty = its only "
+          ".../image_raw Image topic, else its only CompressedImage topic", read_only=True),
     Param("replay_stamps", False, "Recording: publish the recorded capture stamps instead of the current time"),
 )  # fmt: skip
 

@@ -76,6 +76,24 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return np.repeat(arr[..., None], 3, axis=2)  # mono8
 
 
+def compressed_to_rgb(fmt: str, data: bytes) -> np.ndarray:
+    """A sensor_msgs/CompressedImage's JPEG or PNG as (H, W, 3) uint8 RGB.
+
+    ``fmt`` as compressed_image_transport writes it (``"bgr8; jpeg compressed bgr8"``, or
+    the older ``"jpeg"``): the decoded image is BGR (cv::imdecode), grey images come out as
+    three equal channels. Depth images (compressedDepth) are no camera frame: PayloadError."""
+    import cv2
+
+    if "compresseddepth" in fmt.lower().replace(" ", ""):
+        raise PayloadError(f"compressed image format {fmt!r} is a depth image, not a camera frame")
+    if not data:
+        raise PayloadError(f"compressed image ({fmt!r}) without data")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise PayloadError(f"compressed image ({fmt!r}, {len(data)} bytes) does not decode")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
 def array_to_image(array: np.ndarray, encoding: str, header: Header | None = None) -> Image:
     """A sensor_msgs/Image holding ``array`` ((H, W) for mono8, (H, W, C) otherwise)."""
     channels = CHANNELS.get(encoding)
