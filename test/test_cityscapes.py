@@ -111,3 +111,36 @@ def test_synth_bad_arguments(tmp_path: Path, extra: list[str], capsys: pytest.Ca
         status = exc.code
     assert status != 0
     assert "error" in capsys.readouterr().err
+
+
+def test_the_camera_plays_any_split_palette_labels_and_unlabelled_images(tmp_path: Path) -> None:
+    """`cloudseg synth` writes train by default and the camera's folder source read only val
+    (refused); a label PNG in palette mode (as some tools write them) was refused as not
+    single-channel; an image without a label stopped the whole folder, though a camera
+    needs no labels (those frames are published without)."""
+    from PIL import Image
+
+    from cloudseg_ros.camera.sources import open_source
+
+    rng = np.random.default_rng(2)
+    write_cityscapes_frame(tmp_path, "train", "c", 0, 0, *_random_frame(rng))
+    img, lab = _random_frame(rng)
+    write_cityscapes_frame(tmp_path, "train", "c", 0, 1, img, lab)
+    palette = Image.fromarray(lab, mode="L").convert("P")  # indices = the ids
+    palette.putpalette([v for i in range(256) for v in (i, 255 - i, (7 * i) % 256)])
+    palette.save(tmp_path / "gtFine/train/c/c_000000_000001_gtFine_labelTrainIds.png")
+    cv2.imwrite(
+        str(tmp_path / "leftImg8bit/train/c/c_000000_000002_leftImg8bit.png"), np.zeros((16, 24, 3), np.uint8)
+    )
+    frames = list(open_source("folder", str(tmp_path), loop=False).frames())  # the only split: train
+    assert len(frames) == 3 and np.array_equal(frames[1].labels, lab) and frames[2].labels is None
+    with pytest.raises(CloudsegError, match="c_000000_000002"):  # training data keeps needing labels
+        CityscapesDataset(tmp_path, "train")
+    write_cityscapes_frame(tmp_path, "test", "c", 0, 0, *_random_frame(rng))
+    with pytest.raises(ConfigError, match="split"):  # two splits, no val: which one?
+        open_source("folder", str(tmp_path), loop=False)
+    assert len(list(open_source("folder", str(tmp_path), loop=False, split="test").frames())) == 1
+    rgb_label = tmp_path / "gtFine/test/c/c_000000_000000_gtFine_labelTrainIds.png"
+    cv2.imwrite(str(rgb_label), np.zeros((16, 24, 3), np.uint8))
+    with pytest.raises(CloudsegError, match="not a single-channel 8-bit PNG"):
+        CityscapesDataset(tmp_path, "test")[0]

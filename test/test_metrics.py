@@ -85,3 +85,18 @@ def test_a_seed_equal_to_a_training_seed_modulo_2_64_is_not_held_out() -> None:
     check_disjoint(range(0, 200), [1000, 1001])
     with pytest.raises(ConfigError, match=r"\[-1\]"):
         check_disjoint([2**64 - 1], [-1, 1000])  # the scene renders the same frames for both
+
+
+def test_a_class_only_predicted_counts_in_the_union_mean_only() -> None:
+    """Half road, half sky; a quarter predicted as train (in no ground truth): the project's mIoU
+    averages road and sky (0.75); cityscapesScripts' rule also averages train's 0 (0.5)."""
+    truth = np.zeros((4, 4), np.int64)
+    truth[2:] = 10  # sky
+    pred = truth.copy()
+    pred[:1] = 16  # train, over a quarter of the road
+    cm = ConfusionMatrix()
+    cm.update(truth, pred)
+    assert cm.miou() == pytest.approx((0.5 + 1.0) / 2)  # road 4 of 8 pixels right, sky all
+    assert cm.miou_union() == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    empty = ConfusionMatrix()
+    assert np.isnan(empty.miou()) and np.isnan(empty.miou_union())

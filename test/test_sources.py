@@ -148,3 +148,65 @@ def test_a_failing_source_is_reported_then_ends(video: bytes, tmp_path: Path) ->
     reader = FrameReader(VideoSource(str(path), loop=True), on_error=reasons.append)
     assert _drain(reader) == []
     assert len(reasons) == 1 and "ruined.mp4" in reasons[0] and reader.error == reasons[0]
+
+
+def test_the_synthetic_camera_reports_the_scenes_intrinsics() -> None:
+    """CameraInfo's K for the synthetic scene (was all zero: "uncalibrated"): the focal length
+    the renderer uses and its principal point, on the horizon row, in ROS's pixel convention
+    (centres at integers; the renderer's at +0.5)."""
+    from cloudseg_ros.camera.sources import SyntheticSource
+    from cloudseg_ros.scene.camera import HORIZON, Camera, focal_for
+
+    w, h = 320, 160
+    f, cx, cy = SyntheticSource(w, h).intrinsics
+    assert f == focal_for(w, h) > 0
+    level = Camera(w, h, f, w / 2, HORIZON * h, 0.0, 1.5, 0.0)  # as EgoPath.camera with no yaw/pitch
+    ahead = level.project(np.array([[0.0, 1.5, 1e6], [2.0, 0.5, 10.0]]))
+    assert ahead[0] - 0.5 == pytest.approx([cx, cy])  # a point far ahead at camera height
+    assert ahead[1, 0] - 0.5 == pytest.approx(cx + f * 2.0 / 10.0)
+    assert ahead[1, 1] - 0.5 == pytest.approx(cy + f * 1.0 / 10.0)
+
+
+def test_a_folder_plays_in_natural_order_and_skips_what_does_not_read(tmp_path: Path) -> None:
+    """Unpadded frame dumps play frame2 before frame10 (a plain sort played 1, 10, 2: motion
+    and selection garbled); an unreadable image is skipped and counted (it stopped the
+    camera for good when reached); a folder where nothing reads is refused naming it."""
+    import cv2
+
+    from cloudseg_ros.camera.sources import FolderSource
+
+    for i in (1, 2, 10):
+        cv2.imwrite(str(tmp_path / f"frame{i}.png"), np.full((8, 16, 3), i, np.uint8))
+    (tmp_path / "frame3.png").write_bytes(b"not a png")
+    source = FolderSource(str(tmp_path), loop=False)
+    frames = list(source.frames())
+    assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 10] and source.unreadable == 1
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"nothing")
+    with pytest.raises(ConfigError, match=r"broken.*could be read"):
+        list(FolderSource(str(broken), loop=True).frames())
+
+
+def test_a_size_of_zero_on_one_side_keeps_the_aspect_ratio(tmp_path: Path) -> None:
+    import cv2
+
+    from cloudseg_ros.camera.sources import FolderSource
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((30, 40, 3), np.uint8))
+    assert next(FolderSource(str(tmp_path), width=80, height=0).frames()).image.shape == (60, 80, 3)
+    assert next(FolderSource(str(tmp_path), width=0, height=15).frames()).image.shape == (15, 20, 3)
+    assert next(FolderSource(str(tmp_path)).frames()).image.shape == (30, 40, 3)
+
+
+def test_a_file_without_a_video_stream_is_refused_at_open(tmp_path: Path) -> None:
+    """An audio-only file passed the open check and failed at run time with an IndexError."""
+    path = tmp_path / "sound.wav"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    with pytest.raises(ConfigError, match=r"sound\.wav.*no video stream"):
+        VideoSource(str(path))

@@ -2,14 +2,17 @@
 a V4L2 device, a recording (MCAP file or rosbag2 folder). No ROS here; the camera node
 publishes whatever a source yields.
 
-Every source yields RGB uint8 frames of one size (``width`` x ``height`` when asked,
-else the source's own), plus ground-truth labels when the source has them (the
+Every source yields RGB uint8 frames of ``width`` x ``height`` when asked (0 on one side
+keeps the aspect ratio), else of each frame's own size (a folder of mixed sizes yields mixed
+sizes), plus ground-truth labels when the source has them (the
 synthetic scene; a Cityscapes-layout folder), so accuracy can be measured live.
 A source that cannot be opened raises ConfigError naming the device or file.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -21,6 +24,8 @@ import numpy as np
 
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.imaging.resize import resize_labels_nearest
+
+log = logging.getLogger(__name__)
 
 KINDS = ("synthetic", "video", "folder", "v4l2", "mcap")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -44,24 +49,47 @@ class FrameSource:
 
     def __init__(self, width: int = 0, height: int = 0) -> None:
         self.width, self.height = width, height
-        self.focal_px: float | None = None  # known for the synthetic scene
+        self.intrinsics: tuple[float, float, float] | None = None  # (f, cx, cy) where known
 
     def frames(self) -> Iterator[CameraFrame]:
         raise NotImplementedError
 
     def _fit(self, frame: CameraFrame) -> CameraFrame:
-        """Resize to the requested size (area for pixels, nearest for labels)."""
+        """Resize to the requested size (area for pixels, nearest for labels); a size of 0 on
+        one side keeps the frame's aspect ratio, 0 on both keeps the frame's own size."""
         h, w = frame.image.shape[:2]
-        if not self.width or not self.height or (w, h) == (self.width, self.height):
+        width, height = self.width, self.height
+        if not width and not height:
             return frame
-        image = cv2.resize(frame.image, (self.width, self.height), interpolation=cv2.INTER_AREA)
-        labels = (
-            None if frame.labels is None else resize_labels_nearest(frame.labels, self.width, self.height)
-        )
+        if not width:
+            width = max(1, round(w * height / h))
+        elif not height:
+            height = max(1, round(h * width / w))
+        if (w, h) == (width, height):
+            return frame
+        image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
+        labels = None if frame.labels is None else resize_labels_nearest(frame.labels, width, height)
         return CameraFrame(image, labels, frame.index, frame.stamp_ns)
 
     def close(self) -> None:
         pass
+
+
+def _default_split(root: Path) -> str:
+    """``val`` when the layout has it (what a camera plays from Cityscapes), else its only split."""
+    splits = sorted(p.name for p in (root / "leftImg8bit").iterdir() if p.is_dir())
+    if "val" in splits or len(splits) != 1:
+        if "val" not in splits:
+            raise ConfigError(
+                f"{root}: name the split to play (parameter 'split'); leftImg8bit has: {', '.join(splits) or 'none'}"
+            )
+        return "val"
+    return splits[0]
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    """frame2 before frame10: digit runs compare as numbers (unpadded frame dumps)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
 class SyntheticSource(FrameSource):
@@ -77,7 +105,9 @@ class SyntheticSource(FrameSource):
             self.scene = DrivingScene(seed=seed, width=width, height=height, variant=variant)
         except ValueError as exc:
             raise ConfigError(f"synthetic camera: {exc}") from exc
-        self.focal_px = getattr(self.scene, "focal_px", None)
+        from cloudseg_ros.scene.camera import intrinsics
+
+        self.intrinsics = intrinsics(width, height)  # rendered at this size: no resize in between
         self.start = start
 
     def frames(self) -> Iterator[CameraFrame]:
@@ -103,9 +133,12 @@ class VideoSource(FrameSource):
         import av
 
         try:
-            av.open(path).close()
+            with av.open(path) as container:
+                has_video = bool(container.streams.video)
         except av.FFmpegError as exc:
             raise ConfigError(f"cannot open video file {path!r}: {exc}") from exc
+        if not has_video:
+            raise ConfigError(f"video file {path!r} has no video stream")
         self.path, self.loop = path, loop
         self.damaged = 0
 
@@ -144,21 +177,25 @@ class FolderSource(FrameSource):
     """Images of a folder in name order; a Cityscapes-layout root also yields its labels."""
 
     def __init__(
-        self, path: str, width: int = 0, height: int = 0, loop: bool = True, split: str = "val"
+        self, path: str, width: int = 0, height: int = 0, loop: bool = True, split: str = ""
     ) -> None:
         super().__init__(width, height)
         root = Path(path)
         if not root.is_dir():
             raise ConfigError(f"image folder not found: {path!r} (parameter 'uri')")
-        self.loop = loop
+        self.loop, self.path = loop, path
         self.dataset = None
+        self.unreadable = 0
         if (root / "leftImg8bit").is_dir():
             from cloudseg_ros.scene import CityscapesDataset
 
-            self.dataset = CityscapesDataset(root, split=split)
+            # Labels where there are (scored), none where not: a camera plays unlabelled images too.
+            self.dataset = CityscapesDataset(root, split=split or _default_split(root), require_labels=False)
             count = len(self.dataset)
         else:
-            self.files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            self.files = sorted(
+                (p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+            )
             count = len(self.files)
         if count == 0:
             raise ConfigError(
@@ -166,19 +203,30 @@ class FolderSource(FrameSource):
             )
         self.count = count
 
-    def _read(self, i: int) -> CameraFrame:
+    def _read(self, i: int) -> CameraFrame | None:
         if self.dataset is not None:
             item = self.dataset[i]
             return CameraFrame(item.image, item.labels, i)
         bgr = cv2.imread(str(self.files[i]), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise ConfigError(f"cannot read image {self.files[i]}")
+            return None
         return CameraFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None, i)
 
     def frames(self) -> Iterator[CameraFrame]:
+        """Every image in order; one that does not read is skipped and counted (``unreadable``),
+        as a video's damaged packet is; a folder where none reads is refused, naming it."""
         while True:
+            read = 0
             for i in range(self.count):
-                yield self._fit(self._read(i))
+                frame = self._read(i)
+                if frame is None:
+                    self.unreadable += 1
+                    log.warning("cannot read image %s: skipped", self.files[i])
+                    continue
+                read += 1
+                yield self._fit(frame)
+            if read == 0:
+                raise ConfigError(f"no image in {self.path!r} could be read")
             if not self.loop:
                 return
 
@@ -273,6 +321,8 @@ class McapSource(FrameSource):
         labels = camera.rsplit("/", 1)[0] + "/labels"
         self.labels_topic = labels if topics.get(labels) == self.IMAGE_TYPE else None
         self.path, self.loop = path, loop
+        self.unreadable = 0
+        self.last_refusal = ""
 
     def _one_pass(self) -> Iterator[tuple[int, object, np.ndarray | None]]:
         """(stamp, image message, labels or None) in recording order, images paired with the
@@ -311,10 +361,17 @@ class McapSource(FrameSource):
                         rgb = compressed_to_rgb(msg.format, bytes(msg.data))
                     else:
                         rgb = np.ascontiguousarray(image_to_rgb(msg))
-                except PayloadError as exc:
-                    raise ConfigError(f"recording {self.path!r}, {self.topic}: {exc}") from exc
+                except PayloadError as exc:  # one odd frame: skipped and counted, as a folder's
+                    self.unreadable += 1
+                    log.warning("recording %s, %s: frame skipped: %s", self.path, self.topic, exc)
+                    self.last_refusal = str(exc)
+                    continue
                 yield self._fit(CameraFrame(rgb, labels, index, stamp))
                 index += 1
+            if index == 0 and self.unreadable:
+                raise ConfigError(
+                    f"recording {self.path!r}, {self.topic}: no frame converts ({self.last_refusal})"
+                )
             if not self.loop or index == 0:
                 return
 
@@ -329,6 +386,7 @@ def open_source(
     loop: bool = True,
     start: int = 0,
     topic: str = "",
+    split: str = "",
 ) -> FrameSource:
     """The source of ``kind`` (one of KINDS); ConfigError with the reason if it cannot open."""
     if kind == "synthetic":
@@ -342,7 +400,7 @@ def open_source(
     if kind == "video":
         return VideoSource(uri, width, height, loop)
     if kind == "folder":
-        return FolderSource(uri, width, height, loop)
+        return FolderSource(uri, width, height, loop, split)
     if kind == "v4l2":
         return V4L2Source(uri, width, height)
     raise ConfigError(f"camera source {kind!r}: must be one of: {', '.join(KINDS)}")

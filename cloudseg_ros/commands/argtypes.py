@@ -60,6 +60,13 @@ def scene_seed(text: str) -> int:
     return node_param("camera", "seed")(text)  # type: ignore[return-value]
 
 
+def folder_name(text: str) -> str:
+    """One path component: not empty, no separator, not '.' or '..'."""
+    if not text or "/" in text or "\\" in text or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} is no folder name")
+    return text
+
+
 def integer(text: str) -> int:
     try:
         return int(text)

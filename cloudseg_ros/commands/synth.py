@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import positive_int, scene_seed
+from cloudseg_ros.commands.argtypes import folder_name, positive_int, scene_seed
 
 MIN_WIDTH, MIN_HEIGHT = 64, 32
 
@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "synth",
         help="render frames of the procedural driving scene to a Cityscapes-layout folder",
         description="Render K consecutive frames of the seeded procedural driving scene and write them as "
-        "leftImg8bit/gtFine (labelTrainIds) PNGs, ready for `cloudseg train`/`cloudseg eval`.",
+        "leftImg8bit/gtFine (labelTrainIds) PNGs: a dataset for other tools, or a folder the camera plays "
+        "(source: folder, split as written here).",
     )
     p.add_argument("--seed", type=scene_seed, default=0, help="scene seed (default 0)")
     p.add_argument("--frames", type=positive_int, required=True, help="number of consecutive frames to write")
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--height", type=int, default=512)
     p.add_argument("--variant", default="default", help="default | static | fast")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", type=folder_name, default="train", help="split folder (default train)")
     p.add_argument("--city", default=None, help="city folder name (default synth<seed>)")
     p.add_argument("--start", type=int, default=0, help="index of the first frame")
     p.set_defaults(func=run)

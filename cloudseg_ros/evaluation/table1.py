@@ -46,15 +46,17 @@ def evaluate_rows(
         per_class = cm.per_class()
         results[row] = {
             "miou": cm.miou(),
+            "miou_union": cm.miou_union(),  # cityscapesScripts' mean (metrics.segmentation)
             "per_class": per_class,
             **{c: per_class.get(c) for c in SMALL},
             "psnr": float(np.mean(psnrs)) if psnrs else None,
             "ssim": float(np.mean(ssims)) if ssims else None,
         }
         log.info(
-            "table1 %-10s mIoU %.4f person %s pole %s psnr %s",
+            "table1 %-10s mIoU %.4f (over classes predicted too %.4f) person %s pole %s psnr %s",
             row,
             cm.miou(),
+            cm.miou_union(),
             _fmt(per_class.get("person")),
             _fmt(per_class.get("pole")),
             _fmt(results[row]["psnr"]),

@@ -1,10 +1,12 @@
 """Segmentation accuracy: a confusion matrix accumulated over frames, and mIoU.
 
-mIoU follows the Cityscapes convention: per-class IoU = TP / (TP + FP + FN) over
-all accumulated pixels, ignore-labelled pixels excluded, and the mean taken over
-the classes that occur in the ground truth (a class never in the ground truth of
-the accumulated frames has no IoU, rather than a free 1.0 or a penalising 0.0; over
-a whole evaluation set every class occurs). A predicted id that is no class (the
+Per-class IoU = TP / (TP + FP + FN) over all accumulated pixels, ignore-labelled pixels
+excluded. ``miou`` (every number this project publishes) takes the mean over the classes
+that occur in the ground truth: a class never in the ground truth of the accumulated frames
+has no IoU, rather than a free 1.0 or a penalising 0.0. Cityscapes' own script
+(cityscapesScripts) averages over every class with a non-empty union, so a class that is
+only predicted counts as 0: that is ``miou_union``, reported beside it by ``cloudseg eval``
+(the evaluation frames have no train and no motorcycle in their ground truth). A predicted id that is no class (the
 ignore id 255 a propagated mask may carry, a negative id) is wrong for its pixel:
 a false negative of the true class, a true positive of none.
 """
@@ -68,6 +70,12 @@ class ConfusionMatrix:
         """Mean IoU over the classes present in the ground truth (NaN if no pixels)."""
         iou = self.iou()[self.present()]
         return float(np.nanmean(iou)) if iou.size else float("nan")
+
+    def miou_union(self) -> float:
+        """Mean IoU over the classes in the ground truth or the predictions (cityscapesScripts'
+        rule: a class that is only predicted counts as 0); NaN if no pixels."""
+        iou = self.iou()
+        return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
 
     def pixel_accuracy(self) -> float:
         total = self.pixels

@@ -24,7 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from cloudseg_ros.camera.reader import END, FrameReader
 from cloudseg_ros.camera.sources import KINDS, FrameSource, open_source
 from cloudseg_ros.nodes.common import run_node
-from cloudseg_ros.nodes.diagnostics import ERROR, OK, Diagnostics, Status
+from cloudseg_ros.nodes.diagnostics import ERROR, OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.image_conv import array_to_image
 from cloudseg_ros.nodes.params import Param, ParameterTable
 
@@ -32,8 +32,10 @@ PARAMS = (
     Param("source", "synthetic", "Where frames come from", choices=KINDS, read_only=True),
     Param("uri", "", "Video file, image folder, V4L2 device (/dev/video0) or recording (.mcap, rosbag2 folder)",
           read_only=True),
-    Param("width", 1024, "Published width; 0 = the source's own [px]", range=(0, 8192), read_only=True),
-    Param("height", 512, "Published height; 0 = the source's own [px]", range=(0, 8192), read_only=True),
+    Param("width", 1024, "Published width; 0 = from height keeping the aspect ratio, or the source's own "
+          "size when height is 0 too [px]", range=(0, 8192), read_only=True),
+    Param("height", 512, "Published height; 0 = from width keeping the aspect ratio, or the source's own "
+          "size when width is 0 too [px]", range=(0, 8192), read_only=True),
     Param("fps", 10.0, "Publishing rate [Hz]", range=(0.1, 240.0)),
     Param("seed", 0, "Synthetic scene: seed (layout, lighting, traffic)", range=(0, 2**31 - 1), read_only=True),
     Param("variant", "default", "Synthetic scene: motion", choices=("default", "static", "fast"), read_only=True),
@@ -44,6 +46,8 @@ PARAMS = (
     Param("publish_labels", True, "Publish ground-truth labels when the source has them"),
     Param("replay_topic", "", "Recording: Image or CompressedImage topic to replay; empty = its only "
           ".../image_raw Image topic, else its only CompressedImage topic", read_only=True),
+    Param("split", "", "Cityscapes-layout folder: the split to play (leftImg8bit/<split>); empty = val if "
+          "there, else the only one", read_only=True),
     Param("replay_stamps", False, "Recording: publish the recorded capture stamps instead of the current time"),
 )  # fmt: skip
 
@@ -63,12 +67,14 @@ class CameraNode(Node):
             p["loop"],
             p["start_index"],
             p["replay_topic"],
+            p["split"],
         )
         self.image_pub = self.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, "camera/camera_info", qos_profile_sensor_data)
         self.labels_pub = self.create_publisher(Image, "camera/labels", qos_profile_sensor_data)
         self.published = 0
         self.late_ticks = 0
+        self.finished: str | None = None  # why nothing more is published
         self._waiting_for_subscriber = p["source"] == "mcap"
         self.reader = FrameReader(
             self.source, on_error=lambda reason: self.get_logger().error(f"camera source failed: {reason}")
@@ -85,6 +91,7 @@ class CameraNode(Node):
     def _tick(self) -> None:
         limit = self.params["max_frames"]
         if limit and self.published >= limit:
+            self._finish(f"max_frames reached: {self.published} frames published")
             return
         if self._waiting_for_subscriber:
             if self.image_pub.get_subscription_count() == 0:
@@ -97,8 +104,7 @@ class CameraNode(Node):
             self.late_ticks += 1
             return
         if frame is END:
-            self.get_logger().info(f"source ended after {self.published} frames")
-            self._timer.cancel()
+            self._finish(f"source ended after {self.published} frames")
             return
         image = array_to_image(frame.image, "rgb8")
         if frame.stamp_ns is not None and (self.params["replay_stamps"] or self.source.live):
@@ -112,14 +118,21 @@ class CameraNode(Node):
             self.labels_pub.publish(array_to_image(frame.labels, "mono8", image.header))
         self.published += 1
 
+    def _finish(self, why: str) -> None:
+        """Nothing more to publish: said once, in the log and in the diagnostics (a monitor
+        must tell a finished camera from a running one)."""
+        self._timer.cancel()
+        if self.finished is None:
+            self.finished = why
+            self.get_logger().info(why)
+
     def _camera_info(self, image: Image) -> CameraInfo:
         info = CameraInfo(header=image.header, width=image.width, height=image.height)
         info.distortion_model = "plumb_bob"
         info.d = [0.0] * 5
         info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        f = self.source.focal_px
-        if f:  # all-zero K means "uncalibrated" in sensor_msgs/CameraInfo
-            cx, cy = (image.width - 1) / 2.0, (image.height - 1) / 2.0
+        if self.source.intrinsics:  # else all-zero K: "uncalibrated" in sensor_msgs/CameraInfo
+            f, cx, cy = self.source.intrinsics
             info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
             info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         return info
@@ -129,9 +142,13 @@ class CameraNode(Node):
             "published": self.published,
             "late_ticks": self.late_ticks,
             "dropped_live": self.reader.dropped_live,
+            # frames of a file that did not decode (damaged video packets, unreadable images): skipped
+            "skipped_unreadable": getattr(self.source, "unreadable", 0) + getattr(self.source, "damaged", 0),
         }
         if self.reader.error:
             return [Status("source", ERROR, self.reader.error, values)]
+        if self.finished:
+            return [Status("source", WARN, f"{self.params['source']}: {self.finished}", values)]
         return [Status("source", OK, self.params["source"], values)]
 
     def destroy_node(self) -> None:

@@ -3,7 +3,7 @@
 ``DrivingScene(seed, width, height, variant).render(index)`` gives a deterministic,
 random-access frame (``SceneFrame``: RGB image, Cityscapes train-id labels, index,
 time). ``write_cityscapes_frame`` and ``CityscapesDataset`` store and read frames in
-the Cityscapes directory layout, so real Cityscapes data works with the same code.
+the Cityscapes directory layout (the camera plays such folders, real Cityscapes data too).
 """
 
 from cloudseg_ros.scene.cityscapes import CityscapesDataset, write_cityscapes_frame

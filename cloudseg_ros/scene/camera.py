@@ -55,6 +55,13 @@ def focal_for(width: int, height: int) -> float:
     return FOCAL * min(width, 2 * height)
 
 
+def intrinsics(width: int, height: int) -> tuple[float, float, float]:
+    """(f, cx, cy) of the level camera in ROS's convention (pixel centres at integers; this
+    module puts them at +0.5): what sensor_msgs/CameraInfo's K holds for the scene. The
+    principal point is on the horizon row, not the image centre."""
+    return focal_for(width, height), width / 2 - 0.5, HORIZON * height - 0.5
+
+
 @dataclass(frozen=True)
 class EgoPath:
     """How the ego vehicle moves: cruise speed plus bounded, smooth wobbles (all in SI units)."""

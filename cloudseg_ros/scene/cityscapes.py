@@ -6,8 +6,9 @@ Layout (as in the Cityscapes release)::
     root/gtFine/<split>/<city>/<city>_<seq:06d>_<frame:06d>_gtFine_labelTrainIds.png
 
 The loader also accepts real Cityscapes data that ships only ``*_gtFine_labelIds.png``
-and converts those to train ids, so training and evaluation code runs unchanged on
-synthetic and real data.
+and converts those to train ids. Where it is used: the camera's ``folder`` source plays
+such a tree (labels scored live) and tests read it; ``cloudseg train`` and ``cloudseg eval``
+take their frames from the embedded scene's seeds, not from a folder.
 """
 
 from __future__ import annotations
@@ -60,10 +61,17 @@ class CityscapesDataset:
     """Image/label pairs of one split, in sorted (city, file name) order.
 
     ``cities``: restrict to these city folders. Raises ConfigError if the root or split is
-    missing or empty, and CloudsegError naming any image that has no label file.
+    missing or empty, and CloudsegError naming any image that has no label file unless
+    ``require_labels`` is off (a camera plays unlabelled images; their frames have no labels).
     """
 
-    def __init__(self, root: str | Path, split: str = "train", cities: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        cities: Iterable[str] | None = None,
+        require_labels: bool = True,
+    ) -> None:
         self.root = Path(root)
         self.split = split
         img_root = self.root / "leftImg8bit" / split
@@ -76,7 +84,7 @@ class CityscapesDataset:
         unknown = [c for c in chosen if c not in available]
         if unknown:
             raise ConfigError(f"cities {unknown} not found under {img_root} (have: {available})")
-        self.items: list[tuple[Path, Path, bool]] = []  # (image, label, label file holds train ids)
+        self.items: list[tuple[Path, Path | None, bool]] = []  # (image, label, label holds train ids)
         for city in chosen:
             for img in sorted((img_root / city).glob("*" + IMAGE_SUFFIX)):
                 stem = img.name[: -len(IMAGE_SUFFIX)]
@@ -89,6 +97,8 @@ class CityscapesDataset:
                     self.items.append((img, train_ids, True))
                 elif label_ids.is_file():
                     self.items.append((img, label_ids, False))
+                elif not require_labels:
+                    self.items.append((img, None, False))
                 else:
                     raise CloudsegError(
                         f"image {img} has no label file ({train_ids.name} or {label_ids.name})"
@@ -111,15 +121,36 @@ class CityscapesDataset:
         bgr = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise CloudsegError(f"cannot read image {img_path}")
-        labels = cv2.imread(str(lab_path), cv2.IMREAD_UNCHANGED)
-        if labels is None or labels.ndim != 2 or labels.dtype != np.uint8:
-            raise CloudsegError(f"label file {lab_path} is not a single-channel 8-bit PNG")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if lab_path is None:
+            return SceneFrame(rgb, None, i, self._time_s(i))  # type: ignore[arg-type]
+        labels = _read_label_png(lab_path)
         if labels.shape != bgr.shape[:2]:
             raise CloudsegError(f"label file {lab_path} is {labels.shape}, image is {bgr.shape[:2]}")
         if not is_train_ids:
             labels = LABEL_ID_TO_TRAIN_ID[labels]
+        return SceneFrame(rgb, labels, i, self._time_s(i))
+
+    def _time_s(self, i: int) -> float:
         try:
-            frame_no = int(self.name(i).rsplit("_", 1)[-1])
+            return int(self.name(i).rsplit("_", 1)[-1]) / NOMINAL_FPS
         except ValueError:
-            frame_no = 0
-        return SceneFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), labels, i, frame_no / NOMINAL_FPS)
+            return 0.0
+
+
+def _read_label_png(path: Path) -> np.ndarray:
+    """Class ids of a label PNG: 8-bit grey or palette (its indices: cv2 would expand a palette
+    to colours); anything else is refused naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            labels = np.array(image) if mode in ("L", "P") else None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CloudsegError(f"cannot read label file {path}: {exc}") from None
+    if labels is None:
+        raise CloudsegError(
+            f"label file {path} is not a single-channel 8-bit PNG (mode {mode}; grey or palette)"
+        )
+    return labels

@@ -1,8 +1,8 @@
 """Cityscapes train-id classes, names and palette.
 
 The embedded scene, the models and the Cityscapes loader all speak train ids
-(0..18, 255 = ignore), so a model trained on the synthetic scene and one trained
-on real Cityscapes data are interchangeable, and masks colour the same in RViz.
+(0..18, 255 = ignore): masks mean the same classes and colour the same in RViz whatever
+the frames, and a segmenter trained elsewhere on Cityscapes train ids speaks the same ids.
 """
 
 from __future__ import annotations
