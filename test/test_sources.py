@@ -210,3 +210,28 @@ def test_a_file_without_a_video_stream_is_refused_at_open(tmp_path: Path) -> Non
             container.mux(packet)
     with pytest.raises(ConfigError, match=r"sound\.wav.*no video stream"):
         VideoSource(str(path))
+
+
+def test_a_video_with_a_rotation_matrix_plays_upright(tmp_path: Path) -> None:
+    """A phone video held upright stores landscape frames and a 90-degree display matrix
+    (MP4 tkhd): played sideways before. The frame's left half (white) is its top once turned
+    clockwise, as players show it."""
+    import struct
+
+    path = tmp_path / "portrait.mp4"
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:, :32] = 255
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
+        for _ in range(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    data = bytearray(path.read_bytes())
+    matrix = data.find(b"tkhd") + 4 + 4 + 4 * 5 + 8 + 8  # version/flags, times, id, duration, layer...
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+    frames = list(VideoSource(str(path), loop=False).frames())
+    assert frames and frames[0].image.shape == (64, 48, 3)
+    top, bottom = frames[0].image[:28].mean(), frames[0].image[36:].mean()
+    assert top > 200 and bottom < 50, (top, bottom)

@@ -75,6 +75,14 @@ class FrameSource:
         pass
 
 
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """The frame as a player shows it: ``rotation`` is the video's display-matrix angle
+    (counter-clockwise degrees, as PyAV reports it; a phone held upright records -90), undone
+    by the opposite turn (ffmpeg's autorotate)."""
+    turns = round(rotation / 90) % 4
+    return image if turns == 0 else np.ascontiguousarray(np.rot90(image, turns))
+
+
 def _default_split(root: Path) -> str:
     """``val`` when the layout has it (what a camera plays from Cityscapes), else its only split."""
     splits = sorted(p.name for p in (root / "leftImg8bit").iterdir() if p.is_dir())
@@ -170,7 +178,7 @@ class VideoSource(FrameSource):
                     continue
                 in_a_row = 0
                 for frame in decoded:
-                    yield frame.to_ndarray(format="rgb24")
+                    yield upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))
 
 
 class FolderSource(FrameSource):
