@@ -16,6 +16,8 @@ graph is still being discovered.
 from __future__ import annotations
 
 import queue
+import time
+from collections import deque
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -52,6 +54,10 @@ PARAMS = (
 )  # fmt: skip
 
 
+RATE_WINDOW = 20  # published frames the achieved rate is measured over
+SLOW_FRACTION = 0.9  # under this share of fps, the camera says it is slower than asked
+
+
 class CameraNode(Node):
     def __init__(self) -> None:
         super().__init__("camera")
@@ -75,6 +81,7 @@ class CameraNode(Node):
         self.published = 0
         self.late_ticks = 0
         self.finished: str | None = None  # why nothing more is published
+        self._published_at: deque[float] = deque(maxlen=RATE_WINDOW)
         self._waiting_for_subscriber = p["source"] == "mcap"
         self.reader = FrameReader(
             self.source, on_error=lambda reason: self.get_logger().error(f"camera source failed: {reason}")
@@ -117,6 +124,7 @@ class CameraNode(Node):
         if frame.labels is not None and self.params["publish_labels"]:
             self.labels_pub.publish(array_to_image(frame.labels, "mono8", image.header))
         self.published += 1
+        self._published_at.append(time.monotonic())
 
     def _finish(self, why: str) -> None:
         """Nothing more to publish: said once, in the log and in the diagnostics (a monitor
@@ -149,7 +157,21 @@ class CameraNode(Node):
             return [Status("source", ERROR, self.reader.error, values)]
         if self.finished:
             return [Status("source", WARN, f"{self.params['source']}: {self.finished}", values)]
+        rate = self._rate_hz()
+        if rate is not None:
+            values["rate_hz"] = round(rate, 2)
+            if rate < SLOW_FRACTION * self.params["fps"]:
+                return [Status("source", WARN, f"{self.params['source']}: {rate:.1f} Hz of the "
+                               f"{self.params['fps']:g} asked (the source reads or renders slower)", values)]  # fmt: skip
         return [Status("source", OK, self.params["source"], values)]
+
+    def _rate_hz(self) -> float | None:
+        """Frames published per second over the last RATE_WINDOW frames (None until there are
+        enough, or when the newest is old: a replay waiting for its subscriber is not slow)."""
+        times = self._published_at
+        if len(times) < RATE_WINDOW or time.monotonic() - times[-1] > 2.0 / self.params["fps"] + 1.0:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else None
 
     def destroy_node(self) -> None:
         if hasattr(self, "reader"):  # also called on a node whose constructor failed
