@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from cloudseg_ros.demo.recorder import RobotRecord
+from cloudseg_ros.jsonsafe import json_safe
 from cloudseg_ros.metrics import ConfusionMatrix
 from cloudseg_ros.metrics.latency import LatencyWindow
 
@@ -19,17 +19,6 @@ def _size(wh: tuple[int, int]) -> str:
 
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: unknown numbers become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
 
 
 def robot_row(rec: RobotRecord, duration_s: float) -> dict[str, Any]:
@@ -61,7 +50,11 @@ def robot_row(rec: RobotRecord, duration_s: float) -> dict[str, Any]:
 
 
 def build_report(records: Sequence[RobotRecord], duration_s: float, extra: dict[str, Any]) -> dict[str, Any]:
-    """Fleet totals at the top level (for one robot: that robot's figures), rows per robot."""
+    """Fleet totals at the top level (for one robot: that robot's figures), rows per robot.
+
+    Counts, kbps and fps are summed over the robots; latency, mIoU and server stage times are
+    pooled over every robot's samples (not averaged per robot); sizes, codec and models are
+    the first robot's (every robot of a demo runs the same)."""
     rows = [robot_row(r, duration_s) for r in records]
     pooled = ConfusionMatrix()
     latency = LatencyWindow(10**7)
@@ -82,12 +75,15 @@ def build_report(records: Sequence[RobotRecord], duration_s: float, extra: dict[
             k: first[k]
             for k in ("hr_size", "lr_size", "codec", "sr_model", "segmenter", "engine", "sr_fused")
         },
-        "server_ms": {s: _mean([row["server_ms"][s] for row in rows]) for s in first["server_ms"]},
+        # pooled over every robot's samples (a robot without masks has none, and weighs nothing)
+        "server_ms": {
+            s: _mean([v for r in records for v in r.stage_ms.get(s, [])]) for s in first["server_ms"]
+        },
         "duration_s": duration_s,
         "robots": rows,
         **extra,
     }
-    return _clean(report)
+    return json_safe(report)
 
 
 def summary_table(report: dict[str, Any]) -> str:

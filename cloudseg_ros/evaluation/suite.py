@@ -8,13 +8,12 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from cloudseg_ros.engines.export import export_model, exported_up_to_date
 from cloudseg_ros.evaluation import bandwidth, figures, table1, timing
 from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out, load_frames
 from cloudseg_ros.evaluation.methods import TABLE1_ROWS, Segmenter
 from cloudseg_ros.evaluation.report import check_targets
+from cloudseg_ros.jsonsafe import dumps
 from cloudseg_ros.models.checkpoint import read_metadata, weights_dir
 from cloudseg_ros.train.data import SCALE
 
@@ -105,7 +104,7 @@ def run_suite(
         n: read_metadata(wdir, n).get("sha256", {}) for n in MODEL_NAMES if (wdir / f"{n}.json").is_file()
     }
     report["duration_s"] = round(time.monotonic() - start, 1)
-    (out_dir / "eval.json").write_text(json.dumps(_clean(report), indent=2) + "\n")
+    (out_dir / "eval.json").write_text(dumps(report, indent=2) + "\n")
     _print_summary(report)
     return 0
 
@@ -132,19 +131,6 @@ def _sweep(clip: list, directory: Path, segmenter: Segmenter, engine: str, threa
         lam = float(meta["training"]["summary"]["lam"])
         out.append({"name": name, "lam": lam, "task": meta["training"]["summary"].get("task"), **res})
     return out
-
-
-def _clean(value: object) -> object:
-    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _or_dash(v: float | None) -> str:

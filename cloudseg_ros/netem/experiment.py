@@ -13,7 +13,6 @@ rendering, and every run sees exactly the same pictures.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -25,6 +24,7 @@ from cloudseg_ros.controller.policy import BitrateController
 from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile
 from cloudseg_ros.controller.settings import Settings
 from cloudseg_ros.errors import CloudsegError, ConfigError
+from cloudseg_ros.jsonsafe import dumps
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
 from cloudseg_ros.netem.run import Run, RunOptions
 from cloudseg_ros.netem.shapes import open_trace
@@ -189,6 +189,11 @@ def _ok(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
+def _fmt(v: Any, spec: str) -> str:
+    """A number as ``spec``, or "-" for none (a run that scored no mask has no mIoU)."""
+    return format(v, spec) if _ok(v) else "-"
+
+
 def evaluate_targets(rows: list[dict[str, Any]], median_kbps: float, duration_s: float) -> dict[str, Any]:
     """The issue's targets, checked on this run's numbers."""
     ctl = next((r for r in rows if r["controller"]), None)
@@ -208,14 +213,21 @@ def evaluate_targets(rows: list[dict[str, Any]], median_kbps: float, duration_s:
         "in_flight_within_window": all(r["in_flight_max"] <= r["max_in_flight"] for r in rows),
     }
     if ctl is not None:
-        best = max(bounded, key=lambda r: r["miou"], default=None)
-        best_all = max(bounded, key=lambda r: r["miou_all_frames"], default=None)
+        # A run that scored no mask has no mIoU (null): it is no best fixed point, and a
+        # controller without one meets nothing.
+        best = max((r for r in bounded if _ok(r["miou"])), key=lambda r: r["miou"], default=None)
+        best_all = max(
+            (r for r in bounded if _ok(r["miou_all_frames"])),
+            key=lambda r: r["miou_all_frames"],
+            default=None,
+        )
         out.update(
             controller_p95_under_1s=_ok(ctl["latency_ms_p95"]) and ctl["latency_ms_p95"] < 1000,
             best_bounded_fixed=None if best is None else best["config"],
-            controller_miou_ge_best_bounded_fixed=best is None or ctl["miou"] >= best["miou"],
-            controller_miou_all_frames_ge_best_bounded_fixed=best_all is None
-            or ctl["miou_all_frames"] >= best_all["miou_all_frames"],
+            controller_miou_ge_best_bounded_fixed=_ok(ctl["miou"])
+            and (best is None or ctl["miou"] >= best["miou"]),
+            controller_miou_all_frames_ge_best_bounded_fixed=_ok(ctl["miou_all_frames"])
+            and (best_all is None or ctl["miou_all_frames"] >= best_all["miou_all_frames"]),
             controller_changes_per_2s=ctl["changes_per_2s"],
             controller_changes_ok=ctl["config_changes"] <= duration_s / 2,
         )
@@ -223,9 +235,6 @@ def evaluate_targets(rows: list[dict[str, Any]], median_kbps: float, duration_s:
 
 
 def summary_table(report: dict[str, Any]) -> str:
-    def f(v: Any, spec: str) -> str:
-        return format(v, spec) if _ok(v) else "-"
-
     lines = [
         f"cloudseg netem: {report['trace']} from {report['trace_offset_s']:g} s, {report['duration_s']:g} s per run, "
         f"link median {report['link_median_kbps']:.0f} kbps, {report['mode']}, delay {report['delay_ms']:g} ms, "
@@ -235,9 +244,9 @@ def summary_table(report: dict[str, Any]) -> str:
     ]
     for r in report["runs"]:
         lines.append(
-            f"{r['name']:<30}{f(r['uplink_kbps'], '.0f'):>7}{f(r['miou'], '.3f'):>7}{f(r['miou_all_frames'], '.3f'):>7}"
-            f"{f(r['latency_ms_p50'], '.0f'):>7}{f(r['latency_ms_p95'], '.0f'):>7}{r['frames_sent']:>6}"
-            f"{r['masks_received']:>6}{f(r['stale_fraction'], '.2f'):>6}{r['config_changes']:>5}"
+            f"{r['name']:<30}{_fmt(r['uplink_kbps'], '.0f'):>7}{_fmt(r['miou'], '.3f'):>7}{_fmt(r['miou_all_frames'], '.3f'):>7}"
+            f"{_fmt(r['latency_ms_p50'], '.0f'):>7}{_fmt(r['latency_ms_p95'], '.0f'):>7}{r['frames_sent']:>6}"
+            f"{r['masks_received']:>6}{_fmt(r['stale_fraction'], '.2f'):>6}{r['config_changes']:>5}"
             f"{r['shaper_backlog_bytes_max'] / 1e3:>7.0f}k{r['in_flight_max']:>5}"
         )
     return "\n".join(lines)
@@ -291,9 +300,9 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
             results[name] = result
             row = _row(name, result, fixed, opts.duration_s, edge_window())
             rows.append(row)
-            print(f"  mIoU {row['miou']:.3f} (all frames {row['miou_all_frames']:.3f}), p50 "
-                  f"{row['latency_ms_p50']:.0f} ms, p95 {row['latency_ms_p95']:.0f} ms, {row['frames_sent']} sent, "
-                  f"{row['config_changes']} changes", flush=True)  # fmt: skip
+            print(f"  mIoU {_fmt(row['miou'], '.3f')} (all frames {_fmt(row['miou_all_frames'], '.3f')}), p50 "
+                  f"{_fmt(row['latency_ms_p50'], '.0f')} ms, p95 {_fmt(row['latency_ms_p95'], '.0f')} ms, "
+                  f"{row['frames_sent']} sent, {row['config_changes']} changes", flush=True)  # fmt: skip
         median = trace.median_kbps(opts.duration_s, opts.trace_offset_s)
         report = {
             "trace": trace.name,
@@ -309,8 +318,8 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
             "runs": rows,
         }
         report["targets"] = evaluate_targets(rows, median, opts.duration_s)
-        (out / "netem.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "timelines.json").write_text(json.dumps(results) + "\n")
+        (out / "netem.json").write_text(dumps(report, indent=2) + "\n")
+        (out / "timelines.json").write_text(dumps(results) + "\n")
         from cloudseg_ros.netem.plot import plot_runs
 
         plot_runs(results, profile, out / "netem.png", trace.name)

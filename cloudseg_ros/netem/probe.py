@@ -34,7 +34,8 @@ import numpy as np
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.demo.observer import RELIABLE, DomainNode
 from cloudseg_ros.demo.recorder import Recorder, _Bounded, _stamp
-from cloudseg_ros.demo.report import _clean, robot_row
+from cloudseg_ros.demo.report import robot_row
+from cloudseg_ros.jsonsafe import json_safe
 from cloudseg_ros.metrics import ConfusionMatrix
 from cloudseg_ros.msg import ControllerState, EncodedFrame, Feedback, MaskInfo
 from cloudseg_ros.nodes.controller_node import STATE_QOS
@@ -152,26 +153,31 @@ class NetemRecorder(Recorder):
 
     # ---------------------------------------------------------------- results
     def in_flight(self, timeout_s: float, skew_s: float = 0.05) -> dict[str, int]:
-        """Most frames ever in flight: as the edge counts them (sent, not acknowledged, younger
-        than the timeout), and without the timeout. A send is placed at the edge's own clock
+        """Most frames ever in flight: as the edge counts them (its own InFlightWindow replayed:
+        sent, not acknowledged, not expired, the timeout doubling after each expiry as the
+        edge's does), and without the timeout. A send is placed at the edge's own clock
         reading (EncodedFrame.send_stamp, taken a little after the edge counted the frame), an
         acknowledgement at its arrival here minus ``skew_s`` (this observer may see a feedback
         a little after the edge did); the timeout is shortened by the same tolerance."""
+        from cloudseg_ros.bridge.flow import InFlightWindow
+
         events = sorted(
             [(wall, 0, seq) for _, seq, _, wall in self.sends]
             + [(wall - skew_s, 1, seq) for _, seq, wall in self.acks]
         )
-        acked, sent_at, worst, worst_raw = -1, {}, 0, 0
+        window = InFlightWindow(0, max(timeout_s - skew_s, 1e-3))  # 0: counts, never refuses
+        acked, sent, worst, worst_raw = -1, set(), 0, 0
         for t, kind, seq in events:
             if kind == 1:
                 acked = max(acked, seq)
+                window.acknowledge(seq, now=t)
                 continue
-            sent_at[seq] = t
+            sent.add(seq)
+            window.sent(seq, now=t)
             if t < self.t0_wall:
                 continue  # before the window: only builds the state
-            waiting = [s for s in sent_at if s > acked]
-            worst_raw = max(worst_raw, len(waiting))
-            worst = max(worst, sum(1 for s in waiting if t - sent_at[s] < timeout_s - skew_s))
+            worst_raw = max(worst_raw, sum(1 for s in sent if s > acked))
+            worst = max(worst, window.in_flight(now=t))
         return {"max": worst, "max_ignoring_timeout": worst_raw}
 
     def result(self, duration_s: float, in_flight_timeout_s: float) -> dict[str, Any]:
@@ -219,7 +225,7 @@ class NetemRecorder(Recorder):
                 "controller": [{**c, "t": round(c["t"] - t0, 3)} for c in self.controller],
             },
         }
-        return _clean(out)
+        return json_safe(out)
 
 
 def main(argv: list[str] | None = None) -> int:
