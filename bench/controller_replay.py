@@ -4,11 +4,13 @@
     python bench/controller_replay.py --set frame_budget_ms=0  # the stream-rate ladder instead
     python bench/controller_replay.py --only TMobile-UMTS-driving.up --windows 4
     python bench/controller_replay.py --shapes                 # the synthetic link shapes instead
+    python bench/controller_replay.py --all-fixed              # against every profile point
 
 Replays the control loop in simulated time (cloudseg_ros.controller.replay: the trace's rate
 as the netem driver sets it, the edge's real in-flight window, the real BitrateController,
 frames as big as the encoder makes them, key frames after changes), for the controller and
-for the fixed points the netem experiment runs (top, middle and bottom of the profile), on
+for the fixed points the netem experiment runs (top, middle and bottom of the profile; with
+``--all-fixed`` every point of the profile, a higher bar), on
 consecutive windows of each trace: far more link than the real-time experiment can cover,
 so a design is judged on windows and traces it was not tuned on. A mask scores the profile's
 accuracy of its point's sent frames (``miou_fresh``), so the score is a mean over masks, not
@@ -37,6 +39,11 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=15, help="windows per trace at most (default 15)")
     parser.add_argument("--profile", help="controller profile (default: shipped)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="controller settings")
+    parser.add_argument(
+        "--all-fixed", action="store_true",
+        help="compare with every profile point as a fixed configuration, not only the three the netem "
+        "experiment runs (a higher bar: a point between them may be bounded and better)",
+    )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write the JSON to FILE")
     args = parser.parse_args()
 
@@ -49,7 +56,11 @@ def main() -> int:
 
     profile = load_profile(args.profile or config_file("profile.yaml"))
     settings = _settings(Settings, args.set)
-    fixed = [profile[i].name for i in pick_fixed(profile, None)]
+    fixed = (
+        [p.name for p in profile.points]
+        if args.all_fixed
+        else [profile[i].name for i in pick_fixed(profile, None)]
+    )
     folder = Path(args.traces)
     if args.shapes is not None:
         names = [PREFIX + n for n in (args.shapes or SHAPES)]

@@ -451,6 +451,7 @@ def summarize(setting: Setting, rows: list[dict], base: list[dict]) -> dict:
         "setting": setting.name, "key_threshold": setting.key_threshold,
         "useful_threshold": setting.useful_threshold, "fps_cap": setting.fps_cap,
         "sent": round(float(np.mean([x["sent"] for x in rows])), 4),
+        "sent_by_seed": [round(float(x["sent"]), 4) for x in rows],
         "key": round(float(np.mean([x["key"] for x in rows])), 4),
         "kbps": round(float(np.mean([x["kbps"] for x in rows])), 1),
     }  # fmt: skip
@@ -459,6 +460,7 @@ def summarize(setting: Setting, rows: list[dict], base: list[dict]) -> dict:
         out[f"miou_{mode}"] = round(float(np.mean([x[f"miou_{mode}"] for x in rows])), 4)
         out[f"loss_{mode}"] = round(float(np.mean(loss)), 4)
         out[f"loss_{mode}_max_seed"] = round(float(np.max(loss)), 4)
+        out[f"loss_{mode}_by_seed"] = [round(float(v), 4) for v in loss]  # in --seeds order
     ms = [m for x in rows for m in x["prop_ms"]]
     out["propagate_ms_median"] = round(float(np.median(ms)), 2) if ms else None
     return out
