@@ -58,10 +58,10 @@ def echo_server() -> tuple[socket.socket, int]:
 
 
 def ladder_profile(path: Path) -> Path:
-    """A ladder for a 256x128 camera; the top point asks for a frame-selection threshold above
-    the edge's key threshold, which the edge refuses (with its reason)."""
+    """A ladder for a 256x128 camera; the top point asks for H.265 at x16 (16x8), which libx265
+    cannot encode: the edge refuses it (with the encoder's reason)."""
 
-    def point(name: str, d: int, kbps: int, measured: float, miou: float, **extra: float) -> dict:
+    def point(name: str, d: int, kbps: int, measured: float, miou: float, **extra: float | str) -> dict:
         return {"name": name, "knobs": {"downscale": d, "codec": "h264", "bitrate_kbps": kbps, "fps_cap": 0.0,
                                         **extra}, "kbps": measured, "miou": miou}  # fmt: skip
 
@@ -74,7 +74,7 @@ def ladder_profile(path: Path) -> Path:
             point("x2-60k", 2, 60, 70.0, 0.40),
             point("x1-200k", 1, 200, 230.0, 0.50),
             point("x1-600k", 1, 600, 650.0, 0.55),
-            point("x1-1200k-selective", 1, 1200, 1300.0, 0.60, useful_threshold=0.5),
+            point("x16-h265-1200k", 16, 1200, 1300.0, 0.60, codec="h265"),
         ],
     }
     path.write_text(yaml.safe_dump(data))

@@ -201,6 +201,17 @@ def test_values_as_people_type_them_are_taken(edge: Edge) -> None:
     assert edge.set("useful_threshold", 0.1) == (True, "")
 
 
+def test_a_codec_that_cannot_encode_the_camera_at_that_size_is_refused(edge: Edge) -> None:
+    """H.265 at x16 of this 256x128 camera is 16x8, which libx265 cannot encode: refused with
+    the encoder's reason when set (it was accepted, and every later frame failed)."""
+    edge.send_until_uplink(1)  # the edge knows the camera's size
+    assert edge.set("downscale", 16)[0]
+    ok, reason = edge.set("codec", "h265")
+    assert not ok and "h265 cannot encode 16x8" in reason, reason
+    assert edge.set("downscale", 4)[0]
+    assert edge.send_until_uplink(1)[-1].codec == "h264"
+
+
 def test_knob_changes_apply_to_next_frame_with_fresh_stream(edge: Edge) -> None:
     before = edge.send_until_uplink(1)[-1]
     assert (before.width, before.height) == (W // 4, H // 4)

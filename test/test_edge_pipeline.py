@@ -229,3 +229,18 @@ def test_the_camera_rate_is_measured_from_stamps() -> None:
     rate.add(40 / 30)  # a republished frame (same stamp) and a replay that loops back
     rate.add(0.0)
     assert rate.fps is None
+
+
+def test_knobs_the_encoder_cannot_run_on_this_camera_are_refused_at_once() -> None:
+    """H.265 at x16 of a 256x128 camera (16x8: libx265 takes no side under 16 px) was accepted
+    and then failed on every frame; check() says why before anything changes."""
+    edge = make(codec="h264")
+    assert edge.check(codec="h265", downscale=16) is None  # no frame yet: the camera is unknown
+    edge.process(frames(1)[0], 0.0)
+    assert edge.camera_size == (256, 128)
+    reason = edge.check(codec="h265", downscale=16)
+    assert reason and "h265 cannot encode 16x8" in reason and "camera 256x128" in reason
+    assert edge.check(codec="h265", downscale=4) is None
+    assert edge.check(codec="jpeg", downscale=16) is None
+    assert "useful_threshold" in edge.check(useful_threshold=1.5)
+    assert edge.knobs.codec == "h264" and edge.knobs.downscale == 2  # checking changes nothing (make: x2)

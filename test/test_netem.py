@@ -294,7 +294,7 @@ def test_short_real_run_over_the_emulated_link(tmp_path: Path) -> None:
     assert row["shaper_backlog_bytes_max"] < 512_000
     assert (tmp_path / "out" / "netem.png").stat().st_size > 10_000
     log = (tmp_path / "out" / "logs" / "controller" / "car1.controller.log").read_text()
-    assert "edge refused x1-1200k-selective" in log and "useful_threshold" in log
+    assert "edge refused x16-h265-1200k" in log and "h265 cannot encode 16x8" in log
 
 
 def test_controller_node_names_a_badladder_profile(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.codec import CHROMA_MODES, CODECS, DEFAULT_CHROMA, EncodedPacket, make_encoder
+from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.imaging.resize import downscale, downscaled_size
 from cloudseg_ros.selector import Decision, FrameSelector, Selection
 
@@ -137,8 +138,37 @@ class EdgePipeline:
         self._last_stamp: float | None = None
         self._idr_wanted = False
         self._last_key_seq = -1
+        self.camera_size: tuple[int, int] | None = None  # (width, height) of the last frame
 
     # ------------------------------------------------------------------ knobs
+    def check(self, **changes: Any) -> str | None:
+        """Why the knobs with ``changes`` could not run on this camera, or None: the values
+        themselves (ranges, choices), and an encoder that refuses the frames they would make
+        (libx265 takes no side under 16 px: x16 of a 320x240 camera), tried at once on the
+        last frame's size rather than found on every frame after the change."""
+        knobs = replace(self.knobs, **changes)
+        try:
+            knobs.validate()
+        except ValueError as exc:
+            return str(exc)
+        if self.camera_size is None or knobs.codec == "jpeg":
+            return None
+        lw, lh = downscaled_size(*self.camera_size, knobs.downscale)
+        current = self._encoder_key
+        wanted = (knobs.codec, lw, lh, knobs.gop, knobs.preset, knobs.chroma)
+        if current is not None and current[:6] == wanted:
+            return None  # the encoder runs these already
+        try:
+            probe = make_encoder(knobs.codec, width=lw, height=lh, fps=self.send_fps, bitrate_kbps=knobs.bitrate_kbps,
+                                 gop=knobs.gop, preset=knobs.preset, chroma=knobs.chroma)  # fmt: skip
+        except ConfigError as exc:
+            w, h = self.camera_size
+            return (
+                f"{knobs.codec} cannot encode {lw}x{lh} (camera {w}x{h} / downscale {knobs.downscale}): {exc}"
+            )
+        probe.close()
+        return None
+
     @property
     def send_fps(self) -> float:
         """The highest rate frames may be sent at: the camera's, or the cap below it."""
@@ -191,6 +221,7 @@ class EdgePipeline:
             or rgb.shape[1] < 2
         ):
             raise ValueError(f"edge expects (H>=2, W>=2, 3) uint8 RGB frames, got {rgb.shape} {rgb.dtype}")
+        self.camera_size = (rgb.shape[1], rgb.shape[0])
         self.stats.frames_in += 1
         if not self._fps_cap_allows(stamp_s):
             self.stats.skipped["fps_cap"] += 1

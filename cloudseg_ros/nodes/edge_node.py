@@ -10,8 +10,8 @@ and IDR requests.
 
 Every knob is a parameter with a range and a unit, live: a controller or ``ros2 param
 set`` changes it between two frames (the executor is single-threaded, so a change never
-lands in the middle of one); out-of-range, wrong-type or inconsistent values are refused
-with a reason. The logic is :class:`cloudseg_ros.edge.pipeline.EdgePipeline`.
+lands in the middle of one); out-of-range or wrong-type values, and a codec and size the
+encoder cannot run on this camera (libx265 under 16 px a side), are refused with a reason. The logic is :class:`cloudseg_ros.edge.pipeline.EdgePipeline`.
 
 Bad input never stops the node: camera images of an unsupported encoding or malformed
 size are refused and counted (diagnostics, one log line per burst); a camera that changes
@@ -21,6 +21,7 @@ the newest two frames, so a burst costs dropped frames, never memory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -109,7 +110,7 @@ def encoded_frame(sent: Sent, header: Header, robot_id: str, camera_seq: int) ->
 class EdgeNode(Node):
     def __init__(self) -> None:
         super().__init__("edge")
-        self.params = ParameterTable(self, PARAMS, on_change=self._on_change)
+        self.params = ParameterTable(self, PARAMS, validate=self._check_knobs, on_change=self._on_change)
         p = self.params
         self.robot_id = keys.validate_robot_id(self.get_namespace())
         knobs = EdgeKnobs(**{k: p[k] for k in KNOBS})
@@ -146,6 +147,13 @@ class EdgeNode(Node):
         self._rate_warned = False
         Diagnostics(self, self._diagnostics)
         self.get_logger().info(f"robot {self.robot_id!r}: {knobs}")
+
+    def _check_knobs(self, values: Mapping[str, Any]) -> str | None:
+        """A change the encoder cannot run on this camera is refused with its reason (it was
+        accepted, and every frame after it failed to encode)."""
+        if not hasattr(self, "pipeline"):  # start-up values: checked by the pipeline itself
+            return None
+        return self.pipeline.check(**{k: values[k] for k in KNOBS})
 
     def _on_change(self, changed: dict[str, Any]) -> None:
         knob_changes = {k: v for k, v in changed.items() if k in KNOBS}
