@@ -86,13 +86,13 @@ def upright(image: np.ndarray, rotation: float) -> np.ndarray:
 def _default_split(root: Path) -> str:
     """``val`` when the layout has it (what a camera plays from Cityscapes), else its only split."""
     splits = sorted(p.name for p in (root / "leftImg8bit").iterdir() if p.is_dir())
-    if "val" in splits or len(splits) != 1:
-        if "val" not in splits:
-            raise ConfigError(
-                f"{root}: name the split to play (parameter 'split'); leftImg8bit has: {', '.join(splits) or 'none'}"
-            )
+    if "val" in splits:
         return "val"
-    return splits[0]
+    if len(splits) == 1:
+        return splits[0]
+    raise ConfigError(
+        f"{root}: name the split to play (parameter 'split'); leftImg8bit has: {', '.join(splits) or 'none'}"
+    )
 
 
 def _natural_key(path: Path) -> list[int | str]:
