@@ -62,7 +62,8 @@ def test_short_demo_writes_report_and_leaves_nothing(tmp_path: Path) -> None:
     assert report["latency_ms_p50"] <= report["latency_ms_p95"]
     assert report["domains"]["robot_topics_seen_in_cloud"] == []
     assert "mIoU" in run.stdout  # the summary table
-    assert list(out.glob("snapshot_*.png"))
+    # spread over the window in time (by mask count, a run sending half its frames kept one)
+    assert len(list(out.glob("snapshot_*.png"))) >= 2
     video = out / "overlay.mp4"
     assert video.is_file() and video.stat().st_size > 1000
     domains = {report["domains"]["robot"], report["domains"]["cloud"]}

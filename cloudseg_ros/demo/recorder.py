@@ -121,13 +121,16 @@ class Recorder:
                 rn.listen(Image, f"{ns}/segmentation/overlay", RELIABLE, callback=self._on_overlay)
             self.cloud_node.listen(SegmentationMask, f"{ns}/{keys.MASK}", RELIABLE, raw=True,
                                    callback=lambda d, r=r: self._on_cloud_mask(r))  # fmt: skip
-        self._snapshot_every = 0
+        self._snapshots_due: list[float] = []  # monotonic times: the next scored mask after each is kept
         self._overlay_count = 0
 
     # ------------------------------------------------------------------ control
-    def start(self, expected_frames: int) -> None:
-        """Open the measurement window (counters start at zero)."""
-        self._snapshot_every = max(1, expected_frames // (self._want_snapshots + 1))
+    def start(self, duration_s: float) -> None:
+        """Open the measurement window of ``duration_s`` (counters start at zero). Snapshots are
+        spread over it in time: by mask count they bunched at the start, or came one in all,
+        when fewer masks came back than camera frames (the selector skips about half)."""
+        t0, n = time.monotonic(), self._want_snapshots
+        self._snapshots_due = [t0 + duration_s * (k + 1) / (n + 1) for k in range(n)]
         with self._lock:
             for r in self.records:
                 first = self.records[r].first_mask_at
@@ -231,11 +234,8 @@ class Recorder:
         rec.masks_evaluated += 1
         self._scored(robot, stamp, labels, ids)
         first_robot = robot == next(iter(self.records))
-        if (
-            first_robot
-            and len(self.snapshots) < self._want_snapshots
-            and rec.masks_evaluated % self._snapshot_every == 0
-        ):
+        if first_robot and self._snapshots_due and time.monotonic() >= self._snapshots_due[0]:
+            self._snapshots_due.pop(0)
             self._snapshot(ids, labels)
 
     def _scored(self, robot: str, stamp: int, labels: np.ndarray, ids: np.ndarray) -> None:

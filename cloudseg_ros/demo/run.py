@@ -128,7 +128,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             time.sleep(0.2)
         startup_s = time.monotonic() - t0
         print(f"first mask after {startup_s:.1f} s; recording {opts.duration_s:.0f} s", flush=True)
-        recorder.start(expected_frames=int(opts.duration_s * opts.fps))
+        recorder.start(duration_s=opts.duration_s)
         t_start = time.monotonic()
         next_note = t_start + 10.0
         while (now := time.monotonic()) - t_start < opts.duration_s:

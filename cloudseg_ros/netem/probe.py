@@ -74,8 +74,8 @@ class NetemRecorder(Recorder):
             Feedback, f"{ns}/{keys.FEEDBACK}", RELIABLE, callback=self._on_feedback, arrival=True
         )
 
-    def start(self, expected_frames: int) -> None:
-        super().start(expected_frames)
+    def start(self, duration_s: float) -> None:
+        super().start(duration_s)
         self.t0, self.t0_wall = time.monotonic(), time.time()
 
     def close(self) -> None:
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
             time.sleep(0.1)
-        recorder.start(expected_frames=int(args.duration * args.fps))
+        recorder.start(duration_s=args.duration)
         print(f"start {recorder.t0:.6f}", flush=True)
         time.sleep(args.duration)
         recorder.stop()
