@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cloudseg_ros.commands.argtypes import ENGINES, node_param, positive, positive_int
+from cloudseg_ros.commands.argtypes import ENGINES, node_param, positive, positive_int, scene_seed
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robots", type=positive_int, default=1, help="number of robots (default 1)")
     p.add_argument(
         "--seed",
-        type=node_param("camera", "seed"),
+        type=scene_seed,
         default=0,
         help="scene seed of the first robot (default 0)",
     )
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     last = args.seed + args.robots - 1  # robot i replays the scene of seed + i
     try:
-        node_param("camera", "seed")(str(last))
+        scene_seed(str(last))
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(
             f"--seed {args.seed} with --robots {args.robots}: the last robot's seed {exc}"

@@ -154,13 +154,10 @@ class EdgePipeline:
         if self.camera_size is None or knobs.codec == "jpeg":
             return None
         lw, lh = downscaled_size(*self.camera_size, knobs.downscale)
-        current = self._encoder_key
-        wanted = (knobs.codec, lw, lh, knobs.gop, knobs.preset, knobs.chroma)
-        if current is not None and current[:6] == wanted:
+        if self._stream_key(lw, lh, knobs) == self._encoder_key:
             return None  # the encoder runs these already
         try:
-            probe = make_encoder(knobs.codec, width=lw, height=lh, fps=self.send_fps, bitrate_kbps=knobs.bitrate_kbps,
-                                 gop=knobs.gop, preset=knobs.preset, chroma=knobs.chroma)  # fmt: skip
+            probe = self._open_encoder(knobs, lw, lh)
         except ConfigError as exc:
             w, h = self.camera_size
             return (
@@ -282,9 +279,10 @@ class EdgePipeline:
     def lr_size(self, width: int, height: int) -> tuple[int, int]:
         return downscaled_size(width, height, self.knobs.downscale)
 
-    def _stream_key(self, width: int, height: int) -> tuple:
-        """What the running encoder was opened for; any change starts a new stream."""
-        k = self.knobs
+    def _stream_key(self, width: int, height: int, knobs: EdgeKnobs | None = None) -> tuple:
+        """What the running encoder was opened for (or one for ``knobs`` would be); any change
+        starts a new stream."""
+        k = knobs or self.knobs
         rate = 0.0 if k.codec == "jpeg" else round(self.send_fps, 3)  # JPEG has no time base
         return (k.codec, width, height, k.gop, k.preset, k.chroma, rate)
 
@@ -297,20 +295,23 @@ class EdgePipeline:
                 self._encoder = None
                 self.stream_id += 1
                 self.stats.restarts += 1
-            self._encoder = make_encoder(
-                k.codec,
-                width=width,
-                height=height,
-                fps=self.send_fps,
-                bitrate_kbps=k.bitrate_kbps,
-                gop=k.gop,
-                preset=k.preset,
-                jpeg_quality=k.jpeg_quality,
-                chroma=k.chroma,
-            )
+            self._encoder = self._open_encoder(k, width, height)
             self._encoder_key = key
             self._idr_wanted = True  # a new stream starts with a key frame (the encoder does so too)
         return self._encoder
+
+    def _open_encoder(self, k: EdgeKnobs, width: int, height: int) -> Any:
+        return make_encoder(
+            k.codec,
+            width=width,
+            height=height,
+            fps=self.send_fps,
+            bitrate_kbps=k.bitrate_kbps,
+            gop=k.gop,
+            preset=k.preset,
+            jpeg_quality=k.jpeg_quality,
+            chroma=k.chroma,
+        )
 
     def close(self) -> None:
         if self._encoder is not None:

@@ -209,8 +209,8 @@ class MaskNode(Node):
         no cloud will answer those. (Feedback names a frame by its sequence number alone.)"""
         if not msg.error:
             return
-        link = msg.header.frame_id == LINK_FEEDBACK_FRAME and msg.error == LINK_UP
-        if msg.header.frame_id == LINK_FEEDBACK_FRAME and not link:
+        link = msg.header.frame_id == LINK_FEEDBACK_FRAME
+        if link and msg.error != LINK_UP:
             return  # the cloud's bridge asking for a key frame: frames after it may still be served
         for frame in [f for f in self._sent if f[0] == msg.last_seq or (link and f[0] < msg.last_seq)]:
             self._unanswered(frame, self._sent.pop(frame))
