@@ -217,6 +217,10 @@ def test_missing_camera_file_names_it() -> None:
         assert "/nonexistent/a.mp4" in group.log_text("camera")
 
 
+def _seconds(stamp: object) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def _ready_times(log: str) -> list[float]:
     """Wall-clock times at which each start of the cloud node was ready to serve."""
     lines = [line for line in log.splitlines() if "serving with" in line]
@@ -225,13 +229,14 @@ def _ready_times(log: str) -> list[float]:
 
 def test_robot_survives_absent_cloud_then_reconnects() -> None:
     g = Graph(start_cloud=False)
-    fresh_at: list[float] = []  # when each fresh mask's info arrived (stale ones fill the gaps)
+    # (camera stamp, arrival) of each fresh mask's info (stale ones fill the gaps)
+    fresh: list[tuple[float, float]] = []
     try:
         g.robot.listen(
             MaskInfo,
             "/car1/segmentation/info",
             RELIABLE,
-            callback=lambda m, at: None if m.stale else fresh_at.append(at),
+            callback=lambda m, at: None if m.stale else fresh.append((_seconds(m.header.stamp), at)),
             arrival=True,
         )
         g.cloud.listen(Feedback, "/car1/cloudseg/feedback", RELIABLE)
@@ -242,27 +247,33 @@ def test_robot_survives_absent_cloud_then_reconnects() -> None:
         assert not g.group.failed()
         log = g.group.log_text("car1.bridge")
         assert log.count("cloud not reachable") == 1, log
-        assert not fresh_at, "a fresh mask without a cloud"
+        assert not fresh, "a fresh mask without a cloud"
         # What the edge encoded meanwhile (2 frames each time its window expires) was taken by
         # the bridge and could not go anywhere: counted, not lost without a trace.
         assert wait_until(lambda: int(status_values(g.robot, "bridge: link").get("uplink_unsent", 0)) > 0, 30)
         g.start_cloud()
-        assert wait_until(lambda: len(fresh_at) >= 3, 60)
+        assert wait_until(lambda: len(fresh) >= 3, 60)
         # The cloud process dies and comes back: the robot resumes without a restart, the new
         # cloud's first decoded frame is a key frame (no decode error), and a fresh mask comes
         # soon after it is ready (bridge reconnect, discovery, the key frame, a first inference).
         g.stop_cloud()
         time.sleep(2.0)
-        count = len(fresh_at)
+        # Frames captured from now on can only be served by the new cloud. (Counting masks from
+        # here on instead was flaky on a loaded machine: the observer's callbacks can run
+        # seconds behind, so masks of the old cloud were counted as the new cloud's.)
+        stopped = time.time()
         seen_before = len(g.cloud.messages("/car1/cloudseg/feedback"))
         g.start_cloud()
-        assert wait_until(lambda: len(fresh_at) >= count + 3, 60)
-        assert wait_until(lambda: len(_ready_times(g.group.log_text("cloud.cloud"))) == 2, 10)
-        ready = _ready_times(g.group.log_text("cloud.cloud"))[-1]
-        print(f"\nfirst fresh mask {fresh_at[count] - ready:.2f} s after the restarted cloud was ready")
-        assert fresh_at[count] - ready < 5.0, (
-            f"first fresh mask {fresh_at[count] - ready:.2f} s after the cloud was ready"
-        )
+
+        def new_masks() -> list[float]:
+            return sorted(at for stamp, at in list(fresh) if stamp > stopped)
+
+        assert wait_until(lambda: len(new_masks()) >= 3, 60)
+        readies = _ready_times(g.group.log_text("cloud.cloud"))
+        assert len(readies) == 2, g.group.log_text("cloud.cloud")[-4000:]
+        first = new_masks()[0] - readies[-1]
+        print(f"\nfirst fresh mask {first:.2f} s after the restarted cloud was ready")
+        assert 0 < first < 5.0, f"first fresh mask {first:.2f} s after the cloud was ready"
         # The new cloud counts its decode errors from its first frame on; the observer may miss
         # its first few feedback messages while DDS discovers the new publisher, so read the
         # latest one it sent.
