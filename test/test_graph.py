@@ -25,7 +25,7 @@ from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 
-from cloudseg_ros.demo.observer import RELIABLE, SENSOR, wait_until
+from cloudseg_ros.demo.observer import RELIABLE, SENSOR, free_port, wait_until
 from cloudseg_ros.demo.processes import NodeSpec, ProcessGroup
 from cloudseg_ros.msg import EncodedFrame, Feedback, MaskInfo
 
@@ -215,6 +215,30 @@ def test_missing_camera_file_names_it() -> None:
         proc.wait(30)
         assert proc.returncode == 2
         assert "/nonexistent/a.mp4" in group.log_text("camera")
+
+
+def test_bridges_refuse_a_ros_domain_shared_by_the_robot_and_the_cloud() -> None:
+    """Robot and cloud graphs launched in one ROS domain (two terminals, no ROS_DOMAIN_ID):
+    each bridge took the other's output for its input and sent it back round the link. The
+    bridges stop, naming the fix; DDS alone still carries the frames and masks there."""
+    from cloudseg_ros.demo.graph import cloud_specs, robot_specs
+
+    from graphs import SMALL, random_domains
+
+    (domain,) = random_domains(1)
+    endpoint = f"tcp/127.0.0.1:{free_port()}"
+    with ProcessGroup() as group:
+        for spec in cloud_specs(domain, endpoint):
+            group.start(spec, f"cloud.{spec.name}")
+        for spec in robot_specs("car1", domain, endpoint, {"camera": dict(SMALL)}):
+            group.start(spec)
+        assert wait_until(lambda: {"car1.bridge", "cloud.bridge"} <= set(group.failed()), 90), group.failed()
+        assert group.failed()["car1.bridge"] == 2
+        log = group.log_text("car1.bridge")
+        assert f"also publishes /car1/cloudseg/mask in this ROS domain ({domain})" in log, log[-2000:]
+        assert "/cloud" in log and "ROS_DOMAIN_ID" in log
+        # The other nodes keep running: the edge's frames reach the cloud node over DDS.
+        assert not {"car1.camera", "car1.edge", "car1.mask", "cloud.cloud"} & set(group.failed())
 
 
 def _seconds(stamp: object) -> float:

@@ -29,6 +29,7 @@ from cloudseg_ros.bridge import keys
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.bridge.queue import LatestQueue
 from cloudseg_ros.bridge.session import LinkSession, ZenohSettings
+from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.msg import EncodedFrame, Feedback, SegmentationMask
 from cloudseg_ros.nodes.common import run_node
 from cloudseg_ros.nodes.diagnostics import OK, WARN, Diagnostics, Status
@@ -69,6 +70,7 @@ def _strings(values: list[str]) -> list[str]:
 
 
 ROBOT_QUIET_S = 10.0  # cloud: a robot whose uplink is older than this is not counted as sending
+DOMAIN_CHECK_S = 2.0  # how often a bridge looks for the other end's nodes in its own ROS domain
 
 
 @dataclass
@@ -134,6 +136,7 @@ class BridgeNode(Node):
             settings, on_open=self._on_open, on_link=self._on_link, logger=self.get_logger()
         )
         self.link.start()
+        self.create_timer(DOMAIN_CHECK_S, self._check_own_domain)
         Diagnostics(self, self._diagnostics)
         where = ", ".join(settings.listen or settings.connect) or "scouting"
         self.get_logger().info(f"{self.mode} bridge, zenoh {settings.mode} on {where}")
@@ -153,6 +156,31 @@ class BridgeNode(Node):
                     stream.queue.resize(changed["queue_depth"])
             if self.mode == "robot":
                 self.outbound.queue.resize(changed["queue_depth"])
+
+    def _check_own_domain(self) -> None:
+        """Stop when the other end's graph shares this ROS domain. Each bridge would then take
+        what the other publishes as its own input and send it back: every frame, mask and
+        feedback would go round the zenoh link without end. In this graph only this bridge
+        publishes the robot's masks (robot) or its uplink (cloud); another publisher is the
+        other end (DDS alone then carries everything: the bridges are not needed)."""
+        if self.mode == "robot":
+            topics = [self.resolve_topic_name(keys.MASK)]
+        else:
+            topics = [f"/{robot}/{keys.UPLINK}" for robot in self._robots]
+        me = (self.get_namespace(), self.get_name())
+        for topic in topics:
+            others = [
+                f"{info.node_namespace.rstrip('/')}/{info.node_name}"
+                for info in self.get_publishers_info_by_topic(topic)
+                if (info.node_namespace, info.node_name) != me
+            ]
+            if others:
+                raise ConfigError(
+                    f"{self.mode} bridge: {', '.join(sorted(set(others)))} also publishes {topic} in this ROS "
+                    f"domain ({self.context.get_domain_id()}): the robot's and the cloud's graphs share it, and "
+                    "the bridges would send every message round the link without end. Run the robot and the "
+                    "cloud in different ROS domains (ROS_DOMAIN_ID) or on different hosts"
+                )
 
     # ---------------------------------------------------------------- robot side
     def _setup_robot(self) -> None:
