@@ -5,26 +5,32 @@ ros2 launch cloudseg_ros cloud.launch.py listen:=tls/0.0.0.0:7447 zenoh_config_f
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from cloudseg_ros.launch_args import cloud_overrides
+from cloudseg_ros.launch_args import check_params_file, cloud_overrides, dds_env
 
 PACKAGE = "cloudseg_ros"
+NODES = (("bridge_node", "bridge"), ("cloud_node", "cloud"))
 
 
 def _nodes(context):
-    params_file = LaunchConfiguration("params_file").perform(context)
-    given = {name: LaunchConfiguration(name).perform(context)
-             for name in ("listen", "zenoh_config_file", "engine", "sr_model")}  # fmt: skip
-    overrides = cloud_overrides(given)  # an argument left empty keeps the params file's value
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+
+    params_file = check_params_file(arg("params_file"))
+    # an argument left empty keeps the params file's value
+    overrides = cloud_overrides(
+        {name: arg(name) for name in ("listen", "zenoh_config_file", "engine", "sr_model")}
+    )
+    shipped_dds = PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "fastdds.xml"]).perform(context)
+    env = dds_env(arg("dds_profile"), context.environment, shipped_dds)
     return [
-        Node(package=PACKAGE, executable="bridge_node", name="bridge",
-             parameters=[params_file, overrides["bridge"]], output="screen", emulate_tty=True),
-        Node(package=PACKAGE, executable="cloud_node", name="cloud",
-             parameters=[params_file, overrides["cloud"]], output="screen", emulate_tty=True),
+        Node(package=PACKAGE, executable=executable, name=name, parameters=[params_file, overrides[name]],
+             additional_env=env, output="screen", emulate_tty=True)
+        for executable, name in NODES
     ]  # fmt: skip
 
 
@@ -43,14 +49,13 @@ def generate_launch_description():
             DeclareLaunchArgument("sr_model", default_value="",
                                   description="Upscaler: cloudseg (fine-tuned SR), carn_m, espcn, bicubic, bilinear "
                                               "(empty: from params_file)"),
+            DeclareLaunchArgument("dds_profile", default_value="",
+                                  description="Fast DDS profile of the nodes: empty = config/fastdds.xml (shared "
+                                              "memory, this host only) unless FASTDDS_DEFAULT_PROFILES_FILE is set; "
+                                              "none = leave DDS as the environment has it; or a file"),
             DeclareLaunchArgument("params_file",
                                   default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "cloud.yaml"]),
                                   description="Parameters of the cloud nodes"),
-            # Shared memory big enough for camera images, DDS on this host only (config/fastdds.xml),
-            # unless the user already chose a Fast DDS profile.
-            SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", EnvironmentVariable(
-                "FASTDDS_DEFAULT_PROFILES_FILE",
-                default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "fastdds.xml"]))),
             OpaqueFunction(function=_nodes),
         ]
     )  # fmt: skip

@@ -22,6 +22,8 @@ PACKAGE = "cloudseg_ros"
 
 
 def _include(name, domain, arguments):
+    """``name`` in its own ROS domain with only ``arguments`` (not forwarding this file's
+    arguments: ``params_file:=robot.yaml`` reached the cloud nodes too, as their parameters)."""
     path = PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", name])
     return GroupAction(
         [
@@ -29,6 +31,8 @@ def _include(name, domain, arguments):
             IncludeLaunchDescription(PythonLaunchDescriptionSource(path), launch_arguments=arguments.items()),
         ],
         scoped=True,
+        forwarding=False,
+        launch_configurations={k: LaunchConfiguration(k) for k in (domain, "robot_id", "port")},
     )
 
 

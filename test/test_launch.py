@@ -88,12 +88,17 @@ def launch_arguments(path: Path) -> set[str]:
 def test_documented_launch_commands_use_declared_arguments() -> None:
     """`ros2 launch` ignores an argument a launch file does not declare, silently: every
     `name:=value` in a documented command must be one the file declares."""
-    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *LAUNCH]
+    texts = [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *LAUNCH,
+        *(ROOT / "config").glob("*.json5"),
+    ]
     commands = []
     for text in texts:
         joined = text.read_text().replace("\\\n", " ")  # shell line continuations
         commands += re.findall(r"ros2 launch cloudseg_ros (\S+\.launch\.py)([^\n`]*)", joined)
-    assert len(commands) >= 5, commands
+    assert len(commands) >= 8, commands
     for name, args in commands:
         path = ROOT / "launch" / name
         assert path.is_file(), name
@@ -111,7 +116,8 @@ def argument_defaults(path: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "name,arguments", [("robot.launch.py", ("cloud", "source", "uri")), ("cloud.launch.py", ("listen",))]
+    "name,arguments",
+    [("robot.launch.py", ("cloud", "source", "uri", "width", "height")), ("cloud.launch.py", ("listen",))],
 )
 def test_launch_arguments_that_set_parameters_default_to_the_params_file(name: str, arguments: tuple) -> None:
     """A default of the launch file's own would override the user's params_file every time."""
@@ -140,6 +146,64 @@ def test_launch_overrides_only_what_was_given() -> None:
     robot = yaml.safe_load((ROOT / "config" / "robot.yaml").read_text())
     params = {k.split("/")[-1]: v["ros__parameters"] for k, v in robot.items()}
     assert params["bridge"]["connect"] == ["tcp/127.0.0.1:7447"] and params["camera"]["source"] == "synthetic"
+
+
+def test_launch_arguments_are_checked_and_mapped() -> None:
+    """What robot.launch.py and cloud.launch.py do with their arguments (launch_args has no
+    ROS import; the launch files call it)."""
+    from cloudseg_ros.errors import ConfigError
+    from cloudseg_ros.launch_args import (
+        DDS_PROFILE_VAR,
+        check_params_file,
+        dds_env,
+        flag,
+        image_remaps,
+        robot_overrides,
+    )
+
+    unset = {"cloud": "", "zenoh_config_file": "", "source": "", "uri": "", "width": "", "height": ""}
+    assert robot_overrides({**unset, "source": "v4l2", "width": "0", "height": "0"})["camera"] == {
+        "source": "v4l2", "width": 0, "height": 0}  # fmt: skip
+    with pytest.raises(ConfigError, match="width"):
+        robot_overrides({**unset, "width": "wide"})
+    # A switch that is neither true nor false is refused (a typo would run without the controller).
+    assert flag("controller", "True") and flag("camera", "1") and not flag("camera", "false")
+    with pytest.raises(ConfigError, match="controller:='ture'"):
+        flag("controller", "ture")
+    # launch_ros would only warn about a missing params file and start the nodes on code defaults.
+    assert check_params_file(str(ROOT / "config" / "robot.yaml"))
+    with pytest.raises(ConfigError, match=r"params_file:=/nonexistent/robot\.yaml"):
+        check_params_file("/nonexistent/robot.yaml")
+    # The robot's own camera: the edge and the mask node read its topic.
+    assert image_remaps("/front/image_raw") == [
+        ("camera/image_raw", "/front/image_raw")
+    ] and not image_remaps("")
+    # DDS: the shipped profile unless the user chose one; "none" leaves DDS alone; a file must exist.
+    shipped = str(ROOT / "config" / "fastdds.xml")
+    assert dds_env("", {}, shipped) == {DDS_PROFILE_VAR: shipped}
+    assert dds_env("", {DDS_PROFILE_VAR: "/etc/mine.xml"}, shipped) == {}
+    assert dds_env("none", {}, shipped) == {} and dds_env("NONE", {}, shipped) == {}
+    assert dds_env(shipped, {}, "x") == {DDS_PROFILE_VAR: shipped}
+    with pytest.raises(ConfigError, match="dds_profile"):
+        dds_env("/nonexistent.xml", {}, shipped)
+
+
+@pytest.mark.parametrize("name", ["robot.launch.py", "cloud.launch.py"])
+def test_launch_files_set_the_dds_profile_per_node(name: str) -> None:
+    """A launch-wide SetEnvironmentVariable leaked the loopback-only DDS profile into every
+    node a parent launch file started after including this one (a driving stack's planner)."""
+    tree = ast.parse((ROOT / "launch" / name).read_text())
+    assert not calls(tree, "SetEnvironmentVariable")
+    (node,) = calls(tree, "Node")
+    assert "additional_env" in {kw.arg for kw in node.keywords}
+
+
+def test_demo_launch_passes_each_graph_only_its_arguments() -> None:
+    """Forwarding every launch configuration gave the cloud nodes the robot's params_file."""
+    tree = ast.parse((ROOT / "launch" / "demo.launch.py").read_text())
+    (group,) = calls(tree, "GroupAction")
+    forwarding = [kw.value.value for kw in group.keywords if kw.arg == "forwarding"]
+    assert forwarding == [False]
 
 
 def declared(node: str) -> dict:
