@@ -344,3 +344,258 @@ def _settle(recorder, topic: str, min_s: float, quiet_s: float = 3.0, timeout_s:
             count, last_change = n, now
         if count and now - t0 >= min_s and now - last_change >= quiet_s:
             return
+
+
+# ------------------------------------------------------------------ recorder and reader fixes
+
+LIVE_DOMAINS = (140, 160)  # no other test module uses these
+
+
+def _wait_matched(publisher, timeout: float = 20.0) -> None:
+    assert wait_until(lambda: publisher.get_subscription_count() > 0, timeout), (
+        "the recorder never subscribed"
+    )
+
+
+def _frame(seq: int) -> EncodedFrame:
+    return EncodedFrame(robot_id="car9", seq=seq, codec="jpeg", data=bytes([seq % 256]) * 16)
+
+
+def test_sigterm_finishes_and_indexes_the_recording(tmp_path: Path) -> None:
+    """systemd, `docker stop` and launch shut down with SIGTERM: it left a 0-byte (or
+    unindexed) file, as only Ctrl-C closed it. Now the file is finished: summary, statistics,
+    channels with their QoS, and the per-topic report."""
+    import signal
+    import sys
+
+    from mcap.reader import make_reader
+
+    from cloudseg_ros.demo.observer import RELIABLE, DomainNode
+    from cloudseg_ros.demo.processes import ros_env
+
+    domain = random.randrange(*LIVE_DOMAINS)
+    out = tmp_path / "term.mcap"
+    rec = subprocess.Popen(
+        [sys.executable, "-m", "cloudseg_ros.cli", "record", str(out), "--robot", "car9", "--domain", str(domain),
+         "--streams", "cloudseg/uplink"],
+        env=ros_env(domain), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    pub = DomainNode(domain, "test_term_pub")
+    try:
+        uplink = pub.publisher(EncodedFrame, "/car9/cloudseg/uplink", RELIABLE)
+        _wait_matched(uplink)
+        for seq in range(1, 6):
+            uplink.publish(_frame(seq))
+        time.sleep(1.0)
+        rec.send_signal(signal.SIGTERM)
+        output, _ = rec.communicate(timeout=30)
+    finally:
+        pub.close()
+        if rec.poll() is None:
+            rec.kill()
+    assert rec.returncode == 0, output
+    assert "/car9/cloudseg/uplink: 5 messages" in output, output
+    with open(out, "rb") as f:
+        summary = make_reader(f).get_summary()
+    assert summary is not None and summary.statistics is not None, output
+    assert summary.statistics.message_count == 5 and len(summary.chunk_indexes) >= 1
+    (channel,) = summary.channels.values()
+    assert channel.topic == "/car9/cloudseg/uplink" and "offered_qos_profiles" in channel.metadata
+
+
+def test_an_existing_recording_is_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cloudseg record FILE` truncated an existing FILE, even when it then failed to start."""
+    from cloudseg_ros.cli import main
+    from cloudseg_ros.record.topics import TopicRecorder
+
+    old = tmp_path / "old.mcap"
+    _record(old, frames=2)
+    before = old.read_bytes()
+    with pytest.raises(ConfigError, match="already exists"):
+        McapRecorder(old)
+    domain = str(random.randrange(*LIVE_DOMAINS))
+    assert main(["record", str(old), "--domain", domain, "--duration", "0.1"]) == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and "Traceback" not in err, err
+    # The node comes first: a recorder that cannot start leaves the file alone, even with --force.
+    with pytest.raises(Exception, match="node name"):  # rclpy's own error, after rclpy.init
+        TopicRecorder(int(domain), ["car9"], old, node_name="no node name", overwrite=True)
+    assert old.read_bytes() == before
+    assert main(["record", str(old), "--domain", domain, "--duration", "0.1", "--force"]) == 0
+    assert old.read_bytes() != before and BagReader(old).topics() == {}  # overwritten: a fresh, empty file
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "500"])
+def test_a_bad_ros_domain_id_is_named(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """$ROS_DOMAIN_ID went through int(): a traceback for 'abc', rclpy's RuntimeError for -3,
+    a DDS error for 500."""
+    from cloudseg_ros.cli import main
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", value)
+    assert main(["record", str(tmp_path / "x.mcap"), "--duration", "0.1"]) == 1
+    err = capsys.readouterr().err
+    assert f"ROS_DOMAIN_ID='{value}'" in err and "0..232" in err and "Traceback" not in err, err
+    assert not (tmp_path / "x.mcap").exists()
+
+
+def test_live_recording_qos_losses_and_arrival_stamps(tmp_path: Path) -> None:
+    """Channels carry rosbag2's offered_qos_profiles (best effort for the camera); losses are
+    counted per topic (gaps in the uplink's seq and the camera's stamps, a full writer queue);
+    log_time is when the middleware received the message, not when a busy executor got to it."""
+    import yaml
+    from mcap.reader import make_reader
+
+    from cloudseg_ros.demo.observer import RELIABLE, SENSOR, DomainNode
+    from cloudseg_ros.record.topics import TopicRecorder, streams_named
+
+    domain = random.randrange(*LIVE_DOMAINS)
+    streams = streams_named(["camera/image_raw", "cloudseg/uplink"])
+    rec = TopicRecorder(domain, ["car9"], tmp_path / "live.mcap", streams, node_name="test_live")
+    full = TopicRecorder(domain, ["car9"], tmp_path / "full.mcap", streams, node_name="test_full")
+    full.QUEUE_BYTES = 0  # a writer that never keeps up: every message dropped, and counted
+    block_s = 0.8
+    rec.node.node.create_subscription(Header, "/test_block", lambda _msg: time.sleep(block_s), RELIABLE)
+    pub = DomainNode(domain, "test_live_pub")
+    try:
+        camera = pub.publisher(Image, "/car9/camera/image_raw", SENSOR)
+        uplink = pub.publisher(EncodedFrame, "/car9/cloudseg/uplink", RELIABLE)
+        block = pub.publisher(Header, "/test_block", RELIABLE)
+        for p in (camera, uplink, block):
+            _wait_matched(p)
+        time.sleep(0.5)
+        for i in [*range(10), 12, 13, 14]:  # 10 and 11 never sent: 2 frames missing
+            img = _image(i)
+            img.header.stamp.sec, img.header.stamp.nanosec = 100 + i // 10, (i % 10) * 100_000_000
+            camera.publish(img)
+            time.sleep(0.01)
+        for seq in (1, 2, 3, 5, 6, 9):  # 4, 7 and 8 missing
+            uplink.publish(_frame(seq))
+        time.sleep(0.5)
+        block.publish(Header())
+        time.sleep(0.2)  # the executor is now in the blocking callback
+        sent_ns = time.time_ns()
+        uplink.publish(_frame(10))
+        assert wait_until(lambda: rec.count("/car9/cloudseg/uplink") == 7, 10)
+    finally:
+        pub.close()
+        rec.close()
+        full.close()
+    uplink_count, camera_count = rec.counts["/car9/cloudseg/uplink"], rec.counts["/car9/camera/image_raw"]
+    assert uplink_count.missing == 3 and uplink_count.dropped == 0
+    assert camera_count.missing >= 2  # best effort: more if one did not arrive
+    report = "\n".join(rec.report())
+    assert "/car9/cloudseg/uplink: 7 messages; 3 missing (seq gaps)" in report, report
+    assert full.counts["/car9/cloudseg/uplink"].dropped == 7 and full.messages == 0
+    assert "7 dropped (writer behind)" in "\n".join(full.report())
+
+    with open(tmp_path / "live.mcap", "rb") as f:
+        reader = make_reader(f)
+        qos = {
+            c.topic: yaml.safe_load(c.metadata["offered_qos_profiles"])
+            for c in reader.get_summary().channels.values()
+        }
+        last = [m for _, c, m in reader.iter_messages() if c.topic == "/car9/cloudseg/uplink"][-1]
+    (cam,), (link,) = qos["/car9/camera/image_raw"], qos["/car9/cloudseg/uplink"]
+    assert cam["reliability"] == "best_effort" and link["reliability"] == "reliable"
+    assert cam["history"] == "keep_last" and cam["durability"] == "volatile" and "deadline" in cam
+    assert set(cam["liveliness_lease_duration"]) == {"sec", "nsec"}
+    # Received while the executor slept in the other callback: stamped at arrival, not ~0.6 s later.
+    assert sent_ns - 50_000_000 <= last.log_time <= sent_ns + block_s * 1e9 / 2, (
+        last.log_time - sent_ns
+    ) / 1e6
+    assert last.publish_time <= last.log_time
+
+
+def _zstd_bag(tmp_path: Path, fmt: str = "zstd") -> tuple[Path, list[Image]]:
+    import zstandard
+
+    bag = tmp_path / f"{fmt}_bag"
+    bag.mkdir()
+    db = sqlite3.connect(bag / "zbag_0.db3")
+    db.executescript(
+        "CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, "
+        "serialization_format TEXT NOT NULL, offered_qos_profiles TEXT NOT NULL);"
+        "CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL, timestamp INTEGER NOT NULL, "
+        "data BLOB NOT NULL);"
+    )
+    db.execute("INSERT INTO topics VALUES (1, '/cam/image_raw', 'sensor_msgs/msg/Image', 'cdr', '')")
+    images = [_image(i) for i in range(3)]
+    for i, img in enumerate(images):
+        data = zstandard.ZstdCompressor().compress(serialize_message(img))
+        db.execute("INSERT INTO messages VALUES (?, 1, ?, ?)", (i + 1, 10**9 * i, data))
+    db.commit()
+    db.close()
+    (bag / "metadata.yaml").write_text(
+        "rosbag2_bagfile_information:\n  storage_identifier: sqlite3\n  relative_file_paths: [zbag_0.db3]\n"
+        f"  compression_format: {fmt}\n  compression_mode: MESSAGE\n"
+    )
+    return bag, images
+
+
+def test_a_message_compressed_bag_replays(tmp_path: Path) -> None:
+    """rosbag2's `compression_mode: MESSAGE` (zstd per message) was accepted, then frames()
+    died with a UnicodeDecodeError; another format is refused by name."""
+    bag, images = _zstd_bag(tmp_path)
+    frames = list(open_source("mcap", str(bag), loop=False).frames())
+    assert [f.stamp_ns for f in frames] == [
+        i.header.stamp.sec * 10**9 + i.header.stamp.nanosec for i in images
+    ]
+    assert np.array_equal(frames[2].image, np.frombuffer(bytes(images[2].data), np.uint8).reshape(16, 32, 3))
+    other, _ = _zstd_bag(tmp_path, "lz4")
+    with pytest.raises(ConfigError, match="compression_mode MESSAGE with compression_format 'lz4'"):
+        open_source("mcap", str(other), loop=False)
+
+
+def test_split_files_without_metadata_replay_in_natural_order(tmp_path: Path) -> None:
+    """bag_10 sorted before bag_2 (names compared as strings): frames out of order."""
+    bag = tmp_path / "split"
+    bag.mkdir()
+    images = [_image(i) for i in range(11)]
+    for i, img in enumerate(images):  # one frame per file, as a bag split every few MB
+        with McapRecorder(bag / f"bag_{i}.mcap") as rec:
+            rec.write(
+                "/car1/camera/image_raw", "sensor_msgs/msg/Image", serialize_message(img), 10**9 * (i + 1)
+            )
+    frames = list(open_source("mcap", str(bag), loop=False).frames())
+    assert [f.stamp_ns for f in frames] == [
+        i.header.stamp.sec * 10**9 + i.header.stamp.nanosec for i in images
+    ]
+
+
+def test_a_file_cut_inside_a_records_fixed_fields_keeps_what_came_before(tmp_path: Path) -> None:
+    """A cut a few bytes into a record (its opcode, length or fixed fields) raised struct.error,
+    which was not caught: the whole recording was refused though whole chunks preceded it."""
+    from mcap.stream_reader import StreamReader
+
+    path = tmp_path / "a.mcap"
+    _record(path, frames=6, chunk_size=2000)
+    data = path.read_bytes()
+    with open(path, "rb") as f:
+        stream = StreamReader(f, skip_magic=False)
+        ends = []
+        for _ in stream.records:
+            ends.append(f.tell())
+    cut = tmp_path / "cut.mcap"
+    worked = 0
+    for end in ends[:-1]:
+        for extra in (1, 5, 9, 12, 20):  # the opcode, the length, then fixed fields
+            cut.write_bytes(data[: end + extra])
+            got = list(BagReader(cut).messages())
+            worked += len(got) > 0
+    assert worked > 0
+
+
+def test_an_empty_or_cut_short_recording_says_so(tmp_path: Path) -> None:
+    """It said "name the camera topic to replay (parameter 'replay_topic'); image topics: none"."""
+    empty = tmp_path / "empty.mcap"
+    McapRecorder(empty).close()
+    with pytest.raises(ConfigError, match=r"has no image messages \(empty, or cut short before the first\)"):
+        McapSource(str(empty))
+    full = tmp_path / "a.mcap"
+    _record(full, frames=3)
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(full.read_bytes()[:200])
+    with pytest.raises(ConfigError, match="has no image messages"):
+        McapSource(str(cut))

@@ -312,6 +312,11 @@ class McapSource(FrameSource):
         images = sorted(t for t, ty in topics.items() if ty == self.IMAGE_TYPE)
         compressed = sorted(t for t, ty in topics.items() if ty == self.COMPRESSED_TYPE)
         listed = ", ".join(images + compressed) or "none"
+        if not images and not compressed:  # nothing to choose from: not a question of which topic
+            others = f"; its topics: {', '.join(sorted(topics))}" if topics else ""
+            raise ConfigError(
+                f"recording {path!r} has no image messages (empty, or cut short before the first){others}"
+            )
         if topic:
             if topics.get(topic) not in (self.IMAGE_TYPE, self.COMPRESSED_TYPE):
                 raise ConfigError(f"{path!r} has no image topic {topic!r}; its image topics: {listed}")

@@ -3,14 +3,21 @@
 The file is ROS 2 CDR with ros2msg schemas (what rosbag2's MCAP storage writes): open it in
 Foxglove, inspect it with ``ros2 bag info FILE.mcap``, play it with ``ros2 bag play``, or
 replay its camera through the camera node (``source: mcap``, ``uri: FILE.mcap``).
+
+Ctrl-C (SIGINT) and SIGTERM (systemd, ``docker stop``, a launch file shutting down) both end
+the recording cleanly: the file is finished and indexed, and what was lost is reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
+from typing import Any
 
-from cloudseg_ros.commands.argtypes import non_negative, ros_domain
+from cloudseg_ros.commands.argtypes import MAX_ROS_DOMAIN, non_negative, ros_domain
+from cloudseg_ros.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="ROS domain of the robot graph (default: $ROS_DOMAIN_ID, else 0)",
     )
     p.add_argument("--duration", type=non_negative, default=0.0, help="seconds to record; 0 = until Ctrl-C")
+    p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     p.add_argument(
         "--streams",
         nargs="+",
@@ -42,32 +50,61 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def env_domain() -> int:
+    """``$ROS_DOMAIN_ID`` (unset or empty: 0), checked as ``--domain`` is: a one-line error
+    naming the variable, not a traceback ('abc') or a middleware failure (-3, 500)."""
+    text = os.environ.get("ROS_DOMAIN_ID", "").strip()
+    if not text:
+        return 0
+    try:
+        return ros_domain(text)
+    except argparse.ArgumentTypeError:
+        raise ConfigError(
+            f"ROS_DOMAIN_ID={text!r} is not a ROS domain: an integer in 0..{MAX_ROS_DOMAIN} (or pass --domain)"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from cloudseg_ros.errors import ConfigError
+    from cloudseg_ros.record.bag import RecordingExists
     from cloudseg_ros.record.topics import DEFAULT_STREAMS, TopicRecorder, streams_named
 
     if not args.out.endswith(".mcap"):
         raise ConfigError(f"output {args.out!r} should end in .mcap")
     from cloudseg_ros.bridge.keys import validate_robot_id
 
-    domain = args.domain if args.domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
+    domain = args.domain if args.domain is not None else env_domain()
     robots = [validate_robot_id(r) for r in args.robot or ["car1"]]
     try:
         streams = streams_named(args.streams) if args.streams else list(DEFAULT_STREAMS)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    recorder = TopicRecorder(domain, robots, args.out, streams)
+    try:
+        recorder = TopicRecorder(domain, robots, args.out, streams, overwrite=args.force)
+    except RecordingExists as exc:
+        raise ConfigError(f"{exc}; or pass --force") from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:  # SIGTERM as Ctrl-C: finish the file
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"recording {len(recorder.topics)} topics in ROS domain {domain} to {args.out}"
           f"{f' for {args.duration:g} s' if args.duration else ' (Ctrl-C to stop)'}", flush=True)  # fmt: skip
     t0 = time.monotonic()
     try:
-        while not args.duration or time.monotonic() - t0 < args.duration:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.2) and (not args.duration or time.monotonic() - t0 < args.duration):
+            pass
     finally:
+        for sig, handler in previous.items():  # a second Ctrl-C while closing interrupts as usual
+            signal.signal(sig, handler)
         recorder.close()
     print(f"{recorder.messages} messages in {time.monotonic() - t0:.1f} s -> {args.out}")
+    for line in recorder.report():
+        print(f"  {line}")
+    if recorder.losses:
+        print(f"  {recorder.losses} messages lost in all (see above)")
+    if recorder.error is not None:
+        raise ConfigError(f"writing {args.out} failed: {recorder.error} (the file keeps what came before)")
     return 0

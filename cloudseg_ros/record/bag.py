@@ -9,14 +9,18 @@ Reader: an ``.mcap`` file, a rosbag2 folder (``metadata.yaml`` plus its ``.mcap`
 ``.db3`` files) or a single ``.db3`` file; messages come out in recording order as CDR
 bytes, and :meth:`BagReader.decode` turns them into plain objects with the message's
 fields (mcap_ros2's pure-Python decoder, from the schema the file carries; for ``.db3``
-files that have none, from the installed message definitions).
+files that have none, from the installed message definitions). A bag recorded with
+rosbag2's per-message zstd compression (``compression_mode: MESSAGE``) is decompressed
+message by message.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import struct
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,21 +31,37 @@ from cloudseg_ros import __version__
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.record.definitions import definition, full_name
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a zstd frame; a CDR payload starts with 0x00 (its encapsulation)
+
+
+class RecordingExists(ConfigError):
+    """The output file exists and was not to be overwritten."""
+
 
 class McapRecorder:
-    """Appends CDR messages of any ROS 2 type to an MCAP file; thread-safe."""
+    """Appends CDR messages of any ROS 2 type to an MCAP file; thread-safe.
 
-    def __init__(self, path: str | Path, chunk_size: int = 4 << 20) -> None:
+    An existing file is refused unless ``overwrite``: a recording is not lost to a second
+    ``cloudseg record`` (or ``demo --record``) that names it by mistake. The check is the
+    exclusive create itself, so nothing can slip in between a check and the open."""
+
+    def __init__(self, path: str | Path, chunk_size: int = 4 << 20, overwrite: bool = False) -> None:
         from mcap.writer import CompressionType, Writer
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        try:
+            self._file = open(self.path, "wb" if overwrite else "xb")  # noqa: SIM115 - closed in close()
+        except FileExistsError:
+            raise RecordingExists(
+                f"{self.path} already exists: not overwritten (remove it, or name another file)"
+            ) from None
         self._writer = Writer(self._file, chunk_size=chunk_size, compression=CompressionType.ZSTD)
         self._writer.start(profile="ros2", library=f"cloudseg_ros {__version__}")
         self._schemas: dict[str, int] = {}
         self._channels: dict[str, tuple[int, str]] = {}
         self._sequence: dict[str, int] = {}
+        self._qos: dict[str, str] = {}
         self._lock = threading.Lock()
         self.messages = 0
         self.closed = False
@@ -58,9 +78,19 @@ class McapRecorder:
             schema = self._schemas[name] = self._writer.register_schema(
                 name=name, encoding="ros2msg", data=definition(name).encode()
             )
-        channel = self._writer.register_channel(topic=topic, message_encoding="cdr", schema_id=schema)
+        metadata = {"offered_qos_profiles": self._qos[topic]} if topic in self._qos else {}
+        channel = self._writer.register_channel(
+            topic=topic, message_encoding="cdr", schema_id=schema, metadata=metadata
+        )
         self._channels[topic] = (channel, name)
         return channel
+
+    def set_qos(self, topic: str, offered_qos_profiles: str) -> None:
+        """The QoS ``topic`` was published with (:func:`offered_qos_yaml`), for its channel's
+        ``offered_qos_profiles``: ``ros2 bag play`` republishes with it (without it, everything
+        reliable: a best-effort subscriber still matches, but not the other way round)."""
+        with self._lock:
+            self._qos[topic] = offered_qos_profiles
 
     def write(
         self, topic: str, type_name: str, data: bytes, log_time_ns: int, publish_time_ns: int | None = None
@@ -82,6 +112,7 @@ class McapRecorder:
             return self._sequence.get(topic, 0)
 
     def close(self) -> None:
+        """Finish the file: its summary and index make it seekable (``ros2 bag info``)."""
         with self._lock:
             if self.closed:
                 return
@@ -94,6 +125,29 @@ class McapRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def offered_qos_yaml(qos: Any) -> str:
+    """An rclpy ``QoSProfile`` as rosbag2 writes ``offered_qos_profiles`` (a YAML list of one
+    profile; policies by name and durations as sec/nsec: rosbag2's metadata version 9, what
+    Jazzy and later write and read in an MCAP file without rosbag2's own metadata record)."""
+
+    def duration(d: Any) -> dict[str, int]:
+        sec, nsec = divmod(int(d.nanoseconds), 1_000_000_000)
+        return {"sec": sec, "nsec": nsec}
+
+    profile = {
+        "history": qos.history.name.lower(),
+        "depth": int(qos.depth),
+        "reliability": qos.reliability.name.lower(),
+        "durability": qos.durability.name.lower(),
+        "deadline": duration(qos.deadline),
+        "lifespan": duration(qos.lifespan),
+        "liveliness": qos.liveliness.name.lower(),
+        "liveliness_lease_duration": duration(qos.liveliness_lease_duration),
+        "avoid_ros_namespace_conventions": bool(qos.avoid_ros_namespace_conventions),
+    }
+    return yaml.safe_dump([profile], sort_keys=False)
 
 
 @dataclass(frozen=True)
@@ -150,8 +204,14 @@ def _bag_files(path: Path) -> list[Path]:
     if meta.is_file():
         info = (yaml.safe_load(meta.read_text()) or {}).get("rosbag2_bagfile_information", {})
         files = [path / Path(p).name for p in info.get("relative_file_paths", [])]
-    else:
-        files = sorted([*path.glob("*.mcap"), *path.glob("*.db3")])
+        mode, fmt = str(info.get("compression_mode", "") or ""), str(info.get("compression_format", "") or "")
+        if mode.upper() == "MESSAGE" and fmt.lower() != "zstd":  # zstd messages: see _payload
+            raise ConfigError(f"{path}: compression_mode MESSAGE with compression_format {fmt!r} is not read "
+                              "(only zstd, the format rosbag2 ships)")  # fmt: skip
+    else:  # split files without metadata.yaml: bag_2 before bag_10, as they were written
+        from cloudseg_ros.camera.sources import _natural_key
+
+        files = sorted([*path.glob("*.mcap"), *path.glob("*.db3")], key=_natural_key)
     files = [f for f in files if f.is_file()]
     if not files:
         raise ConfigError(f"{path}: a rosbag2 folder without .mcap or .db3 files")
@@ -162,6 +222,19 @@ def _bag_files(path: Path) -> list[Path]:
             "decompress it first, e.g. `zstd -d FILE`, and list the result in metadata.yaml)"
         )
     return files
+
+
+def _payload(path: Path, data: bytes) -> bytes:
+    """The CDR bytes of a message: a zstd frame (rosbag2's ``compression_mode: MESSAGE``)
+    is decompressed; CDR never starts with the zstd magic (its first byte is 0)."""
+    if not data.startswith(ZSTD_MAGIC):
+        return data
+    import zstandard
+
+    try:
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except zstandard.ZstdError as exc:
+        raise ConfigError(f"{path}: a zstd-compressed message does not decompress ({exc})") from None
 
 
 def _mcap_topics(path: Path, schemas: dict[str, str]) -> dict[str, str]:
@@ -189,7 +262,9 @@ def _mcap_messages(
     """Messages of one MCAP file, in file order (the order they were recorded).
 
     Records are streamed, so this needs no index and a file cut short (a recorder that was
-    killed) yields every message of its complete chunks."""
+    killed) yields every message of its complete chunks, wherever the cut fell (in a record's
+    fixed fields too: ``struct.error``; in a chunk's compressed data: ``ZstdError``)."""
+    import zstandard
     from mcap.exceptions import McapError
     from mcap.records import Channel, Message, Schema
     from mcap.stream_reader import StreamReader
@@ -209,13 +284,16 @@ def _mcap_messages(
                     channel = channels.get(record.channel_id)
                     schema = known.get(channel.schema_id) if channel else None
                     if channel and schema and (not topics or channel.topic in topics):
-                        yield BagMessage(channel.topic, full_name(schema.name), record.log_time, record.data)
-        except (McapError, EOFError, ValueError):
+                        data = _payload(path, record.data)
+                        yield BagMessage(channel.topic, full_name(schema.name), record.log_time, data)
+        except ConfigError:
+            raise
+        except (McapError, EOFError, ValueError, struct.error, zstandard.ZstdError):
             return  # the end of a file cut short
 
 
 def _db3_topics(path: Path, schemas: dict[str, str]) -> dict[str, str]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:  # `with db` alone leaves it open
         out = {name: full_name(t) for name, t in db.execute("SELECT name, type FROM topics")}
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "message_definitions" in tables:
@@ -228,11 +306,11 @@ def _db3_topics(path: Path, schemas: dict[str, str]) -> dict[str, str]:
 
 
 def _db3_messages(path: Path, topics: set[str] | None) -> Iterator[BagMessage]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         rows = db.execute(
             "SELECT t.name, t.type, m.timestamp, m.data FROM messages m JOIN topics t ON m.topic_id = t.id "
             "ORDER BY m.timestamp"
         )
         for name, type_name, stamp, data in rows:
             if not topics or name in topics:
-                yield BagMessage(name, full_name(type_name), int(stamp), bytes(data))
+                yield BagMessage(name, full_name(type_name), int(stamp), _payload(path, bytes(data)))
