@@ -62,11 +62,42 @@ def test_certs_command_writes_usable_configs(tmp_path: Path) -> None:
         assert (tmp_path / name).is_file(), name
     assert oct((tmp_path / "car1.key").stat().st_mode)[-3:] == "600"
     (tmp_path / "car1.key").chmod(0o644)  # an old key, readable by others: replaced, not reused
-    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2"]) == 0
+    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2", "--force"]) == 0
     assert oct((tmp_path / "car1.key").stat().st_mode)[-3:] == "600"
     for f in ("cloud.json5", "car1.json5"):
         zenoh.Config.from_file(str(tmp_path / f))  # zenoh itself accepts them
     assert cli(["certs", "--out", str(tmp_path / "x"), "--robots", "car1", "car1"]) == 1  # duplicate ids
+
+
+def test_certs_refuses_to_replace_a_fleet_without_force(tmp_path: Path, capsys) -> None:
+    """Re-run into a fleet's folder (the obvious way to "add a robot"), certs made a new CA and
+    every deployed robot was locked out: its key is not kept, so the old fleet is lost."""
+    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1"]) == 0
+    ca = (tmp_path / "ca.pem").read_bytes()
+    capsys.readouterr()
+    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2"]) == 1
+    err = capsys.readouterr().err
+    assert "already holds a fleet (ca.pem); --force makes a NEW CA" in err, err
+    assert "the CA's private key is not kept" in err and len(err.splitlines()) == 1, err
+    assert (tmp_path / "ca.pem").read_bytes() == ca and not (tmp_path / "car2.pem").exists()
+    assert cli(["certs", "--out", str(tmp_path), "--robots", "car1", "car2", "--force"]) == 0
+    assert (tmp_path / "ca.pem").read_bytes() != ca and (tmp_path / "car2.pem").is_file()
+
+
+@pytest.mark.parametrize(
+    "robots,problem",
+    [
+        (["car1", "ca"], "robot id 'ca' is reserved"),  # its car.pem was the fleet's CA certificate
+        (["cloud"], "robot id 'cloud' is reserved"),
+        (["fleet/car1", "fleet_car1"], "robot id 'fleet_car1' and 'fleet/car1' share files fleet_car1.*"),
+        (["car1", "/car1"], "robot id 'car1' is given twice"),
+    ],
+)
+def test_certs_refuses_robot_ids_whose_files_collide(robots, problem, tmp_path: Path, capsys) -> None:
+    assert cli(["certs", "--out", str(tmp_path / "f"), "--robots", *robots]) == 1
+    err = capsys.readouterr().err
+    assert problem in err, err
+    assert not (tmp_path / "f").exists()  # refused before anything is written
 
 
 def _session(config_file: Path | str, endpoint: str, mode: str = "client") -> zenoh.Session:

@@ -29,6 +29,11 @@ class Identity:
     key: Path
 
 
+def file_stem(common_name: str) -> str:
+    """The name of an identity's files in the fleet folder (a namespace's / is no file name)."""
+    return common_name.replace("/", "_")
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "cloudseg_ros"),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])  # fmt: skip
@@ -100,7 +105,7 @@ class CertificateAuthority:
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .sign(self.key, hashes.SHA256())
         )
-        stem = common_name.replace("/", "_")
+        stem = file_stem(common_name)
         return Identity(
             _write(self.out / f"{stem}.pem", cert.public_bytes(serialization.Encoding.PEM)),
             _write(self.out / f"{stem}.key", _key_pem(key), private=True),
