@@ -51,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def os_error_text(exc: OSError) -> str:
+    """``<reason>: <file>`` (and ``-> <second file>`` of a rename), as one line."""
+    text = exc.strerror or str(exc)
+    if exc.filename is not None:
+        text += f": {exc.filename}"
+    if exc.filename2 is not None:
+        text += f" -> {exc.filename2}"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -69,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CloudsegError as exc:
         print(f"cloudseg {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # A file or folder the command cannot write or read (an --out that is a file, a full
+        # disk, no permission): the user acts on the path, not on a traceback (-v logs it).
+        logging.getLogger("cloudseg").debug("%s failed", args.command, exc_info=True)
+        print(f"cloudseg {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 MAX_ROS_DOMAIN = 232  # the largest ROS_DOMAIN_ID Fast DDS's default ports allow on Linux
 # Inference engines by name (cloudseg_ros.engines.ENGINE_KINDS; not imported: the CLI starts
 # without torch and ONNX Runtime).
 ENGINES = ("auto", "tensorrt", "onnxruntime", "torch")
+# Camera frame sizes the commands render or run (`demo --hr-size`, `synth --width/--height`): the
+# cloud node's default max_width/max_height, so what the demo renders the cloud also accepts.
+MIN_FRAME_SIZE = (64, 32)
+MAX_FRAME_SIDE = 4096
 
 
 def finite(text: str) -> float:
@@ -99,3 +105,63 @@ def ros_domain(text: str) -> int:
     if not 0 <= value <= MAX_ROS_DOMAIN:
         raise argparse.ArgumentTypeError(f"ROS domain {value} out of range 0..{MAX_ROS_DOMAIN}")
     return value
+
+
+def env_ros_domain(environ: Mapping[str, str] | None = None) -> int:
+    """``$ROS_DOMAIN_ID`` checked as ``--domain`` is (unset or empty: 0, as ROS takes it): a
+    bad value is a ConfigError naming the variable, not a ValueError traceback or a domain
+    DDS cannot open."""
+    from cloudseg_ros.errors import ConfigError
+
+    text = (os.environ if environ is None else environ).get("ROS_DOMAIN_ID", "").strip()
+    if not text:
+        return 0
+    try:
+        return ros_domain(text)
+    except argparse.ArgumentTypeError:
+        raise ConfigError(
+            f"$ROS_DOMAIN_ID={text!r} is not a ROS domain: an integer in 0..{MAX_ROS_DOMAIN} (or pass --domain)"
+        ) from None
+
+
+def frame_size_error(width: int, height: int) -> str | None:
+    """Why a ``width`` x ``height`` camera frame is refused, or None: one range for every command
+    (a 100000-pixel side would first fail as an allocation of hundreds of GiB)."""
+    (lo_w, lo_h), hi = MIN_FRAME_SIZE, MAX_FRAME_SIDE
+    if not (lo_w <= width <= hi and lo_h <= height <= hi):
+        return f"{width}x{height} out of range ({lo_w}x{lo_h} .. {hi}x{hi})"
+    return None
+
+
+def _not_a_folder(path: Path) -> Path | None:
+    """``path`` or its nearest existing ancestor when that is not a folder (writing inside it
+    would fail with FileExistsError or NotADirectoryError), else None."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+def out_dir(text: str) -> Path:
+    """An output folder: it may not exist yet, but no file may stand where it or a folder above
+    it would be: refused now, not after the frames were rendered or the graph started."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is no folder")
+    path = Path(text)
+    blocker = _not_a_folder(path)
+    if blocker is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {blocker} exists and is not a folder")
+    return path
+
+
+def out_file(text: str) -> Path:
+    """An output file: not an existing folder, and no file where a folder above it would be."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is no file")
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name")
+    blocker = _not_a_folder(path.parent)
+    if blocker is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {blocker} exists and is not a folder")
+    return path

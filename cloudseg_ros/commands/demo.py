@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from cloudseg_ros.commands.argtypes import ENGINES, node_param, positive, positive_int, scene_seed
+from cloudseg_ros.commands.argtypes import (
+    ENGINES,
+    frame_size_error,
+    node_param,
+    out_dir,
+    out_file,
+    positive,
+    positive_int,
+    scene_seed,
+)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -13,6 +21,9 @@ def _size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1024x512, got {text!r}") from None
+    problem = frame_size_error(w, h)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return w, h
 
 
@@ -25,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "DIR/report.json, snapshot PNGs and an overlay video.",
     )
     p.add_argument("--duration", type=positive, default=60.0, help="seconds to record (default 60)")
-    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
+    p.add_argument("--out", type=out_dir, default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--hr-size", type=_size, default=(1024, 512), help="camera size WxH (default 1024x512)")
     p.add_argument("--fps", type=positive, default=10.0, help="camera rate (default 10)")
     p.add_argument("--robots", type=positive_int, default=1, help="number of robots (default 1)")
@@ -55,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls", action="store_true", help="mutual TLS and per-robot access control on the link")
     p.add_argument(
         "--record",
-        type=Path,
+        type=out_file,
         metavar="FILE.mcap",
         help="also write the robots' camera, uplink and mask topics to this MCAP file",
     )

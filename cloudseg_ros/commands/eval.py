@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import ENGINES, positive_int, scene_seed
+from cloudseg_ros.commands.argtypes import ENGINES, out_dir, positive_int, scene_seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="reproduce the paper's tables on held-out scene frames")
-    parser.add_argument("--out", required=True, help="directory for eval.json and the PNG plots")
+    parser.add_argument(
+        "--out", type=out_dir, required=True, help="directory for eval.json and the PNG plots"
+    )
     parser.add_argument(
         "--scene-seed",
         type=scene_seed,

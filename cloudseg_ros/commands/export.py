@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import argparse
 
+from cloudseg_ros.paths import weights_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export trained models to ONNX")
-    parser.add_argument("--weights", default="cloudseg_ros/weights", help="directory with <name>.pt/.json")
+    parser.add_argument(
+        "--weights",
+        default=str(weights_dir()),
+        help="directory with <name>.pt/.json (default: the package's weights folder, %(default)s)",
+    )
     parser.add_argument("names", nargs="*", help="checkpoints to export (default: every <name>.pt there)")
     parser.set_defaults(func=run)
 
@@ -24,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(2)
     directory = Path(args.weights)
+    if not directory.is_dir():
+        raise ConfigError(f"--weights {directory}: no such folder")
     names = args.names or sorted(p.stem for p in directory.glob("*.pt"))
     if not names:
         raise ConfigError(f"no checkpoints (*.pt) in {directory}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import ENGINES, non_negative, positive, positive_int, scene_seed
+from cloudseg_ros.commands.argtypes import ENGINES, non_negative, out_dir, positive, positive_int, scene_seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,20 +30,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mahimahi uplink trace (one ms timestamp per 1500-byte packet), or shape:NAME for a synthetic "
         "link (const-100k, square-1500k-100k-3s, outage-4s-every-20s, ...: cloudseg_ros/netem/shapes.py)",
     )
-    p.add_argument("--duration", type=positive, required=True, help="seconds recorded per run")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--duration", type=positive, required=True, help="seconds recorded per run (at least 5)")
+    p.add_argument("--out", type=out_dir, required=True, help="output folder")
     p.add_argument("--profile", help="controller profile (default: the shipped config/profile.yaml)")
     p.add_argument(
         "--fixed",
         nargs="*",
-        help="profile points to run fixed (default: top, middle and bottom; --fixed alone: none)",
+        help="profile points to run fixed, by name (default: top, middle and bottom; --fixed alone: "
+        "none, then the controller must run)",
     )
-    p.add_argument("--no-controller", action="store_true", help="only the fixed configurations")
+    p.add_argument(
+        "--no-controller", action="store_true", help="only the fixed configurations (at least one)"
+    )
     p.add_argument("--mode", choices=("auto", "netns", "loopback"), default="auto")
     p.add_argument(
         "--delay-ms", type=non_negative, default=20.0, help="one-way delay added each way (default 20)"
     )
-    p.add_argument("--loss", type=non_negative, default=0.0, help="segment loss probability (default 0)")
+    p.add_argument(
+        "--loss", type=non_negative, default=0.0, help="segment loss probability, 0 <= loss < 0.5 (default 0)"
+    )
     p.add_argument(
         "--trace-offset", type=non_negative, default=0.0, help="start this many seconds into the trace"
     )
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         ExperimentOptions(
             trace=args.trace,
             duration_s=args.duration,
-            out=Path(args.out),
+            out=args.out,
             profile=Path(args.profile) if args.profile else None,
             fixed=args.fixed,
             controller=not args.no_controller,

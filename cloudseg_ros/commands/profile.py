@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import ENGINES, non_negative, positive, positive_int, scene_seed
+from cloudseg_ros.commands.argtypes import (
+    ENGINES,
+    node_param,
+    non_negative,
+    out_file,
+    positive,
+    positive_int,
+    scene_seed,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the real edge encoder and the real cloud models on held-out frames of the embedded scene, and keeps "
         "the configurations no other one beats on both bandwidth and accuracy.",
     )
-    p.add_argument("--out", required=True, help="profile file to write (.yaml or .json)")
-    p.add_argument("--plot", help="plot file (default: --out with .png)")
+    p.add_argument("--out", type=out_file, required=True, help="profile file to write (.yaml or .json)")
+    p.add_argument("--plot", type=out_file, help="plot file (default: --out with .png)")
     p.add_argument("--size", default="1024x512", help="camera size WxH, even (default 1024x512)")
     p.add_argument("--fps", type=positive, default=10.0, help="camera rate the profile is for (default 10)")
     p.add_argument(
@@ -39,7 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", default="auto", choices=ENGINES, help="inference engine (default auto)")
     p.add_argument("--threads", type=positive_int, default=2, help="inference threads")
     p.add_argument(
-        "--downscales", type=positive_int, nargs="+", default=[1, 2, 4, 8], help="downscale factors"
+        "--downscales",
+        type=node_param("edge", "downscale"),  # the edge's own range: a profile it can run
+        nargs="+",
+        default=[1, 2, 4, 8],
+        help="downscale factors, each in the edge's range 1..16 (default 1 2 4 8)",
     )
     p.add_argument(
         "--fps-caps", type=non_negative, nargs="+", help="frame-rate caps (0 = none; default 0 5; --quick 0)"
@@ -76,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     caps = args.fps_caps or ([0.0] if quick else [0.0, 5.0])
     if frames < 2 or args.fps <= 0:
         raise ConfigError("--frames must be >= 2 and --fps > 0")
-    out = Path(args.out)
-    plot = Path(args.plot) if args.plot else out.with_suffix(".png")
+    out = args.out
+    plot = args.plot or out.with_suffix(".png")
     for folder in {out.parent, plot.parent}:  # now, not after minutes of measuring
         try:
             folder.mkdir(parents=True, exist_ok=True)

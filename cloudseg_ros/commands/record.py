@@ -11,12 +11,11 @@ the recording cleanly: the file is finished and indexed, and what was lost is re
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import threading
 from typing import Any
 
-from cloudseg_ros.commands.argtypes import MAX_ROS_DOMAIN, non_negative, ros_domain
+from cloudseg_ros.commands.argtypes import env_ros_domain, non_negative, ros_domain
 from cloudseg_ros.errors import ConfigError
 
 
@@ -50,20 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def env_domain() -> int:
-    """``$ROS_DOMAIN_ID`` (unset or empty: 0), checked as ``--domain`` is: a one-line error
-    naming the variable, not a traceback ('abc') or a middleware failure (-3, 500)."""
-    text = os.environ.get("ROS_DOMAIN_ID", "").strip()
-    if not text:
-        return 0
-    try:
-        return ros_domain(text)
-    except argparse.ArgumentTypeError:
-        raise ConfigError(
-            f"ROS_DOMAIN_ID={text!r} is not a ROS domain: an integer in 0..{MAX_ROS_DOMAIN} (or pass --domain)"
-        ) from None
-
-
 def run(args: argparse.Namespace) -> int:
     import time
 
@@ -74,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"output {args.out!r} should end in .mcap")
     from cloudseg_ros.bridge.keys import validate_robot_id
 
-    domain = args.domain if args.domain is not None else env_domain()
+    domain = args.domain if args.domain is not None else env_ros_domain()
     robots = [validate_robot_id(r) for r in args.robot or ["car1"]]
     try:
         streams = streams_named(args.streams) if args.streams else list(DEFAULT_STREAMS)

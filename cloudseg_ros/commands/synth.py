@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from cloudseg_ros.commands.argtypes import folder_name, positive_int, scene_seed
-
-MIN_WIDTH, MIN_HEIGHT = 64, 32
+from cloudseg_ros.commands.argtypes import (
+    MAX_FRAME_SIDE,
+    MIN_FRAME_SIZE,
+    folder_name,
+    frame_size_error,
+    integer,
+    out_dir,
+    positive_int,
+    scene_seed,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,9 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=scene_seed, default=0, help="scene seed (default 0)")
     p.add_argument("--frames", type=positive_int, required=True, help="number of consecutive frames to write")
-    p.add_argument("--out", required=True, help="dataset root folder")
-    p.add_argument("--width", type=int, default=1024)
-    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--out", type=out_dir, required=True, help="dataset root folder")
+    lo, hi = MIN_FRAME_SIZE, MAX_FRAME_SIDE
+    p.add_argument("--width", type=integer, default=1024, help=f"even, {lo[0]}..{hi} (default 1024)")
+    p.add_argument("--height", type=integer, default=512, help=f"even, {lo[1]}..{hi} (default 512)")
     p.add_argument("--variant", default="default", help="default | static | fast")
     p.add_argument("--split", type=folder_name, default="train", help="split folder (default train)")
     p.add_argument("--city", default=None, help="city folder name (default synth<seed>)")
@@ -37,10 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {args.frames}")
-    if args.width < MIN_WIDTH or args.height < MIN_HEIGHT:
-        raise ConfigError(
-            f"--width/--height {args.width}x{args.height} too small (minimum {MIN_WIDTH}x{MIN_HEIGHT})"
-        )
+    problem = frame_size_error(args.width, args.height)
+    if problem:
+        raise ConfigError(f"--width/--height {problem}")
     if args.width % 2 or args.height % 2:
         raise ConfigError(f"--width/--height must be even, got {args.width}x{args.height}")
     if args.start < 0:

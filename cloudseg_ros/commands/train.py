@@ -1,8 +1,9 @@
 """`cloudseg train seg|sr|finetune`: the three training steps of CloudSeg (§3.1).
 
-cloudseg train seg      --seed 0 --out cloudseg_ros/weights    # ICNet-style segmenter
-cloudseg train sr       --seed 0 --out cloudseg_ros/weights    # base CARN-M (L1, unlabelled)
-cloudseg train finetune --seed 0 --out cloudseg_ros/weights    # analytics-aware fine-tuning
+cloudseg train seg      --seed 0 --out runs/seed0          # ICNet-style segmenter
+cloudseg train sr       --seed 0 --out runs/seed0          # base CARN-M (L1, unlabelled)
+cloudseg train finetune --seed 0 --out runs/seed0          # analytics-aware fine-tuning
+cloudseg train seg      --seed 0 --out cloudseg_ros/weights --force   # replace a shipped model
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import argparse
 import shlex
 import sys
 
-from cloudseg_ros.commands.argtypes import positive_int, seed
+from cloudseg_ros.commands.argtypes import out_dir, positive_int, seed
+from cloudseg_ros.paths import weights_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--config", help="YAML config (default: the step's config in cloudseg_ros/train/configs)"
     )
     parser.add_argument(
-        "--out", default="cloudseg_ros/weights", help="directory for <name>.pt and <name>.json"
+        "--out",
+        type=out_dir,
+        default=str(weights_dir()),
+        help="directory for <name>.pt and <name>.json; a fine-tuning step also reads its base models "
+        "there (default: the package's weights folder, %(default)s)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a shipped checkpoint of the same name in a cloudseg_ros weights folder",
     )
     parser.add_argument("--seed", type=seed, default=0, help="training seed (crops, initial weights)")
     parser.add_argument("--iters", type=positive_int, help="override optim.iters")
@@ -33,16 +44,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from cloudseg_ros.errors import ConfigError
+    from cloudseg_ros.models.checkpoint import is_package_weights
+    from cloudseg_ros.train.config import load_config
+    from cloudseg_ros.train.validate import validate_config
+
+    overrides = list(args.set) + ([f"optim.iters={args.iters}"] if args.iters else [])
+    cfg = load_config(args.step, args.config, overrides)
+    validate_config(args.step, cfg)
+    target = args.out / f"{cfg.get('name') or args.step}.pt"  # the name run_step saves under
+    if target.exists() and is_package_weights(args.out) and not args.force:
+        raise ConfigError(
+            f"{target} is a shipped model: --force to replace it, or --out another folder "
+            "(a fine-tuning step reads its base models from --out)"
+        )
 
     import torch
 
-    from cloudseg_ros.train.config import load_config
     from cloudseg_ros.train.runner import run_step
 
     torch.set_num_threads(max(1, args.threads))
-    overrides = list(args.set) + ([f"optim.iters={args.iters}"] if args.iters else [])
-    cfg = load_config(args.step, args.config, overrides)
     command = "cloudseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run_step(args.step, cfg, args.seed, Path(args.out), command)
+    run_step(args.step, cfg, args.seed, args.out, command)
     return 0

@@ -43,9 +43,13 @@ class DemoOptions:
     record: Path | None = None  # MCAP file for the robots' camera, uplink and mask topics
 
     def validate(self) -> None:
-        w, h = self.hr_size
-        if w < 64 or h < 32 or w > 4096 or h > 4096:
-            raise ConfigError(f"--hr-size {w}x{h} out of range (64x32 .. 4096x4096)")
+        from cloudseg_ros.commands.argtypes import frame_size_error
+
+        if (why := frame_size_error(*self.hr_size)) is not None:
+            raise ConfigError(f"--hr-size {why}")
+        if self.record is not None and Path(self.record).exists():
+            # refused before the graph starts, not after (the recorder does not overwrite either)
+            raise ConfigError(f"--record {self.record} exists: remove it or record to another file")
         if self.duration_s <= 0 or self.fps <= 0 or not 1 <= self.robots <= 32:
             raise ConfigError("--duration and --fps must be > 0, --robots within 1..32")
 
@@ -77,13 +81,30 @@ def _fail(group: ProcessGroup, what: str) -> CloudsegError:
     )
 
 
+def is_demo_output(out: Path) -> bool:
+    """Whether ``out`` holds what an earlier demo wrote: its report, or (a run that stopped
+    before the report) the cloud node's log."""
+    return (out / "report.json").is_file() or (out / "logs" / "cloud.cloud.log").is_file()
+
+
+def remove_old_snapshots(out: Path) -> list[Path]:
+    """Remove the snapshots of an earlier demo in ``out`` (a new run may keep fewer, and old
+    ones would pass for its own); PNGs in a folder the demo never wrote to are not its own
+    and stay. Returns what was removed."""
+    if not is_demo_output(out):
+        return []
+    old = sorted(out.glob("snapshot_*.png"))
+    for path in old:
+        path.unlink()
+    return old
+
+
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
     """Run the demo; returns the report (also written to ``opts.out/report.json``)."""
     opts.validate()
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("snapshot_*.png"):
-        old.unlink()
+    remove_old_snapshots(out)
     robot_domain, cloud_domain = opts.domains or pick_domains()
     port = free_port()
     robots = [f"car{i + 1}" for i in range(opts.robots)]
@@ -91,7 +112,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     if opts.tls:
         from cloudseg_ros.security.fleet import make_fleet
 
-        fleet = make_fleet(out / "certs", robots, ["localhost"])
+        # The demo's own throwaway fleet, made anew each run (no robot outside holds its files).
+        fleet = make_fleet(out / "certs", robots, ["localhost"], replace=True)
         endpoint = f"tls/localhost:{port}"
         cloud_bridge = {"zenoh_config_file": str(fleet.cloud_config)}
         robot_bridge = {r: {"zenoh_config_file": str(p)} for r, p in fleet.robot_configs.items()}
@@ -148,6 +170,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         if bag is not None:
             bag.close()
             print(f"recorded {bag.messages} messages to {opts.record}")
+            for line in bag.report() if bag.losses else ():
+                print(f"  {line}")
         leaked = sorted(t for t in recorder.cloud_topics() if "/camera/" in t or "/segmentation/" in t)
         extra = {
             "startup_s": startup_s,

@@ -9,12 +9,14 @@ import time
 from pathlib import Path
 
 from cloudseg_ros.engines.export import export_model, exported_up_to_date
+from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.evaluation import bandwidth, figures, table1, timing
 from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out, load_frames
 from cloudseg_ros.evaluation.methods import TABLE1_ROWS, Segmenter
 from cloudseg_ros.evaluation.report import check_targets
 from cloudseg_ros.jsonsafe import dumps
 from cloudseg_ros.models.checkpoint import read_metadata, weights_dir
+from cloudseg_ros.sr.upscaler import LEARNED
 from cloudseg_ros.train.data import SCALE
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ SR_ROWS = {"espcn": "espcn", "sr": "sr", "cloudseg": "cloudseg"}
 
 
 def run_suite(
-    out: str,
+    out: str | Path,
     seeds: list[int],
     frames: int,
     size: tuple[int, int],
@@ -43,10 +45,19 @@ def run_suite(
     chroma = check_chroma(chroma or DEFAULT_CHROMA)  # before minutes of Table 1, not after
     torch.set_num_threads(threads)
     start = time.monotonic()
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     wdir = weights_dir(weights)
     run_dirs = [Path(r) for r in runs]
+    # Every model folder and the metadata read from it, before frames are rendered and Table 1
+    # is computed: a mistyped --runs folder failed only after minutes.
+    check_models(wdir, MODEL_NAMES, "--weights")
+    for d in run_dirs:
+        check_models(d, [LEARNED[sr] for sr in SR_ROWS.values()], "--runs")
+    if sweep:
+        check_models(Path(sweep), [], "--sweep")
+        if not any(Path(sweep).glob("*.json")):
+            raise ConfigError(f"--sweep {sweep}: no model metadata (*.json) in it")
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for d in [wdir, *run_dirs]:
         check_held_out(seeds, d, MODEL_NAMES)
     if sweep:  # the sweep's models are scored on these frames too
@@ -107,6 +118,19 @@ def run_suite(
     (out_dir / "eval.json").write_text(dumps(report, indent=2) + "\n")
     _print_summary(report)
     return 0
+
+
+def check_models(directory: Path, names: list[str], option: str) -> None:
+    """``directory`` is a folder holding ``<name>.json`` for each of ``names``; ConfigError
+    naming ``option`` otherwise."""
+    if not directory.is_dir():
+        raise ConfigError(f"{option} {directory}: no such folder")
+    missing = [n for n in names if not (directory / f"{n}.json").is_file()]
+    if missing:
+        raise ConfigError(
+            f"{option} {directory}: no model metadata for {', '.join(missing)} "
+            f"(expected {', '.join(f'{n}.json' for n in missing)}; train and export them)"
+        )
 
 
 def _frame_with_small_person(clip: list) -> tuple[int, tuple[int, int] | None]:

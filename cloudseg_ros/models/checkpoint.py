@@ -10,13 +10,26 @@ from pathlib import Path
 from typing import Any
 
 from cloudseg_ros.errors import ConfigError
+from cloudseg_ros.paths import PACKAGE
+from cloudseg_ros.paths import weights_dir as _package_weights
 
-SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_WEIGHTS_DIR = _package_weights()
 
 
 def weights_dir(path: str | Path | None) -> Path:
     """``path`` or the shipped weights directory when None."""
     return SHIPPED_WEIGHTS_DIR if path is None else Path(path)
+
+
+def is_package_weights(directory: str | Path) -> bool:
+    """Whether ``directory`` is a cloudseg_ros package's weights folder: the installed one the
+    commands load by default, or a source checkout's ``cloudseg_ros/weights`` (what `make setup`
+    installs). Checkpoints there are the shipped models, which training must not silently
+    replace."""
+    d = Path(directory).resolve()
+    if d == SHIPPED_WEIGHTS_DIR.resolve():
+        return True
+    return d.name == "weights" and d.parent.name == PACKAGE and (d.parent / "__init__.py").is_file()
 
 
 def save_checkpoint(path: Path, model_cfg: dict[str, Any], model: Any) -> None:

@@ -61,6 +61,8 @@ class ExperimentOptions:
             raise ConfigError(f"--mode {self.mode!r}: auto, netns or loopback")
         if self.delay_ms < 0 or not 0 <= self.loss < 0.5 or self.trace_offset_s < 0:
             raise ConfigError("--delay-ms >= 0, 0 <= --loss < 0.5, --trace-offset >= 0")
+        if not self.controller and self.fixed == []:
+            raise ConfigError("nothing to run: --no-controller and no --fixed configuration")
         for start, seconds in self.partitions:
             if start < 0 or seconds <= 0 or start + seconds > self.duration_s:
                 raise ConfigError(f"--partition {start:g}:{seconds:g}: must start >= 0, last > 0 s and end "
@@ -106,10 +108,14 @@ def edge_window() -> int:
 def pick_fixed(profile: Profile, names: list[str] | None) -> list[int]:
     """Profile indices of the fixed configurations to compare with."""
     if names is not None:
-        try:
-            return [profile.index_of(n) for n in names]
-        except KeyError as exc:
-            raise ConfigError(str(exc)) from None
+        known = [p.name for p in profile.points]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(
+                f"--fixed {' '.join(unknown)}: not a point of profile {profile.source}; "
+                f"one of: {', '.join(known)}"
+            )
+        return [profile.index_of(n) for n in names]
     n = len(profile)
     return sorted({n - 1, n // 2, 0}, reverse=True)
 
@@ -262,6 +268,15 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
     profile = load_profile(profile_path)
     cam = profile.meta.get("camera", {})
     width, height, fps = int(cam.get("width", 1024)), int(cam.get("height", 512)), float(cam.get("fps", 10.0))
+    # The plan (profile points by name, the controller's start) before anything is rendered,
+    # set up or written: a mistyped --fixed name failed only after that.
+    plans: list[tuple[str, dict[str, Any] | None]] = []
+    if opts.controller:
+        plans.append(("controller", None))
+    for i in pick_fixed(profile, opts.fixed):
+        p = profile[i]
+        plans.append((f"fixed {p.name}", {"name": p.name, "kbps": p.kbps, "knobs": dict(p.knobs)}))
+    start = start_point(profile, opts.controller_params)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -277,13 +292,6 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
             cloud["weights_dir"] = str(opts.weights_dir)
         if opts.engine:
             cloud["engine"] = opts.engine
-        plans: list[tuple[str, dict[str, Any] | None]] = []
-        if opts.controller:
-            plans.append(("controller", None))
-        for i in pick_fixed(profile, opts.fixed):
-            p = profile[i]
-            plans.append((f"fixed {p.name}", {"name": p.name, "kbps": p.kbps, "knobs": dict(p.knobs)}))
-        start = start_point(profile, opts.controller_params)
         rows, results = [], {}
         for name, fixed in plans:
             knobs = dict(start.knobs) if fixed is None else fixed["knobs"]
