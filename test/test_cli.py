@@ -226,6 +226,20 @@ def test_netem_refuses_a_plan_with_nothing_to_run(tmp_path, capsys) -> None:
     assert "nothing to run" in capsys.readouterr().err and not out.exists()
 
 
+def test_netem_refuses_a_scene_the_models_were_trained_on(tmp_path, capsys) -> None:
+    """Its default was scene seed 7, a training seed: the tables' mIoU was measured on a scene
+    the segmenter had seen. Refused before anything runs, as in eval and profile."""
+    from cloudseg_ros.netem import SCENE_SEED
+
+    out = tmp_path / "n"
+    assert main([*NETEM, "--out", str(out), "--scene-seed", "7"]) == 1
+    assert "[7] were used for training" in capsys.readouterr().err and not out.exists()
+    from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out
+    from cloudseg_ros.models.checkpoint import weights_dir
+
+    check_held_out([SCENE_SEED], weights_dir(None), MODEL_NAMES)  # the default is held out
+
+
 def test_netem_names_the_profile_points_for_an_unknown_fixed_one(tmp_path, capsys) -> None:
     """A quoted KeyError text, after the scene was rendered and namespaces set up."""
     from cloudseg_ros.controller.profile import load_profile

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from cloudseg_ros.commands.argtypes import ENGINES, non_negative, out_dir, positive, positive_int, scene_seed
+from cloudseg_ros.netem import SCENE_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--trace-offset", type=non_negative, default=0.0, help="start this many seconds into the trace"
     )
-    p.add_argument("--scene-seed", type=scene_seed, default=7, help="scene the camera replays (default 7)")
+    p.add_argument(
+        "--scene-seed",
+        type=scene_seed,
+        default=SCENE_SEED,
+        help=f"scene the camera replays (default {SCENE_SEED}; seeds the models were trained on are refused)",
+    )
     p.add_argument(
         "--scene-frames", type=positive_int, default=200, help="frames rendered once and looped (default 200)"
     )

@@ -25,6 +25,7 @@ from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile
 from cloudseg_ros.controller.settings import Settings
 from cloudseg_ros.errors import CloudsegError, ConfigError
 from cloudseg_ros.jsonsafe import dumps
+from cloudseg_ros.netem import SCENE_SEED
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
 from cloudseg_ros.netem.run import Run, RunOptions
 from cloudseg_ros.netem.shapes import open_trace
@@ -46,7 +47,7 @@ class ExperimentOptions:
     delay_ms: float = 20.0
     loss: float = 0.0
     trace_offset_s: float = 0.0
-    scene_seed: int = 7
+    scene_seed: int = SCENE_SEED
     scene_frames: int = 200
     weights_dir: str | None = None
     engine: str | None = None
@@ -277,6 +278,10 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
         p = profile[i]
         plans.append((f"fixed {p.name}", {"name": p.name, "kbps": p.kbps, "knobs": dict(p.knobs)}))
     start = start_point(profile, opts.controller_params)
+    from cloudseg_ros.evaluation.frames import MODEL_NAMES, check_held_out
+    from cloudseg_ros.models.checkpoint import weights_dir
+
+    check_held_out([opts.scene_seed], weights_dir(opts.weights_dir), MODEL_NAMES)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
