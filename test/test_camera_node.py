@@ -9,6 +9,7 @@ that stops at max_frames says so (it said OK and published nothing).
 from __future__ import annotations
 
 import random
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo
@@ -65,3 +66,21 @@ def test_camera_diagnostics_tell_a_slow_camera_and_a_finished_one() -> None:
             assert not group.failed()
         finally:
             node.close()
+
+
+def test_a_camera_stretched_to_another_aspect_says_so(tmp_path) -> None:
+    """The shipped robot.yaml publishes 1024x512: a 4:3 camera was stretched to 2:1 in silence."""
+    import cv2
+    import numpy as np
+
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    params = {"source": "folder", "uri": str(tmp_path), "width": 128, "height": 64, "fps": 20.0}
+    with ProcessGroup() as group:
+        group.start(
+            NodeSpec("camera_node", "camera", random.randrange(140, 160), "cam9", (), params), "camera"
+        )
+        said = "folder frames of 64x48 are stretched to 128x64"
+        assert wait_until(lambda: said in group.log_text("camera"), 30), group.log_text("camera")
+        time.sleep(1.0)
+        assert group.log_text("camera").count(said) == 1 and not group.failed()

@@ -197,6 +197,12 @@ def test_a_size_of_zero_on_one_side_keeps_the_aspect_ratio(tmp_path: Path) -> No
     assert next(FolderSource(str(tmp_path), width=80, height=0).frames()).image.shape == (60, 80, 3)
     assert next(FolderSource(str(tmp_path), width=0, height=15).frames()).image.shape == (15, 20, 3)
     assert next(FolderSource(str(tmp_path)).frames()).image.shape == (30, 40, 3)
+    # Both sides given, another aspect: stretched, and the source says so for the node to warn
+    # (the shipped 1024x512 turned a 4:3 webcam into 2:1 without a word).
+    stretched = FolderSource(str(tmp_path), width=80, height=40)
+    assert next(stretched.frames()).image.shape == (40, 80, 3) and stretched.stretched == (40, 30)
+    same = FolderSource(str(tmp_path), width=80, height=60)
+    assert next(same.frames()).image.shape == (60, 80, 3) and same.stretched is None
 
 
 def test_a_file_without_a_video_stream_is_refused_at_open(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ class FrameSource:
     def __init__(self, width: int = 0, height: int = 0) -> None:
         self.width, self.height = width, height
         self.intrinsics: tuple[float, float, float] | None = None  # (f, cx, cy) where known
+        self.stretched: tuple[int, int] | None = None  # the first frame size resized to another aspect
 
     def frames(self) -> Iterator[CameraFrame]:
         raise NotImplementedError
@@ -67,6 +68,8 @@ class FrameSource:
             height = max(1, round(h * width / w))
         if (w, h) == (width, height):
             return frame
+        if self.stretched is None and abs(w * height - h * width) > 0.01 * h * width:
+            self.stretched = (w, h)  # the node says so once: a 4:3 camera into 1024x512 is distorted
         image = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA)
         labels = None if frame.labels is None else resize_labels_nearest(frame.labels, width, height)
         return CameraFrame(image, labels, frame.index, frame.stamp_ns)

@@ -83,6 +83,7 @@ class CameraNode(Node):
         self.finished: str | None = None  # why nothing more is published
         self._published_at: deque[float] = deque(maxlen=RATE_WINDOW)
         self._waiting_for_subscriber = p["source"] == "mcap"
+        self._said_stretched = False
         self.reader = FrameReader(
             self.source, on_error=lambda reason: self.get_logger().error(f"camera source failed: {reason}")
         )
@@ -113,6 +114,14 @@ class CameraNode(Node):
         if frame is END:
             self._finish(f"source ended after {self.published} frames")
             return
+        if self.source.stretched and not self._said_stretched:
+            self._said_stretched = True
+            (w, h), p = self.source.stretched, self.params
+            self.get_logger().warn(
+                f"{p['source']} frames of {w}x{h} are stretched to {p['width']}x{p['height']} (another aspect "
+                "ratio): set width or height to 0 to keep the source's aspect, both to 0 for its own size "
+                "(launch arguments width:= height:=)"
+            )
         image = array_to_image(frame.image, "rgb8")
         if frame.stamp_ns is not None and (self.params["replay_stamps"] or self.source.live):
             image.header.stamp.sec, image.header.stamp.nanosec = divmod(frame.stamp_ns, 1_000_000_000)
