@@ -62,6 +62,8 @@ def test_short_demo_writes_report_and_leaves_nothing(tmp_path: Path) -> None:
     assert report["latency_ms_p50"] <= report["latency_ms_p95"]
     assert report["domains"]["robot_topics_seen_in_cloud"] == []
     assert "mIoU" in run.stdout  # the summary table
+    # The default scene (seed 0) is one the models were trained on: said next to the mIoU.
+    assert report["scene_seeds_trained_on"] == [0] and "were used to train the models" in run.stdout
     # spread over the window in time (by mask count, a run sending half its frames kept one)
     assert len(list(out.glob("snapshot_*.png"))) >= 2
     video = out / "overlay.mp4"

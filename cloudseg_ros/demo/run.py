@@ -99,6 +99,15 @@ def remove_old_snapshots(out: Path) -> list[Path]:
     return old
 
 
+def trained_on(seeds: list[int], cloud: dict[str, Any]) -> list[int]:
+    """The scene seeds among ``seeds`` the cloud's models were trained or validated on (the
+    default scene, seed 0, is one): the report says so next to its mIoU."""
+    from cloudseg_ros.evaluation.frames import MODEL_NAMES, training_seeds
+    from cloudseg_ros.models.checkpoint import weights_dir
+
+    return sorted(set(seeds) & training_seeds(weights_dir(cloud.get("weights_dir") or None), MODEL_NAMES))
+
+
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
     """Run the demo; returns the report (also written to ``opts.out/report.json``)."""
     opts.validate()
@@ -179,10 +188,14 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             "snapshots": [p.name for p in recorder.snapshots],
             "video": recorder.video_path.name if recorder.video_path else None,
             "logs": "logs/",
+            "scene_seeds_trained_on": trained_on([opts.seed + i for i in range(opts.robots)], opts.cloud),
         }
         report = build_report(list(recorder.records.values()), duration, extra)
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         print(summary_table(report))
+        if report["scene_seeds_trained_on"]:
+            print(f"note: scene seed(s) {report['scene_seeds_trained_on']} were used to train the models "
+                  "(a few of their frames): for held-out accuracy, --seed 1500 or `cloudseg eval`")  # fmt: skip
         print(f"report: {out / 'report.json'}")
         if report["masks_received"] == 0:
             raise _fail(group, "no mask came back during the run")
