@@ -114,6 +114,20 @@ def test_cli_trains_all_steps_and_exports(tmp_path: Path, monkeypatch: pytest.Mo
     seg = json.loads((tmp_path / "icnet.json").read_text())
     assert seg["training"]["data_seeds"]["data"]["seeds"] == [0, 1]
     assert {"hr", "bilinear"} <= set(seg["training"]["validation"])  # the demo default is measured too
+    # What changes the weights bit for bit is recorded; the fine-tuned model names its inputs'
+    # files exactly, and serving it with another segmenter is said.
+    assert seg["training"]["threads"] >= 1 and seg["training"]["device"] in ("cpu", "cuda")
+    summary = meta["training"]["summary"]
+    digest = {n: hashlib.sha256((tmp_path / f"{n}.pt").read_bytes()).hexdigest() for n in ("icnet", "carn_m")}
+    assert summary["segmenter_sha256"] == digest["icnet"] and summary["init_sha256"] == digest["carn_m"]
+    from cloudseg_ros.segmenter.pipeline import tuned_for_another
+
+    assert tuned_for_another(tmp_path, "carn_m_cloudseg", "icnet") is None
+    assert (
+        main(["train", "seg", *common, "--seed", "1", "--set", "crop=[64, 32]", "--set", f"model={tiny}"])
+        == 0
+    )
+    assert "fine-tuned through another segmenter" in tuned_for_another(tmp_path, "carn_m_cloudseg", "icnet")
 
 
 @pytest.mark.parametrize(
@@ -136,6 +150,7 @@ def test_cli_trains_all_steps_and_exports(tmp_path: Path, monkeypatch: pytest.Mo
         ("finetune", "lam=-1", "lam: -1"),
         ("finetune", "model.width=8", "unknown key(s) model"),
         ("finetune", "uplink.codec=vp9", "uplink"),
+        ("finetune", "uplink.fraction=0.5", "data.frames must start at"),
         ("seg", "rare_fraction=2", "rare_fraction: 2"),
     ],
 )  # fmt: skip

@@ -76,6 +76,32 @@ class BatchItem(NamedTuple):
     key_frame_features: KeyFrameFeatures | None = None
 
 
+def tuned_for_another(weights: Path, sr_name: str, segmenter: str) -> str | None:
+    """Why ``sr_name`` was fine-tuned through another segmenter than the one served, or None.
+
+    Analytics-aware fine-tuning fits the SR model to one segmenter (§3.1); one retrained
+    later serves with an SR model tuned for the other. A fine-tuned model records the sha256
+    of the segmenter it was tuned through (models trained before that record only its name:
+    nothing to compare)."""
+    from cloudseg_ros.engines.tensorrt_engine import file_sha256
+
+    try:
+        recorded = (
+            read_metadata(weights, sr_name).get("training", {}).get("summary", {}).get("segmenter_sha256")
+        )
+    except (ConfigError, OSError, ValueError):
+        return None
+    pt = Path(weights) / f"{segmenter}.pt"
+    if not recorded or not pt.is_file():
+        return None
+    if file_sha256(pt) == recorded:
+        return None
+    return (
+        f"sr_model {sr_name} was fine-tuned through another segmenter than {pt} (sha256 {recorded[:12]}... "
+        f"recorded): fine-tune it again against this one (cloudseg train finetune --set segmenter={pt})"
+    )
+
+
 class CloudPipeline:
     """SR + segmentation with per-robot key-frame state. Thread-safe: engines are
     re-entrant and the per-robot state is locked."""
@@ -106,6 +132,8 @@ class CloudPipeline:
             graph_source(self.weights, segmenter, "decode"), engine, num_threads, ["ids"], **options
         )
         self.upscaler = Upscaler(sr_model, engine, num_threads, self.weights, SCALE, **options)
+        if (why := tuned_for_another(self.weights, self.upscaler.name, segmenter)) is not None:
+            log.warning(why)
         if fuse not in FUSE_MODES:
             raise ConfigError(f"fuse must be one of {', '.join(FUSE_MODES)}, got {fuse!r}")
         self.fused: dict[str, Engine] | None = None  # "key" / "decode" engines of SR + segmenter

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cloudseg_ros.engines.tensorrt_engine import file_sha256
 from cloudseg_ros.errors import ConfigError
 from cloudseg_ros.models.checkpoint import checkpoint_config, load_checkpoint
 from cloudseg_ros.train.data import Batch, CropSampler, FrameBank, FrameSpec
@@ -94,6 +95,9 @@ def finetune_sr(cfg: dict[str, Any], seed: int, out: Path) -> tuple[nn.Module, n
         "train_frames": len(bank),
         "init": init.name,
         "segmenter": seg_path.name,
+        # which files exactly: the cloud warns when it serves this model with another segmenter
+        "init_sha256": file_sha256(init),
+        "segmenter_sha256": file_sha256(seg_path),
         "lam": lam,
         "task": mode,
         "uplink": uplink,

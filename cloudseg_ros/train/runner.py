@@ -11,7 +11,7 @@ from typing import Any
 
 from cloudseg_ros.models.checkpoint import read_metadata, save_model
 from cloudseg_ros.train.data import FrameBank, FrameSpec
-from cloudseg_ros.train.loop import seed_everything
+from cloudseg_ros.train.loop import pick_device, seed_everything
 from cloudseg_ros.train.validate import validate_config
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ def run_step(step: str, cfg: dict[str, Any], seed: int, out: Path, command: str)
         "duration_s": round(time.monotonic() - start, 1),
         "torch": torch.__version__,
         "machine": platform.machine(),
+        # what else changes the weights bit for bit: the thread count (CPU reductions split
+        # differently) and the device
+        "threads": torch.get_num_threads(),
+        "device": str(pick_device()),
     }
     role = cfg.get("role", "segmenter" if step == "seg" else "sr")
     save_model(out, name, role, cfg["model"], model, training=training)

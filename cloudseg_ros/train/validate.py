@@ -78,6 +78,7 @@ def validate_config(step: str, cfg: dict[str, Any]) -> None:
 
 
 def _finetune(cfg: dict[str, Any]) -> None:
+    from cloudseg_ros.train.data import FrameSpec
     from cloudseg_ros.train.uplink import UplinkSpec
 
     if cfg.get("task", "ce") not in TASKS:
@@ -88,9 +89,17 @@ def _finetune(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"{key}: a checkpoint name in --out or a .pt path, not {cfg.get(key)!r}")
     if cfg.get("uplink"):
         try:
-            UplinkSpec.from_config(_section(cfg, "uplink"))
+            uplink = UplinkSpec.from_config(_section(cfg, "uplink"))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"uplink: {exc}") from None
+        # A received frame is decoded after `warmup` frames `stride` apart before it: a
+        # training frame earlier than that failed only after every frame was rendered.
+        first, need = min(FrameSpec.from_config(cfg["data"]).frames), uplink.warmup * uplink.stride
+        if uplink.fraction > 0 and first < need:
+            raise ConfigError(
+                f"uplink: training frame {first} has no {uplink.warmup} frames {uplink.stride} apart before "
+                f"it; with uplink frames, data.frames must start at {need} or later"
+            )
 
 
 def _model(cfg: dict[str, Any]) -> None:
