@@ -7,8 +7,9 @@ source stamp); a frame that was sent but that the cloud will not segment (its fe
 superseded) is answered stale the same way, and so are frames sent before the bridge's link
 came back (its feedback settles them) and frames whose mask is not back within
 unanswered_timeout_s; a frame's own mask arriving after it was answered stale is counted, not published twice;
-after the camera changes size, stale masks come at the new size; the counts and stale ages
-are in the diagnostics. With real frames of the
+after the camera changes size, stale masks come at the new size; masks go out in camera-stamp
+order (a stale answer waits for an earlier frame's mask on its way, order_hold_s at most); the
+counts and stale ages are in the diagnostics. With real frames of the
 embedded scene: a skipped frame's stale mask is the latest mask propagated along the motion
 from its source frame (what MaskPropagator gives, and closer to the new frame's ground truth
 than the mask as it was), still flagged stale with the source's age; when the mask's source
@@ -303,3 +304,49 @@ def test_after_a_camera_size_change_stale_masks_come_at_the_new_size(graph: Doma
     assert np.array_equal(served[:, :W] == 0, np.ones((2 * H, W), bool)) and (served[:, W:] == 2).all()
     assert _info_for(graph, t1).stale
     assert wait_until(lambda: int(_diagnostic_values(graph).get("stale_resized", 0)) >= 1, 5)
+
+
+def _stamps_from(node: DomainNode, start: int) -> list[tuple[int, bool, int]]:
+    """(stamp in test ms, stale, seq) of the infos from the ``start``-th on, in arrival order."""
+    out = []
+    for i in node.messages(f"{NS}/segmentation/info")[start:]:
+        t_ms = (i.header.stamp.sec * 10**9 + i.header.stamp.nanosec - 10**12) // 10**6
+        out.append((t_ms, i.stale, i.seq))
+    return out
+
+
+def test_masks_go_out_in_camera_stamp_order(graph: DomainNode) -> None:
+    """A skipped frame's stale answer went out at once while the mask of an earlier sent frame
+    was on its way, so fresh masks followed stale ones of later frames: message_filters'
+    ExactTime drops a tuple older than one it completed, and a driving stack pairing camera
+    and mask lost most fresh masks. The stale answer now waits for it (and is served from
+    it); an answer that never comes holds later ones order_hold_s at most."""
+    p = graph.pubs
+    ids = np.full((H, W), 4, np.uint8)
+    start = len(graph.messages(f"{NS}/segmentation/info"))
+    t0, t1, t2, t3 = _header(40_000), _header(40_100), _header(40_200), _header(40_300)
+    _send_mask(p, t0, 40, ids)
+    assert wait_until(lambda: _info_for(graph, t0) is not None, 10)
+    p["uplink"].publish(EncodedFrame(header=t1, seq=41))  # sent; its mask is on its way
+    time.sleep(0.3)
+    p["skipped"].publish(t2)
+    p["skipped"].publish(t3)
+    time.sleep(0.5)
+    assert _info_for(graph, t2) is None  # waits for frame t1's answer (order_hold_s 1 s)
+    _send_mask(p, t1, 41, np.full((H, W), 6, np.uint8))
+    assert wait_until(lambda: _info_for(graph, t3) is not None, 10)
+    assert _stamps_from(graph, start) == [(40_000, False, 40), (40_100, False, 41), (40_200, True, 41),
+                                          (40_300, True, 41)]  # fmt: skip
+    assert (_mask_for(graph, t2) == 6).all()  # served from the mask it waited for
+
+    # A frame whose answer does not come holds the later ones order_hold_s, then they go.
+    lost, t5 = _header(40_400), _header(40_500)
+    p["uplink"].publish(EncodedFrame(header=lost, seq=42))
+    time.sleep(0.2)
+    p["skipped"].publish(t5)
+    t_skip = time.monotonic()
+    assert wait_until(lambda: _info_for(graph, t5) is not None, 10)
+    assert 0.7 < time.monotonic() - t_skip < 3.0
+    assert wait_until(lambda: int(_diagnostic_values(graph).get("held_out_of_order", 0)) >= 1, 5)
+    p["feedback"].publish(Feedback(robot_id="car5", last_seq=42, error="superseded"))  # settled
+    assert wait_until(lambda: _info_for(graph, lost) is not None, 10)

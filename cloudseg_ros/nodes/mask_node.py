@@ -13,9 +13,10 @@ consumers see one mask per camera frame from the first mask on (before it there 
 to publish). A frame's own mask that comes back after its frame was answered stale is not
 published (one message per stamp), but counted (``late_masks``, a warning) and used as the
 latest mask. The timeout is long (30 s) so that measured latencies are real ones: a slow
-link's masks come back as fresh. On ``segmentation/mask`` a fresh mask may follow stale
-ones of later frames: stamps are per frame, not monotonic. (Which sent frame had which header, it learns from
-``cloudseg/uplink``, robot-local.)
+link's masks come back as fresh. Answers go out in camera-stamp order: one waits while an
+earlier sent frame's mask is on its way (``order_hold_s`` at most), as consumers pairing by
+stamp need. (Which sent frame had which header, it learns from ``cloudseg/uplink``,
+robot-local.)
 
 With ``propagate_stale`` (default) a stale mask is first moved along the motion between
 its source camera frame and the frame it is published for (cloudseg_ros/mask/propagate.py:
@@ -33,6 +34,7 @@ masks and the propagation time.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from rclpy.node import Node
@@ -67,6 +69,9 @@ PARAMS = (
     Param("unanswered_timeout_s", 30.0, "A sent frame whose mask is not back after this long is answered "
           "with the latest mask, stale (its own mask, should it come later, is counted, not published) [s]",
           range=(0.1, 30.0)),
+    Param("order_hold_s", 1.0, "Publish in camera-stamp order: a frame's mask waits while an earlier sent "
+          "frame's is on its way, at most this long (then it goes out of order); 0 = each at once [s]",
+          range=(0.0, 30.0)),
 )  # fmt: skip
 
 
@@ -109,6 +114,10 @@ class MaskNode(Node):
         self.propagate_ms = LatencyWindow()
         # stamp -> (header, unserved, node time in ns): stale frames waiting for their image
         self._pending: OrderedDict[int, tuple[Header, bool, int]] = OrderedDict()
+        # stamp -> (node time in ns it was ready, how to publish it): answers waiting for the
+        # answers of earlier sent frames (order_hold_s)
+        self._held: dict[int, tuple[int, Callable[[], None]]] = {}
+        self.held_out_of_order = 0  # answers that waited order_hold_s and went out of order
         self._bursts = BurstLog.for_logger(self.get_logger())
         out = QoSProfile(depth=5)
         self.pub_mask = self.create_publisher(Image, "segmentation/mask", out)
@@ -163,11 +172,40 @@ class MaskNode(Node):
             ids = restore(ids, image.width, image.height)
         else:
             self._check_buffer_depth(_stamp_ns(msg.header))
-        latency_ms = self._age_ms(msg.header)
+        self._latest = (msg.header, msg.seq, ids)  # by arrival, not stamp: a looping replay's go back
+        self._hold(msg.header, lambda: self._publish_fresh(msg.header, msg.seq, ids, image))
+
+    def _publish_fresh(self, header: Header, seq: int, ids: np.ndarray, image: Image | None) -> None:
+        latency_ms = self._age_ms(header)
         self.latency.add(latency_ms)
         self.fresh += 1
-        self._latest = (msg.header, msg.seq, ids)  # by arrival, not stamp: a looping replay's go back
-        self._publish(msg.header, ids, image, msg.seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
+        self._publish(header, ids, image, seq, stale=False, age_ms=0.0, latency_ms=latency_ms)
+
+    def _hold(self, header: Header, publish: Callable[[], None]) -> None:
+        """Publish now, or once the sent frames before this one are answered (or order_hold_s
+        has passed): stale answers of skipped frames go out at once while a mask is on its way,
+        so without this a fresh mask followed stale masks of later frames, and a consumer
+        pairing image and mask by stamp (message_filters ExactTime drops what is older than a
+        pair it completed) lost most fresh masks. A stale answer that waited is served from the
+        newest mask when it goes out: the one it waited for."""
+        self._held[_stamp_ns(header)] = (self.get_clock().now().nanoseconds, publish)
+        self._release()
+
+    def _release(self) -> None:
+        """Publish the held answers in stamp order up to the first one an earlier sent frame
+        still holds back (unless it has waited order_hold_s)."""
+        if not self._held:
+            return
+        blocking = min((_stamp_ns(header) for header, _ in self._sent.values()), default=None)
+        deadline = self.get_clock().now().nanoseconds - int(self.params["order_hold_s"] * 1e9)
+        for stamp in sorted(self._held):
+            since, publish = self._held[stamp]
+            if blocking is not None and stamp > blocking:
+                if since > deadline:
+                    return
+                self.held_out_of_order += 1
+            del self._held[stamp]
+            publish()
 
     def _age_ms(self, header: Header) -> float:
         """Robot clock now minus the frame's capture stamp."""
@@ -214,6 +252,7 @@ class MaskNode(Node):
             return  # the cloud's bridge asking for a key frame: frames after it may still be served
         for frame in [f for f in self._sent if f[0] == msg.last_seq or (link and f[0] < msg.last_seq)]:
             self._unanswered(frame, self._sent.pop(frame))
+        self._release()
 
     def _on_timer(self) -> None:
         """Sent frames past ``unanswered_timeout_s`` are answered stale; waiting stale frames served."""
@@ -221,6 +260,7 @@ class MaskNode(Node):
         while self._sent and next(iter(self._sent.values()))[1] <= deadline:
             self._unanswered(*self._sent.popitem(last=False))
         self._serve_pending()
+        self._release()
 
     def _unanswered(self, frame: tuple[int, int], sent: tuple[Header, int]) -> None:
         """A sent frame no mask will come for (or none in time): its latest mask, stale."""
@@ -261,6 +301,9 @@ class MaskNode(Node):
                 self._serve(header, unserved)
 
     def _serve(self, header: Header, unserved: bool) -> None:
+        self._hold(header, lambda: self._publish_stale(header, unserved))
+
+    def _publish_stale(self, header: Header, unserved: bool) -> None:
         source, seq, ids = self._latest
         age_ms = (_stamp_ns(header) - _stamp_ns(source)) / 1e6
         image = self._images.get(_stamp_ns(header))
@@ -336,6 +379,7 @@ class MaskNode(Node):
             "rejected": self.rejected,
             "late_for_image_buffer": self.late_for_buffer,
             "late_masks": self.late_masks,
+            "held_out_of_order": self.held_out_of_order,
             "stale_resized": self.stale_resized,
             "propagated": self.propagated,
             "propagate_fallback": sum(self.propagate_fallback.values()),
