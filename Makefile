@@ -35,15 +35,15 @@ $(STAMPS)/deps: requirements.txt $(STAMPS)/venv
 
 # Messages: rosidl through CMake into the venv prefix (no colcon, no ROS install).
 $(STAMPS)/msgs: $(MSGS) CMakeLists.txt package.xml $(STAMPS)/deps
+	@mkdir -p build
 	AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) cmake -S . -B build/cmake -DCMAKE_PREFIX_PATH=$(CURDIR)/$(VENV) \
 	  -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) -DPython3_EXECUTABLE=$(CURDIR)/$(BIN)/python3 \
-	  -DBUILD_TESTING=OFF -DCLOUDSEG_INSTALL_PYTHON=OFF > build.log 2>&1 || (cat build.log; exit 1)
-	cmake --build build/cmake -j2 >> build.log 2>&1 || (tail -50 build.log; exit 1)
-	cmake --install build/cmake >> build.log 2>&1 || (tail -50 build.log; exit 1)
+	  -DBUILD_TESTING=OFF -DCLOUDSEG_INSTALL_PYTHON=OFF > build/setup.log 2>&1 || (cat build/setup.log; exit 1)
+	cmake --build build/cmake -j2 >> build/setup.log 2>&1 || (tail -50 build/setup.log; exit 1)
+	cmake --install build/cmake >> build/setup.log 2>&1 || (tail -50 build/setup.log; exit 1)
 	@# rosidl also registers an egg-info named cloudseg_ros; pip would take it for an older
 	@# install of this package and delete the whole directory, messages included.
 	rm -rf $(VENV)/lib/python3*/site-packages/cloudseg_ros-*.egg-info
-	@rm -f build.log
 	@touch $@
 
 # The Python half: cloudseg command, node executables, shipped weights, config and launch.

@@ -303,8 +303,16 @@ def test_ros_install_requirements_pin_what_the_venv_tests() -> None:
         pairs = (line.split("#")[0].strip().split("==") for line in lines)
         return {p[0].split("[")[0].lower(): p[1] for p in pairs if len(p) == 2}
 
-    ros, venv = pins("requirements-ros.txt"), pins("requirements.txt")
-    assert ros and all(venv.get(name) == version for name, version in ros.items()), (ros, venv)
+    robot, cloud, venv = (
+        pins("requirements-ros.txt"),
+        pins("requirements-ros-cloud.txt"),
+        pins("requirements.txt"),
+    )
+    ros = {**robot, **cloud}
+    assert robot and cloud and all(venv.get(name) == version for name, version in ros.items()), (ros, venv)
     assert not {n for n in ros if n.startswith("ros-") or n in {"numpy", "opencv-python-headless", "pyyaml"}}
+    # The robot's nodes need no inference packages (torch is GBs from the registry).
+    assert not {"torch", "onnx", "onnxruntime"} & set(robot)
+    assert "-r requirements-ros.txt" in (ROOT / "requirements-ros-cloud.txt").read_text()
     package = (ROOT / "package.xml").read_text()
     assert all(f"<exec_depend>{key}</exec_depend>" in package for key in ("python3-numpy", "python3-opencv"))
