@@ -350,3 +350,30 @@ def test_masks_go_out_in_camera_stamp_order(graph: DomainNode) -> None:
     assert wait_until(lambda: int(_diagnostic_values(graph).get("held_out_of_order", 0)) >= 1, 5)
     p["feedback"].publish(Feedback(robot_id="car5", last_seq=42, error="superseded"))  # settled
     assert wait_until(lambda: _info_for(graph, lost) is not None, 10)
+
+
+def test_a_frame_the_cloud_acknowledged_past_is_answered_within_seconds(graph: DomainNode) -> None:
+    """A frame lost on the way (a bridge queue dropped it or its mask) got no answer until
+    unanswered_timeout_s (30 s), then came out 30 s behind, stamped 30 s back. The cloud's
+    feedback acknowledges cumulatively: a frame still unanswered ACK_GRACE_S after a later
+    one's feedback is answered stale then."""
+    p = graph.pubs
+    ids = np.full((H, W), 2, np.uint8)
+    lost, t1 = _header(50_000), _header(50_100)
+    p["uplink"].publish(EncodedFrame(header=lost, seq=50))
+    time.sleep(0.2)
+    _send_mask(p, t1, 51, ids)
+    p["feedback"].publish(Feedback(robot_id="car5", last_seq=51))  # frame 51 answered, no error
+    t_ack = time.monotonic()
+    assert wait_until(lambda: _info_for(graph, lost) is not None, 10)
+    assert 1.5 < time.monotonic() - t_ack < 5.0
+    assert _info_for(graph, lost).stale and _info_for(graph, lost).seq == 51
+    assert wait_until(lambda: int(_diagnostic_values(graph).get("lost_frames", 0)) >= 1, 5)
+    # An edge that restarts numbers from 1 again: the old acknowledgement settles nothing new.
+    fresh_start = _header(50_200)
+    p["uplink"].publish(EncodedFrame(header=fresh_start, seq=1))
+    time.sleep(3.0)
+    assert _info_for(graph, fresh_start) is None
+    _send_mask(p, fresh_start, 1, ids)
+    assert wait_until(lambda: _info_for(graph, fresh_start) is not None, 10)
+    assert not _info_for(graph, fresh_start).stale

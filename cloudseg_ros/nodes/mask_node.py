@@ -7,7 +7,8 @@ image's header (original capture stamp, so time sync and AD-stack remaps work):
 ``segmentation/info`` (fresh or stale, age, latency). For camera frames the edge did
 not send (``cloudseg/skipped``), and for frames it sent that the cloud will not answer
 with a mask (its feedback says superseded by a newer frame, refused or failed; the link
-was re-established after they left; or none came within ``unanswered_timeout_s``), it
+was re-established after they left; the cloud acknowledged a later frame ACK_GRACE_S ago;
+or none came within ``unanswered_timeout_s``), it
 republishes the latest mask under that frame's header, flagged stale with its age, so
 consumers see one mask per camera frame from the first mask on (before it there is nothing
 to publish). A frame's own mask that comes back after its frame was answered stale is not
@@ -33,7 +34,7 @@ masks and the propagation time.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 
 import numpy as np
@@ -79,6 +80,10 @@ SENT_KEPT = 1024  # sent frames remembered while their mask or feedback is on it
 ANSWERED_KEPT = 1024  # frames answered (fresh or stale): a mask or uplink echo after it is no new frame
 PENDING_S = 0.2  # longest a stale frame waits for its camera image before it is served unmoved
 PENDING_KEPT = 16
+# A sent frame still unanswered this long after the cloud acknowledged a later one (its
+# feedback's last_seq is cumulative) was lost on the way (a bridge queue dropped it or its
+# mask): answered stale then, not after unanswered_timeout_s (30 s late, stamped 30 s back).
+ACK_GRACE_S = 2.0
 
 
 def _stamp_ns(header: Header) -> int:
@@ -118,6 +123,11 @@ class MaskNode(Node):
         # answers of earlier sent frames (order_hold_s)
         self._held: dict[int, tuple[int, Callable[[], None]]] = {}
         self.held_out_of_order = 0  # answers that waited order_hold_s and went out of order
+        self._acks: deque[tuple[int, int]] = deque(
+            maxlen=256
+        )  # (last_seq, node time) of the cloud's feedback
+        self._settled_below = 0  # sent frames with a lower seq have been acknowledged past
+        self.lost_frames = 0  # sent frames answered stale after a later frame's acknowledgement
         self._bursts = BurstLog.for_logger(self.get_logger())
         out = QoSProfile(depth=5)
         self.pub_mask = self.create_publisher(Image, "segmentation/mask", out)
@@ -235,6 +245,9 @@ class MaskNode(Node):
 
     def _on_uplink(self, msg: EncodedFrame) -> None:
         frame = _frame_key(msg.seq, msg.header)
+        if msg.seq < self._settled_below:  # the edge restarted and numbers from 1 again
+            self._settled_below = 0
+            self._acks.clear()
         if frame in self._answered:
             return  # its mask came first (two topics)
         self._sent[frame] = (msg.header, self.get_clock().now().nanoseconds)
@@ -246,6 +259,8 @@ class MaskNode(Node):
         The bridge's own feedback on a link (re)established settles every frame sent before it:
         no cloud will answer those. (Feedback names a frame by its sequence number alone.)"""
         if not msg.error:
+            if msg.header.frame_id != LINK_FEEDBACK_FRAME:
+                self._acks.append((int(msg.last_seq), self.get_clock().now().nanoseconds))
             return
         link = msg.header.frame_id == LINK_FEEDBACK_FRAME
         if link and msg.error != LINK_UP:
@@ -259,8 +274,19 @@ class MaskNode(Node):
         deadline = self.get_clock().now().nanoseconds - int(self.params["unanswered_timeout_s"] * 1e9)
         while self._sent and next(iter(self._sent.values()))[1] <= deadline:
             self._unanswered(*self._sent.popitem(last=False))
+        self._settle_acknowledged()
         self._serve_pending()
         self._release()
+
+    def _settle_acknowledged(self) -> None:
+        """Sent frames the cloud acknowledged past ACK_GRACE_S ago and that got no answer of
+        their own: lost on the way, answered stale now."""
+        grace = self.get_clock().now().nanoseconds - int(ACK_GRACE_S * 1e9)
+        while self._acks and self._acks[0][1] <= grace:
+            self._settled_below = max(self._settled_below, self._acks.popleft()[0])
+        for frame in [f for f in self._sent if f[0] < self._settled_below]:
+            self.lost_frames += 1
+            self._unanswered(frame, self._sent.pop(frame))
 
     def _unanswered(self, frame: tuple[int, int], sent: tuple[Header, int]) -> None:
         """A sent frame no mask will come for (or none in time): its latest mask, stale."""
@@ -380,6 +406,7 @@ class MaskNode(Node):
             "late_for_image_buffer": self.late_for_buffer,
             "late_masks": self.late_masks,
             "held_out_of_order": self.held_out_of_order,
+            "lost_frames": self.lost_frames,
             "stale_resized": self.stale_resized,
             "propagated": self.propagated,
             "propagate_fallback": sum(self.propagate_fallback.values()),
