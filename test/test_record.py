@@ -172,9 +172,9 @@ def test_camera_replays_a_recording_of_compressed_images(tmp_path: Path) -> None
         list(open_source("mcap", str(path), loop=False, topic="/car1/depth/image_raw/compressed").frames())
 
 
-def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
-    """The layout rosbag2's sqlite3 storage writes (topics + messages tables, metadata.yaml)."""
-    bag = tmp_path / "bag"
+def _sqlite_bag(bag: Path, images: list[Image], encode=serialize_message, metadata: str = "") -> Path:
+    """A rosbag2 sqlite3 folder as its storage writes it (topics + messages tables,
+    metadata.yaml) holding ``images`` on /cam/image_raw, one second apart."""
     bag.mkdir()
     db = sqlite3.connect(bag / "bag_0.db3")
     db.executescript(
@@ -184,14 +184,21 @@ def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
         "data BLOB NOT NULL);"
     )
     db.execute("INSERT INTO topics VALUES (1, '/cam/image_raw', 'sensor_msgs/msg/Image', 'cdr', '')")
-    images = [_image(i, "bgr8") for i in range(3)]
     for i, img in enumerate(images):
-        db.execute("INSERT INTO messages VALUES (?, 1, ?, ?)", (i + 1, 10**9 * i, serialize_message(img)))
+        db.execute("INSERT INTO messages VALUES (?, 1, ?, ?)", (i + 1, 10**9 * i, encode(img)))
     db.commit()
     db.close()
     (bag / "metadata.yaml").write_text(
         "rosbag2_bagfile_information:\n  storage_identifier: sqlite3\n  relative_file_paths: [bag_0.db3]\n"
+        + metadata
     )
+    return bag
+
+
+def test_rosbag2_sqlite_folder_replays(tmp_path: Path) -> None:
+    """The layout rosbag2's sqlite3 storage writes (topics + messages tables, metadata.yaml)."""
+    images = [_image(i, "bgr8") for i in range(3)]
+    bag = _sqlite_bag(tmp_path / "bag", images)
     frames = list(open_source("mcap", str(bag), loop=False).frames())
     assert len(frames) == 3 and frames[0].labels is None
     bgr = np.frombuffer(bytes(images[1].data), np.uint8).reshape(16, 32, 3)
@@ -511,25 +518,12 @@ def test_live_recording_qos_losses_and_arrival_stamps(tmp_path: Path) -> None:
 def _zstd_bag(tmp_path: Path, fmt: str = "zstd") -> tuple[Path, list[Image]]:
     import zstandard
 
-    bag = tmp_path / f"{fmt}_bag"
-    bag.mkdir()
-    db = sqlite3.connect(bag / "zbag_0.db3")
-    db.executescript(
-        "CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, "
-        "serialization_format TEXT NOT NULL, offered_qos_profiles TEXT NOT NULL);"
-        "CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL, timestamp INTEGER NOT NULL, "
-        "data BLOB NOT NULL);"
-    )
-    db.execute("INSERT INTO topics VALUES (1, '/cam/image_raw', 'sensor_msgs/msg/Image', 'cdr', '')")
     images = [_image(i) for i in range(3)]
-    for i, img in enumerate(images):
-        data = zstandard.ZstdCompressor().compress(serialize_message(img))
-        db.execute("INSERT INTO messages VALUES (?, 1, ?, ?)", (i + 1, 10**9 * i, data))
-    db.commit()
-    db.close()
-    (bag / "metadata.yaml").write_text(
-        "rosbag2_bagfile_information:\n  storage_identifier: sqlite3\n  relative_file_paths: [zbag_0.db3]\n"
-        f"  compression_format: {fmt}\n  compression_mode: MESSAGE\n"
+    bag = _sqlite_bag(
+        tmp_path / f"{fmt}_bag",
+        images,
+        lambda img: zstandard.ZstdCompressor().compress(serialize_message(img)),
+        f"  compression_format: {fmt}\n  compression_mode: MESSAGE\n",
     )
     return bag, images
 
