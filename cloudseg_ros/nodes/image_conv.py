@@ -3,7 +3,8 @@
 On a ROS install cv_bridge exists, but the PyPI package of that name is ROS 1 code
 that breaks with numpy 2, and a plain venv has none: this helper covers the
 encodings this package meets (rgb8, bgr8, rgba8, bgra8, mono8) without copies on
-the receive path. Row padding (step > width * channels) is handled.
+the receive path, and converts what camera drivers also publish (YUV 4:2:2, 8-bit Bayer)
+to RGB. Row padding (step > width * channels) is handled.
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ from std_msgs.msg import Header
 from cloudseg_ros.errors import PayloadError
 
 CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "8UC1": 1, "8UC3": 3}
+# Camera encodings converted to RGB only (cv_bridge's conversions; OpenCV names a Bayer
+# pattern by another 2x2 block than ROS does, hence rggb -> BG): what robot camera drivers
+# publish when the robot's own driver feeds the edge (robot.launch.py camera:=false).
+PACKED = {  # encoding -> (bytes per pixel, OpenCV conversion name)
+    "yuv422": (2, "COLOR_YUV2RGB_UYVY"),
+    "uyvy": (2, "COLOR_YUV2RGB_UYVY"),
+    "yuv422_yuy2": (2, "COLOR_YUV2RGB_YUYV"),
+    "yuyv": (2, "COLOR_YUV2RGB_YUYV"),
+    "bayer_rggb8": (1, "COLOR_BayerBG2RGB"),
+    "bayer_bggr8": (1, "COLOR_BayerRG2RGB"),
+    "bayer_gbrg8": (1, "COLOR_BayerGR2RGB"),
+    "bayer_grbg8": (1, "COLOR_BayerGB2RGB"),
+}
 
 
 def _ros_cv_bridge():
@@ -34,12 +48,13 @@ def _ros_cv_bridge():
 CV_BRIDGE = _ros_cv_bridge()
 
 
-def image_to_array(msg: Image) -> np.ndarray:
-    """The image's pixels as (H, W, C) or (H, W) uint8, in the message's own channel order."""
-    channels = CHANNELS.get(msg.encoding)
+def image_to_array(msg: Image, channels: int | None = None) -> np.ndarray:
+    """The image's pixels as (H, W, C) or (H, W) uint8, in the message's own channel order
+    (``channels``: bytes per pixel of an encoding outside CHANNELS)."""
+    channels = channels or CHANNELS.get(msg.encoding)
     if channels is None:
         raise PayloadError(
-            f"unsupported image encoding {msg.encoding!r}; expected one of {', '.join(CHANNELS)}"
+            f"unsupported image encoding {msg.encoding!r}; expected one of {', '.join([*CHANNELS, *PACKED])}"
         )
     h, w, step = msg.height, msg.width, msg.step
     if h == 0 or w == 0:
@@ -63,8 +78,15 @@ def image_to_rgb(msg: Image) -> np.ndarray:
             raise PayloadError(
                 f"image {msg.width}x{msg.height} {msg.encoding!r}: cv_bridge cannot convert it to rgb8: {exc}"
             ) from None
-    arr = image_to_array(msg)
     enc = msg.encoding
+    if enc in PACKED:
+        import cv2
+
+        size, conversion = PACKED[enc]
+        if size == 2 and msg.width % 2:
+            raise PayloadError(f"image {msg.width}x{msg.height} {enc}: odd width (pixels come in pairs)")
+        return cv2.cvtColor(np.ascontiguousarray(image_to_array(msg, size)), getattr(cv2, conversion))
+    arr = image_to_array(msg)
     if enc in ("rgb8", "8UC3"):
         return arr
     if enc == "bgr8":
