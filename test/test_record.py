@@ -129,6 +129,37 @@ def test_camera_replays_images_with_labels_and_stamps(tmp_path: Path) -> None:
         open_source("mcap", str(tmp_path / "missing.mcap"))
 
 
+def test_a_replay_keeps_the_recorded_calibration_and_knows_the_recorded_rate(tmp_path: Path) -> None:
+    """A calibrated recording replayed with an all-zero K ("uncalibrated"): the CameraInfo
+    recorded beside the images comes along, scaled to the published size as image_proc's
+    resize scales it; the recording's camera rate is known, for the node to say when its
+    fps replays it in slow motion."""
+    from sensor_msgs.msg import CameraInfo
+
+    path = tmp_path / "cal.mcap"
+    images = _record(path, frames=3, labels=False)
+    info = CameraInfo(width=32, height=16, distortion_model="plumb_bob")
+    info.k = [40.0, 0.0, 15.5, 0.0, 41.0, 7.5, 0.0, 0.0, 1.0]
+    info.p = [40.0, 0.0, 15.5, 0.0, 0.0, 41.0, 7.5, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.d = [-0.1, 0.01, 0.0, 0.0, 0.0]
+    calibrated = tmp_path / "cal2.mcap"
+    with McapRecorder(calibrated) as rec:
+        for i, img in enumerate(images):
+            rec.write(
+                "/car1/camera/image_raw", "sensor_msgs/msg/Image", serialize_message(img), 10**9 * (i + 1)
+            )
+            info.header = img.header
+            rec.write("/car1/camera/camera_info", "sensor_msgs/msg/CameraInfo", serialize_message(info),
+                      10**9 * (i + 1) + 1)  # fmt: skip
+    src = McapSource(str(calibrated))
+    assert src.calibration.k == tuple(info.k) and src.calibration.d == tuple(info.d)
+    assert src.recorded_hz == pytest.approx(1.0, rel=1e-3)  # the stamps are a second apart
+    half = src.calibration.scaled(64, 32)
+    assert half.k == (80.0, 0.0, 31.0, 0.0, 82.0, 15.0, 0.0, 0.0, 1.0) and half.d == tuple(info.d)
+    assert half.p[:8] == (80.0, 0.0, 31.0, 0.0, 0.0, 82.0, 15.0, 0.0)
+    assert McapSource(str(path)).calibration is None  # none recorded: uncalibrated as before
+
+
 def test_camera_replays_a_recording_of_compressed_images(tmp_path: Path) -> None:
     """Robots often record `image_raw/compressed` only (compressed_image_transport's JPEG or
     PNG): replayed as the camera (was: "name the camera topic", and an Image topic only)."""

@@ -158,7 +158,8 @@ def test_the_synthetic_camera_reports_the_scenes_intrinsics() -> None:
     from cloudseg_ros.scene.camera import HORIZON, Camera, focal_for
 
     w, h = 320, 160
-    f, cx, cy = SyntheticSource(w, h).intrinsics
+    k = SyntheticSource(w, h).calibration.k
+    f, cx, cy = k[0], k[2], k[5]
     assert f == focal_for(w, h) > 0
     level = Camera(w, h, f, w / 2, HORIZON * h, 0.0, 1.5, 0.0)  # as EgoPath.camera with no yaw/pitch
     ahead = level.project(np.array([[0.0, 1.5, 1e6], [2.0, 0.5, 10.0]]))

@@ -11,6 +11,7 @@ A source that cannot be opened raises ConfigError naming the device or file.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -31,6 +32,35 @@ KINDS = ("synthetic", "video", "folder", "v4l2", "mcap")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """A camera's calibration as sensor_msgs/CameraInfo carries it, for frames of
+    ``width`` x ``height`` (row-major K 3x3, R 3x3, P 3x4; D as the model has it)."""
+
+    width: int
+    height: int
+    k: tuple[float, ...]
+    p: tuple[float, ...]
+    d: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    r: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    distortion_model: str = "plumb_bob"
+
+    @classmethod
+    def pinhole(cls, f: float, cx: float, cy: float, width: int, height: int) -> Calibration:
+        return cls(width, height, (f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0),
+                   (f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0))  # fmt: skip
+
+    def scaled(self, width: int, height: int) -> Calibration:
+        """For the frames resized to ``width`` x ``height``: the first two rows of K and P
+        scale with the image (as image_proc's resize does); D and R do not change."""
+        if (width, height) == (self.width, self.height):
+            return self
+        sx, sy = width / self.width, height / self.height
+        k = [v * (sx if i < 3 else sy if i < 6 else 1.0) for i, v in enumerate(self.k)]
+        p = [v * (sx if i < 4 else sy if i < 8 else 1.0) for i, v in enumerate(self.p)]
+        return Calibration(width, height, tuple(k), tuple(p), self.d, self.r, self.distortion_model)
+
+
 @dataclass
 class CameraFrame:
     image: np.ndarray  # (H, W, 3) uint8 RGB
@@ -49,7 +79,8 @@ class FrameSource:
 
     def __init__(self, width: int = 0, height: int = 0) -> None:
         self.width, self.height = width, height
-        self.intrinsics: tuple[float, float, float] | None = None  # (f, cx, cy) where known
+        self.calibration: Calibration | None = None  # where known, for the source's own frame size
+        self.recorded_hz: float | None = None  # a recording's camera rate, where known
         self.stretched: tuple[int, int] | None = None  # the first frame size resized to another aspect
 
     def frames(self) -> Iterator[CameraFrame]:
@@ -118,7 +149,9 @@ class SyntheticSource(FrameSource):
             raise ConfigError(f"synthetic camera: {exc}") from exc
         from cloudseg_ros.scene.camera import intrinsics
 
-        self.intrinsics = intrinsics(width, height)  # rendered at this size: no resize in between
+        self.calibration = Calibration.pinhole(
+            *intrinsics(width, height), width, height
+        )  # rendered at this size
         self.start = start
 
     def frames(self) -> Iterator[CameraFrame]:
@@ -336,9 +369,37 @@ class McapSource(FrameSource):
         camera = topic.removesuffix("/compressed") if self.compressed else topic
         labels = camera.rsplit("/", 1)[0] + "/labels"
         self.labels_topic = labels if topics.get(labels) == self.IMAGE_TYPE else None
+        info = camera.rsplit("/", 1)[0] + "/camera_info"
+        if topics.get(info) == "sensor_msgs/msg/CameraInfo":
+            self.calibration = self._recorded_calibration(info)
+        self.recorded_hz = self._recorded_rate()
         self.path, self.loop = path, loop
         self.unreadable = 0
         self.last_refusal = ""
+
+    def _recorded_calibration(self, topic: str) -> Calibration | None:
+        """The first CameraInfo recorded beside the images (K all zero: uncalibrated, None):
+        a replay publishes it, scaled to the published size, instead of an all-zero K."""
+        for message in self.reader.messages({topic}):
+            info = self.reader.decode(message)
+            if not (info.width and info.height and any(info.k)):
+                return None
+            return Calibration(info.width, info.height, tuple(info.k), tuple(info.p), tuple(info.d),
+                               tuple(info.r), info.distortion_model)  # fmt: skip
+        return None
+
+    def _recorded_rate(self, frames: int = 30) -> float | None:
+        """The camera rate of the recording, from the header stamps of its first images (read
+        in place, not decoded): the node replays at its ``fps`` and says when they differ."""
+        from cloudseg_ros.record.topics import header_stamp_ns
+
+        stamps = []
+        for message in self.reader.messages({self.topic}):
+            stamps.append(header_stamp_ns(message.data))
+            if len(stamps) > frames:
+                break
+        steps = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
+        return 1e9 / steps[len(steps) // 2] if steps else None
 
     def _one_pass(self) -> Iterator[tuple[int, object, np.ndarray | None]]:
         """(stamp, image message, labels or None) in recording order, images paired with the

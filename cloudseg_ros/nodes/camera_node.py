@@ -88,6 +88,13 @@ class CameraNode(Node):
             self.source, on_error=lambda reason: self.get_logger().error(f"camera source failed: {reason}")
         )
         self._timer = self.create_timer(1.0 / p["fps"], self._tick)
+        hz = self.source.recorded_hz
+        if hz and abs(hz / p["fps"] - 1.0) > 0.2:
+            self.get_logger().warn(
+                f"the recording's camera ran at {hz:.1f} Hz and replays at fps {p['fps']:g} "
+                f"({hz / p['fps']:.1f}x {'slower' if hz > p['fps'] else 'faster'} than recorded): "
+                f"set fps to {hz:.3g} to replay in real time"
+            )
         Diagnostics(self, self._diagnostics)
         self.get_logger().info(f"camera: {p['source']} {p['uri'] or ''} at {p['fps']:g} Hz")
 
@@ -148,10 +155,11 @@ class CameraNode(Node):
         info.distortion_model = "plumb_bob"
         info.d = [0.0] * 5
         info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        if self.source.intrinsics:  # else all-zero K: "uncalibrated" in sensor_msgs/CameraInfo
-            f, cx, cy = self.source.intrinsics
-            info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
-            info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        cal = self.source.calibration
+        if cal is not None:  # else all-zero K: "uncalibrated" in sensor_msgs/CameraInfo
+            cal = cal.scaled(image.width, image.height)
+            info.distortion_model, info.d, info.r = cal.distortion_model, list(cal.d), list(cal.r)
+            info.k, info.p = list(cal.k), list(cal.p)
         return info
 
     def _diagnostics(self) -> list[Status]:
