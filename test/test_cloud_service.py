@@ -220,3 +220,108 @@ def test_a_key_frame_superseded_in_the_queue_is_not_replaced_by_an_older_one(pip
         assert svc.stats()["car1"]["useful_served_as_key"] == 1
     finally:
         svc.stop()
+
+
+def _jpeg_frames(
+    frames_and_selections: list[tuple[int, int]], first_seq: int = 1, factor: int = 4
+) -> list[Frame]:
+    """JPEG frames of scene frames ``i`` with selection ``sel`` (0 KEY, 1 USEFUL), numbered on."""
+    from cloudseg_ros.codec import make_encoder as encoder
+
+    w, h = HR[0] // factor, HR[1] // factor
+    scene, jpeg = DrivingScene(seed=9, width=HR[0], height=HR[1]), encoder("jpeg", width=w, height=h)
+    return [
+        Frame(seq=first_seq + k, data=jpeg.encode(downscale(scene.render(i).image, factor)).data, codec="jpeg",
+              key_frame=True, selection=sel, width=w, height=h)
+        for k, (i, sel) in enumerate(frames_and_selections)
+    ]  # fmt: skip
+
+
+def test_after_a_lost_frame_the_next_useful_one_is_segmented_as_a_key(pipeline) -> None:
+    """KEY 1, USEFUL 2, KEY 3 lost on the way, USEFUL 4: a JPEG decodes on its own, so nothing
+    asked for anything, and USEFUL 4 (selected against KEY 3) reused KEY 1's features."""
+    frames = _jpeg_frames([(0, 0), (10, 1), (20, 0), (30, 1)])
+    sink = Sink()
+    svc = service(pipeline, sink, depth=4)
+    try:
+        for f in (frames[0], frames[1], frames[3]):
+            svc.receive("car1", f)
+            assert wait(lambda f=f: any(m.frame.seq == f.seq for m in sink.of("car1")[0]))
+        by_seq = {m.frame.seq: m for m in sink.of("car1")[0]}
+        assert by_seq[2].reused_key_features and not by_seq[4].reused_key_features
+        assert svc.stats()["car1"]["useful_served_as_key"] == 1
+    finally:
+        svc.stop()
+
+
+def test_new_limits_reach_the_decoders_of_robots_already_served(pipeline) -> None:
+    """A raised max_bytes kept refusing an existing robot's frames (its decoder had kept the
+    limits it was made with); only robots seen later got the new ones."""
+    from cloudseg_ros.codec import PayloadLimits
+
+    small, big = _jpeg_frames([(0, 0)])[0], _jpeg_frames([(5, 0)], first_seq=2, factor=2)[0]
+    assert len(big.data) > len(small.data) + 10
+    sink = Sink()
+    svc = CloudService(
+        pipeline, sink.mask, sink.fb, limits=PayloadLimits(max_bytes=len(small.data) + 10)
+    ).start()
+    try:
+        svc.receive("car1", small)
+        assert wait(lambda: len(sink.of("car1")[0]) == 1)
+        svc.limits = PayloadLimits(max_bytes=10 * len(big.data))
+        svc.receive("car1", big)
+        assert wait(lambda: len(sink.of("car1")[1]) == 2)
+        assert [f.error for f in sink.of("car1")[1] if f.seq == 2] == [""]
+    finally:
+        svc.stop()
+
+
+def test_the_worker_survives_answers_that_cannot_go_out(pipeline) -> None:
+    """A mask that could not be published, and then its error feedback neither: the exception
+    left the worker's loop, the thread ended and the node served nothing more, saying OK."""
+    frames = _jpeg_frames([(0, 0), (10, 0), (20, 0)])
+    sink, failures = Sink(), {"mask": 1, "feedback": 1}
+
+    def mask(m) -> None:
+        if failures["mask"]:
+            failures["mask"] -= 1
+            raise RuntimeError("publisher gone")
+        sink.mask(m)
+
+    def feedback(f) -> None:
+        if f.error and failures["feedback"]:
+            failures["feedback"] -= 1
+            raise RuntimeError("publisher gone")
+        sink.fb(f)
+
+    svc = CloudService(pipeline, mask, feedback).start()
+    try:
+        svc.receive("car1", frames[0])
+        assert wait(lambda: svc.inference_errors >= 1)
+        for f in frames[1:]:
+            svc.receive("car1", f)
+            assert wait(lambda f=f: any(m.frame.seq == f.seq for m in sink.of("car1")[0]))
+        assert svc.serving
+    finally:
+        svc.stop()
+
+
+def test_two_edges_with_one_robot_id_are_said(pipeline) -> None:
+    """Two robots launched with the same robot_id: their numbering interleaves (1, 500, 2,
+    501, ...), each jump back read as a restart, the counters went wrong and nothing was said."""
+    a = _jpeg_frames([(i, 0) for i in range(0, 40, 10)])
+    b = _jpeg_frames([(i, 0) for i in range(5, 45, 10)], first_seq=500)
+    sink = Sink()
+    svc = service(pipeline, sink, depth=8)
+    try:
+        assert not svc.stats().get("car1", {}).get("id_conflict")
+        svc.receive("car1", a[0])  # one restart is no conflict
+        svc.receive("car1", b[0])
+        svc.receive("car1", a[1])
+        assert not svc.stats()["car1"]["id_conflict"]
+        for fa, fb in zip(a[2:], b[1:], strict=False):
+            svc.receive("car1", fb)
+            svc.receive("car1", fa)
+        assert svc.stats()["car1"]["id_conflict"]
+    finally:
+        svc.stop()

@@ -386,6 +386,9 @@ def test_bytes_like_payloads_accepted(codec: str, streams: dict[str, list[Encode
         (("mjpeg", 128, 64, 1000, 512, 256), "unknown codec 'mjpeg'"),
         (("h264", 128, 64, 1000, 64, 256), "smaller than encoded"),
         (("jpeg", 128, 64, 1000, 100_000, 100_000), "original size 100000x100000 outside"),
+        # a thumbnail claiming a camera the edge never downscales that far (x16 at most): the
+        # cloud would segment a 4096x4096 frame from it, every other robot waiting meanwhile
+        (("jpeg", 16, 16, 634, 4096, 4096), "over 16x the encoded 16x16"),
     ],
 )
 def test_validate_frame_header_rejects(args: tuple, match: str) -> None:
@@ -404,6 +407,8 @@ def test_the_cloud_nodes_size_limits_bound_the_camera_too() -> None:
 
 def test_validate_frame_header_accepts_sane_frame() -> None:
     validate_frame_header("h264", 512, 256, 14_000, 2048, 1024, PayloadLimits())
+    # the edge's largest downscale of an odd camera size: floor, then an even size
+    validate_frame_header("jpeg", 64, 32, 500, 1039, 527, PayloadLimits())
 
 
 @pytest.mark.parametrize("codec", CODECS)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ MAX_COUNTED_GAP = 100_000  # frames; about 3 hours at 10 fps
 # call; engines that gain from batching (torch, GPUs) are configured with max_batch.
 DEFAULT_MAX_BATCH = 1
 WARM_UP_TIMEOUT_S = 60.0  # start() waits this long at most for the worker's warm-up
+CONFLICT_WINDOW_S, CONFLICT_JUMPS = 10.0, 3  # numbering going back this often: two edges, one id
 
 
 def pad_to_multiple(lr: np.ndarray, width: int, height: int, multiple: int) -> tuple[np.ndarray, int, int]:
@@ -135,6 +137,8 @@ class RobotState:
     masks_sent: int = 0
     last_error: str = ""
     last_seen: float = field(default_factory=time.monotonic)
+    jumps_back: deque[float] = field(default_factory=deque)  # when its numbering went back, recently
+    conflict_until: float = 0.0  # numbering kept going back: two edges with this robot id, until then
 
 
 class CloudService:
@@ -151,6 +155,7 @@ class CloudService:
         max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         self.pipeline = pipeline
+        self.robots: dict[str, RobotState] = {}
         self.limits = limits or PayloadLimits()
         self.queue_depth = queue_depth
         self.max_batch = max_batch  # frames per inference call, at most one per robot
@@ -158,7 +163,6 @@ class CloudService:
         self._emit_feedback = emit_feedback
         self._log = logger or log
         self._bursts = BurstLog.for_logger(self._log)
-        self.robots: dict[str, RobotState] = {}
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._order: list[str] = []
@@ -170,6 +174,24 @@ class CloudService:
         self.batches = 0  # inference calls of the worker
         self.batched_frames = 0  # frames they served
         self.last_batch_size = 0
+
+    @property
+    def limits(self) -> PayloadLimits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: PayloadLimits) -> None:
+        """New limits apply to every robot's decoder at once, not only to robots seen later
+        (a raised max_bytes kept refusing an existing robot's key frames)."""
+        self._limits = limits
+        for state in list(self.robots.values()):
+            if state.decoder is not None:
+                state.decoder.limits = limits
+
+    @property
+    def serving(self) -> bool:
+        """Whether the inference worker runs (diagnostics: a node whose worker died serves nothing)."""
+        return self._worker.is_alive()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> CloudService:
@@ -221,6 +243,11 @@ class CloudService:
         state.last_seen = receive_mono
         state.frames_received += 1
         gap = self._track_sequence(state, frame)
+        if gap:
+            # The frames missing may include a KEY whose features the robot's USEFUL frames
+            # after it count on: the next one is segmented as a KEY (a JPEG decodes on its
+            # own, so nothing else would notice; H.264 asks for an IDR besides).
+            self._key_lost(state)
         try:
             rgb, decode_ms = self._decode(state, frame, gap)
         except PayloadError as exc:
@@ -265,11 +292,29 @@ class CloudService:
         last, state.last_seq = state.last_seq, seq
         if last is None or seq == last + 1:
             return False
+        if seq <= last:
+            self._numbering_went_back(state)
         if last + 1 < seq <= last + 1 + MAX_COUNTED_GAP:
             state.frames_lost += seq - last - 1
         # A jump further than any real outage (or backwards) is a renumbering, not a loss: a
         # restarted or misbehaving robot must not be able to inflate the counters.
         return True
+
+    def _numbering_went_back(self, state: RobotState) -> None:
+        """An edge that restarts numbers from 1 again, once; numbering that keeps going back is
+        two edges sending as one robot id (two robots launched with the same robot_id):
+        their streams break each other's decoding and in-flight windows. Said, and shown."""
+        now = time.monotonic()
+        state.jumps_back.append(now)
+        while state.jumps_back and now - state.jumps_back[0] > CONFLICT_WINDOW_S:
+            state.jumps_back.popleft()
+        if len(state.jumps_back) >= CONFLICT_JUMPS:
+            state.conflict_until = now + CONFLICT_WINDOW_S
+            self._bursts.failure(
+                f"{state.name}/ids",
+                f"robot {state.name!r}: frame numbers went back {len(state.jumps_back)} times in "
+                f"{CONFLICT_WINDOW_S:g} s: two edges sending with the same robot id?",
+            )
 
     def _decode(self, state: RobotState, frame: Any, gap: bool) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()
@@ -336,37 +381,45 @@ class CloudService:
     def _serve(self) -> None:
         self._warm_up()
         while (jobs := self._next_jobs()) is not None:
-            self.batches += 1
-            self.batched_frames += len(jobs)
-            self.last_batch_size = len(jobs)
             try:
-                results = self._segment(jobs)
-            except Exception as exc:  # a model failure must not kill the service
-                if len(jobs) == 1:
-                    self._failed(*jobs[0], exc)
-                    continue
-                # One bad frame must not fail the others: serve the batch frame by frame.
-                results = []
-                for job in jobs:
-                    try:
-                        results.append(self._segment([job])[0])
-                    except Exception as err:
-                        self._failed(*job, err)
-                        results.append(None)
-            with self._lock:  # forgotten while its frame was segmented: the features it left go too
-                gone = {state.name for state, _ in jobs if self.robots.get(state.name) is not state}
-            for name in gone:
-                self.pipeline.forget(name)
-            for (state, item), res in zip(jobs, results, strict=True):
-                if res is None:
-                    continue
-                if item.as_key:
-                    with self._lock:
-                        state.keys_replaced = max(state.keys_replaced, item.key_mark)
+                self._serve_jobs(jobs)
+            except Exception as exc:  # whatever it was, the worker goes on with the next frames
+                self.inference_errors += 1
+                self._log.error(f"inference worker: {exc!r} serving {[s.name for s, _ in jobs]}")
+
+    def _serve_jobs(self, jobs: list[tuple[RobotState, _Decoded]]) -> None:
+        """Segment and answer one batch; a frame that fails gets an error feedback."""
+        self.batches += 1
+        self.batched_frames += len(jobs)
+        self.last_batch_size = len(jobs)
+        try:
+            results = self._segment(jobs)
+        except Exception as exc:  # a model failure must not kill the service
+            if len(jobs) == 1:
+                self._failed(*jobs[0], exc)
+                return
+            # One bad frame must not fail the others: serve the batch frame by frame.
+            results = []
+            for job in jobs:
                 try:
-                    self._answer(state, item, res)
+                    results.append(self._segment([job])[0])
                 except Exception as err:
-                    self._failed(state, item, err)
+                    self._failed(*job, err)
+                    results.append(None)
+        with self._lock:  # forgotten while its frame was segmented: the features it left go too
+            gone = {state.name for state, _ in jobs if self.robots.get(state.name) is not state}
+        for name in gone:
+            self.pipeline.forget(name)
+        for (state, item), res in zip(jobs, results, strict=True):
+            if res is None:
+                continue
+            if item.as_key:
+                with self._lock:
+                    state.keys_replaced = max(state.keys_replaced, item.key_mark)
+            try:
+                self._answer(state, item, res)
+            except Exception as err:
+                self._failed(state, item, err)
 
     def _key_lost(self, state: RobotState) -> None:
         with self._lock:
@@ -377,7 +430,10 @@ class CloudService:
         if item.as_key:
             self._key_lost(state)
         self._log.error(f"{state.name}: inference failed on frame {item.frame.seq}: {exc}")
-        self._feedback(state, item.frame, item.receive_ns, item.receive_mono, f"inference failed: {exc}")
+        try:
+            self._feedback(state, item.frame, item.receive_ns, item.receive_mono, f"inference failed: {exc}")
+        except Exception as err:  # the feedback could not go out either: said, the worker goes on
+            self._log.error(f"{state.name}: feedback for frame {item.frame.seq} failed: {err}")
 
     def _segment(self, jobs: list[tuple[RobotState, _Decoded]]) -> list[Any]:
         """Pipeline results of ``jobs``, in one batched call when there are several."""
@@ -473,6 +529,7 @@ class CloudService:
                 "masks_sent": s.masks_sent,
                 "queued": len(s.queue),
                 "last_error": s.last_error,
+                "id_conflict": time.monotonic() < s.conflict_until,
             }
             for name, s in list(self.robots.items())
         }

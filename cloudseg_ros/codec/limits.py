@@ -57,6 +57,9 @@ def validate_encoded(codec: str, width: int, height: int, data_len: int, limits:
         raise PayloadError(f"payload of {data_len} bytes over the limit of {limits.max_bytes}")
 
 
+MAX_DOWNSCALE = 16  # the edge's largest downscale factor, per side
+
+
 def validate_frame_header(
     codec: str,
     width: int,
@@ -83,6 +86,12 @@ def validate_frame_header(
     if original_width < width or original_height < height:
         raise PayloadError(
             f"original size {original_width}x{original_height} smaller than encoded {width}x{height}"
+        )
+    # The edge downscales by MAX_DOWNSCALE at most (floor, then even): a bigger claim would
+    # make the cloud segment a camera-sized frame from a thumbnail, and every other robot wait.
+    if original_width >= MAX_DOWNSCALE * (width + 2) or original_height >= MAX_DOWNSCALE * (height + 2):
+        raise PayloadError(
+            f"original size {original_width}x{original_height} over {MAX_DOWNSCALE}x the encoded {width}x{height}"
         )
 
 

@@ -26,6 +26,8 @@ from cloudseg_ros.nodes.diagnostics import ERROR, OK, WARN, Diagnostics, Status
 from cloudseg_ros.nodes.params import Param, ParameterTable
 from cloudseg_ros.scene.labels import NUM_CLASSES
 
+RECENT_S = 30.0  # diagnostics: a counter that grew within this long sets the level
+
 UPLINK_TYPE = "cloudseg_ros/msg/EncodedFrame"
 UPLINK_TOPIC = re.compile(rf"^/(.+)/{keys.UPLINK}$")
 
@@ -85,6 +87,8 @@ class CloudNode(Node):
         # every frame must reach its decoder (the newest-wins queue comes after decoding).
         self._qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self._robots: dict[str, dict[str, Any]] = {}  # robot -> {"sub", "mask", "feedback"}
+        # diagnostics: (robot or "", counter) -> (value, when it changed)
+        self._counters: dict[tuple[str, str], tuple[int, float]] = {}
         self._discover_timer = self.create_timer(p["discovery_period_s"], self._discover)
         self.create_timer(5.0, self._forget_silent)
         Diagnostics(self, self._diagnostics)
@@ -224,16 +228,42 @@ class CloudNode(Node):
 
     # ------------------------------------------------------------------ diagnostics
     def _diagnostics(self) -> list[Status]:
+        """Levels from what happened lately (RECENT_S), not from cumulative counters: one lost
+        frame or one failed inference kept a robot at WARN, the engine at ERROR, for good."""
         stats = self.service.stats()
-        values = {"inference_errors": self.service.inference_errors, **self.service.batch_stats()}
-        engine = Status("engine", OK if self.service.inference_errors == 0 else ERROR,
-                        self._engine_name(), values)  # fmt: skip
+        errors = self.service.inference_errors
+        values = {"inference_errors": errors, **self.service.batch_stats()}
+        if not self.service.serving:
+            engine = Status("engine", ERROR, f"{self._engine_name()}: the inference worker stopped", values)
+        elif self._recent(("", "inference_errors"), errors):
+            engine = Status("engine", ERROR, f"{self._engine_name()}: inference failed lately", values)
+        else:
+            engine = Status("engine", OK, self._engine_name(), values)
         out = [engine]
         for robot, s in stats.items():
-            level = WARN if s["decode_errors"] or s["frames_lost"] else OK
-            message = s["last_error"] or "serving"
+            troubled = self._recent((robot, "errors"), s["decode_errors"] + s["frames_lost"])
+            waiting = self._recent((robot, "waiting"), s["waiting_for_key"])
+            if s["id_conflict"]:
+                level, message = ERROR, "frame numbers keep going back: two edges with this robot id?"
+            elif troubled or waiting:
+                level = WARN
+                message = (s["last_error"] or "frames lost") if troubled else "waiting for a key frame"
+            else:
+                level, message = OK, "serving"
             out.append(Status(f"robot {robot}", level, message, s))
+        self._counters = {
+            k: v for k, v in self._counters.items() if not k[0] or k[0] in stats
+        }  # forgotten robots
         return out
+
+    def _recent(self, key: tuple[str, str], value: int) -> bool:
+        """Whether the counter ``key`` changed within the last RECENT_S seconds."""
+        now = time.monotonic()
+        last, changed = self._counters.get(key, (0, float("-inf")))
+        if value != last:
+            self._counters[key] = (value, now)
+            changed = now
+        return now - changed < RECENT_S
 
     def destroy_node(self) -> None:
         if hasattr(self, "service"):  # also called on a node whose constructor failed

@@ -33,6 +33,7 @@ from std_msgs.msg import Header
 from cloudseg_ros.bridge import keys
 from cloudseg_ros.bridge.flow import InFlightWindow
 from cloudseg_ros.codec import CHROMA_MODES, CODECS
+from cloudseg_ros.codec.limits import MAX_DOWNSCALE
 from cloudseg_ros.edge.camera_rate import CameraRate
 from cloudseg_ros.edge.pipeline import EdgeKnobs, EdgePipeline, Sent
 from cloudseg_ros.errors import CloudsegError, PayloadError
@@ -46,7 +47,8 @@ from cloudseg_ros.nodes.params import Param, ParameterTable
 D = EdgeKnobs()
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 PARAMS = (
-    Param("downscale", D.downscale, "Camera size / sent size, per side (x1, x2, x3, x4 ...)", range=(1, 16)),
+    Param("downscale", D.downscale, "Camera size / sent size, per side (x1, x2, x3, x4 ...)",
+          range=(1, MAX_DOWNSCALE)),
     Param("codec", D.codec, "Uplink codec; a change starts a new stream with an IDR", choices=CODECS),
     Param("bitrate_kbps", D.bitrate_kbps, "H.264/H.265 uplink rate while sending every frame the fps cap "
           "allows; also the VBV max rate (buffer = half of it) [kbit/s]", range=(10, 200_000)),
