@@ -94,6 +94,24 @@ def test_link_shapes_are_traces_of_their_segments(tmp_path: Path) -> None:
     assert again.opportunities_ms == square.opportunities_ms and again.period_ms == square.period_ms
 
 
+def test_shaper_windows_stop_at_outages() -> None:
+    """The shaper sets one rate per window of steps (each change refills tc's bucket); a window
+    averaged across an outage's end gave its last second the rate after it (72 kbit/s, the
+    outage open), and an outage ran at 8 kbit/s, which passed ~4 small frames a second."""
+    trace, step = shape("outage-4s-every-20s"), 0.1
+    t, windows = 0.55, []
+    while t < 60.0:
+        n, kbps = trace.window(t, step, 10, 1600)
+        windows.append((t, n, kbps))
+        t += n * step
+    for t0, n, kbps in windows:
+        empty = [trace.rate_kbps(t0 + i * step, t0 + (i + 1) * step, 0.0) == 0 for i in range(n)]
+        assert all(empty) or not any(empty), (t0, n, empty)  # never across an outage's start or end
+        assert (kbps == FLOOR_KBPS) == all(empty)
+    assert FLOOR_KBPS <= 1.0
+    assert sum(n * step for _, n, k in windows if k == FLOOR_KBPS) == pytest.approx(12.0, abs=0.5)  # 3 x 4 s
+
+
 @pytest.mark.parametrize(
     "spec,problem",
     [("shape:nope", "unknown link shape 'nope'; known: const-50k"), ("missing.up", "not found")],
@@ -201,6 +219,28 @@ def test_namespaces_shaped_by_tc_and_removed() -> None:
             shaper.close()
             sink.kill()
     assert link.robot not in list_ours() and link.cloud not in list_ours()
+
+
+@needs_netns
+def test_an_interrupt_while_the_namespaces_are_made_leaves_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C or SIGTERM between `ip netns add` and the end of create() left both namespaces
+    (only NetnsError was cleaned up, and the run did not know the link yet)."""
+    from cloudseg_ros.netem import namespaces
+
+    real = namespaces._ip
+
+    def interrupted(*args: str, check: bool = True):
+        if "veth" in args:
+            raise KeyboardInterrupt
+        return real(*args, check=check)
+
+    link = NetnsLink()
+    monkeypatch.setattr(namespaces, "_ip", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        link.create()
+    monkeypatch.setattr(namespaces, "_ip", real)
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert link.robot not in listed and link.cloud not in listed
 
 
 @needs_netns

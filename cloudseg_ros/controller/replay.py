@@ -35,7 +35,7 @@ from cloudseg_ros.controller.estimator import FeedbackSample
 from cloudseg_ros.controller.policy import BitrateController
 from cloudseg_ros.controller.profile import Profile, ProfilePoint
 from cloudseg_ros.controller.settings import Settings
-from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
+from cloudseg_ros.netem.trace import Trace
 
 REFILL_BYTES = 1600  # what a tc rate change lets through (see netem/shaper.py)
 
@@ -104,14 +104,7 @@ def _link_rates(
     four refills' worth of the trace's bytes, at most a second."""
     out, t = [], 0.0
     while t < duration_s + 5.0:
-        n = 1
-        while (
-            n < 10
-            and trace.rate_kbps(offset_s + t, offset_s + t + n * step_s, 0.0) * 125 * n * step_s
-            < 4 * REFILL_BYTES
-        ):
-            n += 1
-        rate = max(FLOOR_KBPS, trace.rate_kbps(offset_s + t, offset_s + t + n * step_s, 0.0))
+        n, rate = trace.window(offset_s + t, step_s, 10, REFILL_BYTES)
         out.append((t, rate))
         t += n * step_s
     return out

@@ -154,7 +154,7 @@ class NetnsLink:
                 _ip("-n", ns, "addr", "add", f"{addr}/{PREFIX_LEN}", "dev", dev)
                 _ip("-n", ns, "link", "set", dev, "up")
                 _ip("-n", ns, "link", "set", "lo", "up")
-        except NetnsError:
+        except BaseException:  # also an interrupt halfway: what was made goes again
             self.delete()
             raise
         return self

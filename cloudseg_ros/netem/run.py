@@ -27,6 +27,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +179,8 @@ class Run:
         # of an experiment meets the same link at the same moment of its recording.
         start_rate = o.trace.rate_kbps(o.trace_offset_s, o.trace_offset_s + o.duration_s)
         if o.netns:
-            self.link = NetnsLink().create()
+            self.link = NetnsLink()  # known before it exists: close() removes a half-made one
+            self.link.create()
             robot_ns, cloud_ns = self.link.robot, self.link.cloud
             listen = f"tcp/127.0.0.1:{ZENOH_PORT}"
             relay_listen, relay_target = f"{self.link.cloud_addr}:{RELAY_PORT}", f"127.0.0.1:{ZENOH_PORT}"
@@ -281,16 +283,29 @@ class Run:
                 usage.setdefault(label, []).append((t, round(s.rss_mb, 1), s.threads, s.fds))
 
     def close(self) -> None:
-        if self.driver is not None:
-            self.driver.stop()
-        for h in reversed(self.helpers):
-            h.stop()
-        self.group.close()
-        if self.shaper is not None:
-            with contextlib.suppress(Exception):
-                self.shaper.close()
-        if self.link is not None:
-            self.link.delete()
+        """Stop everything and remove the namespaces. A second Ctrl-C or SIGTERM while this
+        waits for processes to stop is held until it is done (one aborted it, and the
+        namespaces, with whatever still ran in them, stayed behind)."""
+        signals = {signal.SIGINT, signal.SIGTERM}
+        held = threading.current_thread() is threading.main_thread()
+        if held:
+            signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        try:
+            if self.driver is not None:
+                self.driver.stop()
+            for h in reversed(self.helpers):
+                h.stop()
+            self.group.close()
+            if self.shaper is not None:
+                with contextlib.suppress(Exception):
+                    self.shaper.close()
+        finally:
+            try:
+                if self.link is not None:
+                    self.link.delete()
+            finally:
+                if held:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
 
 def link_summary(record: LinkRecord, t0: float, duration_s: float) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from typing import Protocol
 
 from cloudseg_ros.errors import CloudsegError
 from cloudseg_ros.netem.namespaces import netns_exec
-from cloudseg_ros.netem.trace import FLOOR_KBPS, Trace
+from cloudseg_ros.netem.trace import Trace
 
 BURST = 1600  # bytes: one full Ethernet frame and change
 
@@ -203,14 +203,7 @@ class TraceDriver:
 
     def window(self, t0: float) -> tuple[int, float]:
         """Steps until the next change and the trace's mean rate over them, from trace time ``t0``."""
-        refill, step = self.shaper.refill_bytes, self.step_s
-        n = 1
-        while (
-            n < self.max_steps and self.trace.rate_kbps(t0, t0 + n * step, 0.0) * 125 * n * step < 4 * refill
-        ):
-            n += 1
-        budget = self.trace.rate_kbps(t0, t0 + n * step, 0.0) * 125 * n * step  # bytes the trace allows
-        return n, max(FLOOR_KBPS, budget / 125 / (n * step))
+        return self.trace.window(t0, self.step_s, self.max_steps, self.shaper.refill_bytes)
 
     def _set_link(self, up: bool) -> None:
         """Cut (up=False) or restore the link, and record when."""

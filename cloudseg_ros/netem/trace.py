@@ -21,7 +21,11 @@ import numpy as np
 from cloudseg_ros.errors import ConfigError
 
 PACKET_BYTES = 1500
-FLOOR_KBPS = 8.0
+# The rate set while the trace offers nothing (an outage): the lowest a tbf keeps a full-size
+# packet's burst at (below ~1 kbit/s tc shrinks the burst under the MTU and drops packets).
+# It was 8 kbit/s, which let ~4 of the smallest frames a second through an outage.
+FLOOR_KBPS = 1.0
+OUTAGE_S = 1.0  # no delivery opportunity for this long is an outage (a slow link has gaps too)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,42 @@ class Trace:
         """Mean rate the link offers between t0 and t1 (seconds into the trace)."""
         n = self._count(t0_s * 1e3, t1_s * 1e3)
         return max(floor_kbps, n * PACKET_BYTES * 8 / (t1_s - t0_s) / 1e3)
+
+    def window(self, t0_s: float, step_s: float, max_steps: int, refill_bytes: float) -> tuple[int, float]:
+        """Steps from ``t0_s`` until the next rate change and the rate over them, as a shaper
+        should set it: one rate per window holding ``4 * refill_bytes`` of the trace's bytes
+        (each change refills the token bucket, so changes must be rare next to the rate), at
+        most ``max_steps``, and never across the start or the end of an outage (no delivery
+        opportunity for OUTAGE_S or more), which runs at FLOOR_KBPS: a window averaged across
+        one gave an outage's tail the rate after it."""
+
+        def empty(i: int) -> bool:
+            return self._count((t0_s + i * step_s) * 1e3, (t0_s + (i + 1) * step_s) * 1e3) == 0
+
+        def in_outage(i: int) -> bool:  # step i is part of OUTAGE_S or more without an opportunity
+            if not empty(i):
+                return False
+            run = 1
+            for direction in (-1, 1):
+                k = i + direction
+                while run < outage and empty(k):
+                    run, k = run + 1, k + direction
+            return run >= outage
+
+        outage = max(1, round(OUTAGE_S / step_s))
+        if in_outage(0):  # to its end, at the floor
+            n = 1
+            while n < max_steps and in_outage(n):
+                n += 1
+            return n, FLOOR_KBPS
+        n = 1
+        while (
+            n < max_steps
+            and not in_outage(n)
+            and self.rate_kbps(t0_s, t0_s + n * step_s, 0.0) * 125 * n * step_s < 4 * refill_bytes
+        ):
+            n += 1
+        return n, self.rate_kbps(t0_s, t0_s + n * step_s)
 
     def series(self, duration_s: float, step_s: float, offset_s: float = 0.0) -> np.ndarray:
         """Rates [kbps] of consecutive ``step_s`` intervals from ``offset_s`` on."""
