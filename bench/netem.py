@@ -53,14 +53,21 @@ def main() -> int:
             f"bench/netem.py: no traces in {folder} (--traces or CLOUDSEG_TRACES): skipped", file=sys.stderr
         )
         return 0
-    summary = {"duration_s": args.duration, "traces": {}}
+    from cloudseg_ros.errors import CloudsegError
+
+    summary: dict = {"duration_s": args.duration, "traces": {}, "failed": {}}
     for name in names:
-        report = run_experiment(ExperimentOptions(
-            trace=name if is_shape(name) else folder / name, duration_s=args.duration,
-            out=Path(args.out) / (name.removeprefix(PREFIX) if is_shape(name) else Path(name).stem),
-            trace_offset_s=args.offset, profile=Path(args.profile) if args.profile else None,
-            weights_dir=args.weights_dir,
-        ))  # fmt: skip
+        try:
+            report = run_experiment(ExperimentOptions(
+                trace=name if is_shape(name) else folder / name, duration_s=args.duration,
+                out=Path(args.out) / (name.removeprefix(PREFIX) if is_shape(name) else Path(name).stem),
+                trace_offset_s=args.offset, profile=Path(args.profile) if args.profile else None,
+                weights_dir=args.weights_dir,
+            ))  # fmt: skip
+        except CloudsegError as exc:  # one trace's failure must not lose the others' results
+            summary["failed"][name] = str(exc)
+            print(f"bench/netem.py: {name}: {exc}", file=sys.stderr)
+            continue
         summary["traces"][name] = {k: report[k] for k in ("link_median_kbps", "mode", "runs", "targets")}
         print(summary_table(report), file=sys.stderr)
         print(json.dumps(report["targets"], indent=1), file=sys.stderr)
@@ -71,7 +78,7 @@ def main() -> int:
     }  # fmt: skip
     summary["all_targets_met"] = verdict
     emit(summary, args.json)
-    return 0
+    return 1 if summary["failed"] else 0
 
 
 if __name__ == "__main__":
