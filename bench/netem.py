@@ -64,7 +64,7 @@ def main() -> int:
                 trace_offset_s=args.offset, profile=Path(args.profile) if args.profile else None,
                 weights_dir=args.weights_dir,
             ))  # fmt: skip
-        except CloudsegError as exc:  # one trace's failure must not lose the others' results
+        except (CloudsegError, OSError, RuntimeError) as exc:  # one trace's failure keeps the others' results
             summary["failed"][name] = str(exc)
             print(f"bench/netem.py: {name}: {exc}", file=sys.stderr)
             continue

@@ -108,7 +108,6 @@ def test_shaper_windows_stop_at_outages() -> None:
         empty = [trace.rate_kbps(t0 + i * step, t0 + (i + 1) * step, 0.0) == 0 for i in range(n)]
         assert all(empty) or not any(empty), (t0, n, empty)  # never across an outage's start or end
         assert (kbps == FLOOR_KBPS) == all(empty)
-    assert FLOOR_KBPS <= 1.0
     assert sum(n * step for _, n, k in windows if k == FLOOR_KBPS) == pytest.approx(12.0, abs=0.5)  # 3 x 4 s
 
 

@@ -624,3 +624,25 @@ def test_an_empty_or_cut_short_recording_says_so(tmp_path: Path) -> None:
     cut.write_bytes(full.read_bytes()[:200])
     with pytest.raises(ConfigError, match="has no image messages"):
         McapSource(str(cut))
+
+
+def test_camera_stamp_gaps_tell_a_lost_frame_from_a_slower_camera() -> None:
+    """A camera halving its rate (auto-exposure, a lower fps) was counted as one lost frame per
+    frame (149 in a review's run); a frame missing between frames at the period is a loss."""
+    from cloudseg_ros.record.topics import StampGaps
+
+    period = 33_333_333
+    gaps, t = StampGaps(), 0
+    for _ in range(20):
+        t += period
+        gaps.add(t)
+    t += 2 * period  # one frame lost, then the camera goes on at its rate
+    gaps.add(t)
+    for _ in range(5):
+        t += period
+        gaps.add(t)
+    assert gaps.missing == 1
+    for _ in range(150):  # the camera now runs at half the rate: nothing lost
+        t += 2 * period
+        gaps.add(t)
+    assert gaps.missing <= 2

@@ -284,12 +284,14 @@ class Run:
 
     def close(self) -> None:
         """Stop everything and remove the namespaces. A second Ctrl-C or SIGTERM while this
-        waits for processes to stop is held until it is done (one aborted it, and the
-        namespaces, with whatever still ran in them, stayed behind)."""
-        signals = {signal.SIGINT, signal.SIGTERM}
-        held = threading.current_thread() is threading.main_thread()
-        if held:
-            signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        waits for processes to stop is noted and raised once it is done (one aborted it, and
+        the namespaces, with whatever still ran in them, stayed behind). Python runs signal
+        handlers in the main thread, so the driver's thread cannot take the signal instead."""
+        caught: list[int] = []
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
         try:
             if self.driver is not None:
                 self.driver.stop()
@@ -304,8 +306,10 @@ class Run:
                 if self.link is not None:
                     self.link.delete()
             finally:
-                if held:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+        if caught:
+            raise KeyboardInterrupt
 
 
 def link_summary(record: LinkRecord, t0: float, duration_s: float) -> dict[str, Any]:

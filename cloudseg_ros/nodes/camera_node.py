@@ -92,8 +92,8 @@ class CameraNode(Node):
         if hz and abs(hz / p["fps"] - 1.0) > 0.2:
             self.get_logger().warn(
                 f"the recording's camera ran at {hz:.1f} Hz and replays at fps {p['fps']:g} "
-                f"({hz / p['fps']:.1f}x {'slower' if hz > p['fps'] else 'faster'} than recorded): "
-                f"set fps to {hz:.3g} to replay in real time"
+                f"({max(hz / p['fps'], p['fps'] / hz):.1f}x {'slower' if hz > p['fps'] else 'faster'} "
+                f"than recorded): set fps to {hz:.3g} to replay in real time"
             )
         Diagnostics(self, self._diagnostics)
         self.get_logger().info(f"camera: {p['source']} {p['uri'] or ''} at {p['fps']:g} Hz")

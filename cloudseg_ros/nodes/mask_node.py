@@ -177,6 +177,7 @@ class MaskNode(Node):
                     self._latest = (msg.header, msg.seq, ids)  # still the newest information
             return
         self._mark_answered(frame, stale=False)
+        self._settle_before(frame)
         image = self._images.get(_stamp_ns(msg.header))
         if image is not None:
             ids = restore(ids, image.width, image.height)
@@ -213,7 +214,7 @@ class MaskNode(Node):
             if blocking is not None and stamp > blocking:
                 if since > deadline:
                     return
-                self.held_out_of_order += 1
+                self.held_out_of_order += self.params["order_hold_s"] > 0
             del self._held[stamp]
             publish()
 
@@ -245,9 +246,13 @@ class MaskNode(Node):
 
     def _on_uplink(self, msg: EncodedFrame) -> None:
         frame = _frame_key(msg.seq, msg.header)
-        if msg.seq < self._settled_below:  # the edge restarted and numbers from 1 again
+        if msg.seq <= self._settled_below:  # the edge restarted and numbers from 1 again
             self._settled_below = 0
             self._acks.clear()
+            # the old stream's frames still waiting (their numbers are not the new stream's)
+            for old in [f for f in self._sent if f[1] < frame[1]]:
+                self.lost_frames += 1
+                self._unanswered(old, self._sent.pop(old))
         if frame in self._answered:
             return  # its mask came first (two topics)
         self._sent[frame] = (msg.header, self.get_clock().now().nanoseconds)
@@ -278,13 +283,23 @@ class MaskNode(Node):
         self._serve_pending()
         self._release()
 
+    def _settle_before(self, frame: tuple[int, int]) -> None:
+        """Sent frames before ``frame`` still waiting when its mask came will get none: the
+        cloud answers a robot's frames in order and its masks come back in order, so theirs
+        was superseded (its feedback lost in a bridge queue) or lost. Answered stale now, before
+        this mask: waiting for them held this mask back order_hold_s (1 s) behind a loss."""
+        seq, stamp = frame
+        for earlier in [f for f in self._sent if f[0] < seq and f[1] < stamp]:
+            self.lost_frames += 1
+            self._unanswered(earlier, self._sent.pop(earlier))
+
     def _settle_acknowledged(self) -> None:
         """Sent frames the cloud acknowledged past ACK_GRACE_S ago and that got no answer of
         their own: lost on the way, answered stale now."""
         grace = self.get_clock().now().nanoseconds - int(ACK_GRACE_S * 1e9)
         while self._acks and self._acks[0][1] <= grace:
             self._settled_below = max(self._settled_below, self._acks.popleft()[0])
-        for frame in [f for f in self._sent if f[0] < self._settled_below]:
+        for frame in [f for f in self._sent if f[0] <= self._settled_below]:
             self.lost_frames += 1
             self._unanswered(frame, self._sent.pop(frame))
 
@@ -327,12 +342,21 @@ class MaskNode(Node):
                 self._serve(header, unserved)
 
     def _serve(self, header: Header, unserved: bool) -> None:
-        self._hold(header, lambda: self._publish_stale(header, unserved))
+        # The frame's image and the mask it would get now, kept: the image may leave the
+        # buffer while the answer waits, and a mask of a later frame may arrive meanwhile.
+        image, latest = self._images.get(_stamp_ns(header)), self._latest
+        self._hold(header, lambda: self._publish_stale(header, unserved, image, latest))
 
-    def _publish_stale(self, header: Header, unserved: bool) -> None:
+    def _publish_stale(
+        self, header: Header, unserved: bool, image: Image | None, held_latest: tuple[Header, int, np.ndarray]
+    ) -> None:
+        """The newest mask of a frame at or before this one (the one it waited for, when it
+        came; never a later frame's, which would be information from the future)."""
         source, seq, ids = self._latest
+        if _stamp_ns(source) > _stamp_ns(header) >= _stamp_ns(held_latest[0]):
+            source, seq, ids = held_latest
         age_ms = (_stamp_ns(header) - _stamp_ns(source)) / 1e6
-        image = self._images.get(_stamp_ns(header))
+        image = image or self._images.get(_stamp_ns(header))
         size = self._camera_size(image)
         if size is not None and ids.shape != (size[1], size[0]):
             ids = restore(ids, *size)  # the camera changed size since the mask's source frame

@@ -100,8 +100,10 @@ class SeqGaps:
 
 class StampGaps:
     """Camera frames missing, estimated from the header stamps: a step of about k camera
-    periods (the median of the recent steps) means k - 1 frames lost. A stamp that goes back
-    (a replay looping) starts over; a step over ``PAUSE`` periods is a pause, not a loss."""
+    periods (the median of the recent steps) means k - 1 frames lost, once the camera is back
+    at its period; steps that stay long are a slower camera (a lower fps, auto-exposure), not
+    losses, and become the period. A stamp that goes back (a replay looping) starts over; a
+    step over ``PAUSE`` periods is a pause, not a loss."""
 
     WARMUP = 8  # steps seen before the period is trusted
     PAUSE = 20
@@ -110,6 +112,7 @@ class StampGaps:
         self.last: int | None = None
         self.steps: deque[int] = deque(maxlen=31)
         self.missing = 0
+        self._pending = 0  # frames a long step would mean lost, if the next step is a normal one
 
     def add(self, stamp_ns: int) -> None:
         last, self.last = self.last, stamp_ns
@@ -118,12 +121,15 @@ class StampGaps:
         step = stamp_ns - last
         if step < 0:
             self.steps.clear()
+            self._pending = 0
             return
         if len(self.steps) >= self.WARMUP:
             periods = round(step / statistics.median(self.steps))
-            if periods >= 2:
-                self.missing += periods - 1 if periods <= self.PAUSE else 0
-                return
+            if periods >= 2:  # a gap, or the camera slowing down: the next step tells
+                self._pending = periods - 1 if periods <= self.PAUSE else 0
+            else:
+                self.missing += self._pending
+                self._pending = 0
         self.steps.append(step)
 
 
