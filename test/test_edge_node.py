@@ -272,7 +272,7 @@ def test_still_camera_frames_are_skipped_and_announced(edge: Edge) -> None:
 
 def test_bad_images_refused_size_change_restarts(edge: Edge) -> None:
     edge.send(np.zeros((H, W, 3), np.uint8), encoding="mono16")  # 2 bytes/pixel claimed, 3 given
-    edge.send(np.zeros((H, W, 3), np.uint8), encoding="yuv422")
+    edge.send(np.zeros((H, W, 3), np.uint8), encoding="bayer_rggb16")  # an encoding nothing here converts
     assert wait_until(lambda: "refused" in edge.group.log_text("edge"), 10)
     assert wait_until(lambda: edge.diagnostic("rejected_images") >= 2, 10)
     edge.send_until_uplink(1)
