@@ -541,3 +541,29 @@ def test_the_controller_start_point_and_bad_start_parameters(tmp_path: Path) -> 
                      ({"start_index": 2.5}, "whole number"), ({"start_index": float("inf")}, "whole number")):  # fmt: skip
         with pytest.raises(ConfigError, match=why):
             start_point(profile, bad)
+
+
+def test_the_scene_is_rendered_aside_and_moved_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames were written straight into the shared cache folder: a second experiment starting
+    meanwhile rewrote the PNGs the first one's camera was reading. Now a run renders into a
+    folder of its own and moves it into place complete; the next run reuses it."""
+    import cloudseg_ros.scene as scene_module
+    from cloudseg_ros.netem.experiment import prepare_scene
+
+    monkeypatch.setenv("CLOUDSEG_CACHE", str(tmp_path))
+    written_into: list[Path] = []
+    real = scene_module.write_cityscapes_frame
+
+    def recording(root: Path, *args, **kwargs):
+        written_into.append(Path(root))
+        return real(root, *args, **kwargs)
+
+    monkeypatch.setattr(scene_module, "write_cityscapes_frame", recording)
+    root = prepare_scene(3000, 2, 64, 32)
+    assert written_into and root not in written_into  # never into the folder others read
+    assert (root / ".complete").is_file() and len(list(root.rglob("*leftImg8bit.png"))) == 2
+    assert not [p for p in root.parent.iterdir() if ".part" in p.name]
+    stamp = (root / ".complete").stat().st_mtime_ns
+    assert prepare_scene(3000, 2, 64, 32) == root and (root / ".complete").stat().st_mtime_ns == stamp

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,11 +90,22 @@ def prepare_scene(seed: int, frames: int, width: int, height: int, variant: str 
     if done.is_file():
         return root
     log.info("rendering %d scene frames (seed %d, %dx%d) into %s, once", frames, seed, width, height, root)
+    # Into a folder of this process's own, moved into place when complete: two experiments
+    # starting at once rewrote the PNGs the other's camera was reading.
+    part = root.with_name(f"{root.name}.part{os.getpid()}")
+    shutil.rmtree(part, ignore_errors=True)
     scene = DrivingScene(seed, width, height, variant)
     for i in range(frames):
         frame = scene.render(i)
-        write_cityscapes_frame(root, "val", f"synth{seed}", seed, i, frame.image, frame.labels)
-    done.write_text("ok\n")
+        write_cityscapes_frame(part, "val", f"synth{seed}", seed, i, frame.image, frame.labels)
+    (part / ".complete").write_text("ok\n")
+    try:
+        part.rename(root)
+    except OSError:  # another run finished first (or a stale unfinished folder is in the way)
+        if not done.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            part.rename(root)
+    shutil.rmtree(part, ignore_errors=True)
     return root
 
 
