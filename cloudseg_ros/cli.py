@@ -16,7 +16,7 @@ import signal
 import sys
 
 from cloudseg_ros import __version__
-from cloudseg_ros.errors import CloudsegError
+from cloudseg_ros.errors import CloudsegError, Terminated
 
 # Order = order in `cloudseg --help`.
 COMMANDS = (
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("cloudseg").debug("%s failed", args.command, exc_info=True)
         print(f"cloudseg {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -11,3 +11,8 @@ class ConfigError(CloudsegError, ValueError):
 
 class PayloadError(CloudsegError, ValueError):
     """A received frame or mask is malformed, truncated, oversized or undecodable."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: a command stops and cleans up as on Ctrl-C, and exits 143 (128 + SIGTERM),
+    the code a supervisor (systemd, docker, a launch file) expects, not 130 (Ctrl-C)."""

@@ -23,7 +23,7 @@ from cloudseg_ros.demo.graph import cloud_specs, robot_specs
 from cloudseg_ros.demo.observer import free_port
 from cloudseg_ros.demo.processes import ProcessGroup
 from cloudseg_ros.demo.report import build_report, summary_table
-from cloudseg_ros.errors import CloudsegError, ConfigError
+from cloudseg_ros.errors import CloudsegError, ConfigError, Terminated
 
 
 @dataclass
@@ -201,7 +201,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             raise _fail(group, "no mask came back during the run")
         return report
     except _Terminated:
-        raise KeyboardInterrupt from None
+        raise Terminated from None
     finally:
         if bag is not None:
             bag.close()

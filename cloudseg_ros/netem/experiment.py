@@ -25,7 +25,7 @@ from typing import Any
 from cloudseg_ros.controller.policy import BitrateController
 from cloudseg_ros.controller.profile import Profile, ProfilePoint, load_profile
 from cloudseg_ros.controller.settings import Settings
-from cloudseg_ros.errors import CloudsegError, ConfigError
+from cloudseg_ros.errors import CloudsegError, ConfigError, Terminated
 from cloudseg_ros.jsonsafe import dumps
 from cloudseg_ros.netem import SCENE_SEED
 from cloudseg_ros.netem.namespaces import can_use_netns, remove_leftovers
@@ -353,7 +353,7 @@ def run_experiment(opts: ExperimentOptions) -> dict[str, Any]:
         print(f"report: {out / 'netem.json'}\nplot: {out / 'netem.png'}")
         return report
     except _Terminated:
-        raise KeyboardInterrupt from None
+        raise Terminated from None
     except CloudsegError:
         raise
     finally:
