@@ -198,7 +198,7 @@ class MaskNode(Node):
         so without this a fresh mask followed stale masks of later frames, and a consumer
         pairing image and mask by stamp (message_filters ExactTime drops what is older than a
         pair it completed) lost most fresh masks. A stale answer that waited is served from the
-        newest mask when it goes out: the one it waited for."""
+        newest mask of a frame at or before it when it goes out: the one it waited for."""
         self._held[_stamp_ns(header)] = (self.get_clock().now().nanoseconds, publish)
         self._release()
 
