@@ -194,14 +194,7 @@ def test_a_key_frame_superseded_in_the_queue_is_not_replaced_by_an_older_one(pip
     """KEY 1 (being segmented), then KEY 2, USEFUL 3, USEFUL 4 while the worker is busy: the
     queue of 2 supersedes KEY 2. USEFUL 3 and 4 were selected against KEY 2, so reusing KEY
     1's features for them would be wrong: the first is segmented as a KEY instead."""
-    from cloudseg_ros.codec import make_encoder as encoder
-
-    scene, jpeg = DrivingScene(seed=8, width=HR[0], height=HR[1]), encoder("jpeg", width=64, height=32)
-    frames = [
-        Frame(seq=i, data=jpeg.encode(downscale(scene.render(10 * i).image, 4)).data, codec="jpeg",
-              key_frame=True, selection=sel)
-        for i, sel in ((1, 0), (2, 0), (3, 1), (4, 1))
-    ]  # fmt: skip
+    frames = _jpeg_frames([(10, 0), (20, 0), (30, 1), (40, 1)], scene_seed=8)
     held, sink = Held(pipeline), Sink()
     svc = CloudService(held, sink.mask, sink.fb, queue_depth=2).start()
     try:
@@ -223,13 +216,13 @@ def test_a_key_frame_superseded_in_the_queue_is_not_replaced_by_an_older_one(pip
 
 
 def _jpeg_frames(
-    frames_and_selections: list[tuple[int, int]], first_seq: int = 1, factor: int = 4
+    frames_and_selections: list[tuple[int, int]], first_seq: int = 1, factor: int = 4, scene_seed: int = 9
 ) -> list[Frame]:
     """JPEG frames of scene frames ``i`` with selection ``sel`` (0 KEY, 1 USEFUL), numbered on."""
     from cloudseg_ros.codec import make_encoder as encoder
 
     w, h = HR[0] // factor, HR[1] // factor
-    scene, jpeg = DrivingScene(seed=9, width=HR[0], height=HR[1]), encoder("jpeg", width=w, height=h)
+    scene, jpeg = DrivingScene(seed=scene_seed, width=HR[0], height=HR[1]), encoder("jpeg", width=w, height=h)
     return [
         Frame(seq=first_seq + k, data=jpeg.encode(downscale(scene.render(i).image, factor)).data, codec="jpeg",
               key_frame=True, selection=sel, width=w, height=h)
